@@ -1,0 +1,200 @@
+"""Typed configuration: YAML mirrored by frozen dataclasses, checked once at start.
+
+The CLI and the viewer read the same file (`configs/app.yml`); sections are named after the
+pipeline stages. Training runs read their own file (`configs/train_*.yml`). A wrong key or
+value raises ConfigError naming `file: section.key`.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+@dataclass(frozen=True)
+class SourceConfig:
+    realtime: bool = False          # pace files at their native fps, as a camera would
+    loop: bool = False
+    open_timeout_s: float = 5.0     # streams: give up opening after this
+    read_timeout_s: float = 2.0     # live: no frame for this long = signal lost
+    retry_backoff_s: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    model: str = "fastscnn_spine"
+    backend: str = "auto"           # auto | openvino | onnxruntime | paddle
+    threads: int = 0                # 0 = backend default
+    device: str = "auto"            # auto | cpu | gpu
+    smoothing: float = 0.0          # temporal EMA of probabilities, 0 = off
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    mode: str = "live"              # live (newest frame wins) | replay (every frame, in order)
+    stale_ms: float = 150.0         # a mask older than this is not drawn
+
+
+@dataclass(frozen=True)
+class OverlayConfig:
+    opacity: float = 0.45
+    style: str = "fill"             # fill | contour
+    hidden_classes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RecorderConfig:
+    queue_frames: int = 60          # bounded writer queue; overflow drops with a counter
+    codec: str = "libx264"
+
+
+@dataclass(frozen=True)
+class ViewerConfig:
+    stats_window_s: float = 10.0
+    fullscreen: bool = False
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    source: SourceConfig = field(default_factory=SourceConfig)
+    engine: EngineConfig = field(default_factory=EngineConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
+    overlay: OverlayConfig = field(default_factory=OverlayConfig)
+    recorder: RecorderConfig = field(default_factory=RecorderConfig)
+    viewer: ViewerConfig = field(default_factory=ViewerConfig)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    architecture: str = "FastSCNN"          # key of surgical_seg.training.models.ARCHITECTURES
+    name: str = "fastscnn_spine"
+    data: str = "data/synth"
+    input_width: int = 320
+    input_height: int = 192
+    batch_size: int = 8
+    iters: int = 4000
+    optimizer: str = "adamw"                # adamw | sgd
+    lr: float = 0.004
+    weight_decay: float = 0.01
+    warmup_iters: int = 100
+    schedule: str = "poly"                  # poly | cosine
+    loss: str = "ce+dice"                   # ce | ce+dice | ohem+dice
+    dice_weight: float = 0.5
+    eval_every: int = 250
+    log_every: int = 20
+    num_workers: int = 1
+    seed: int = 0
+    threads: int = 2
+    max_minutes: float = 0.0                # stop (with a checkpoint) after this long; 0 = no limit
+    augment: dict = field(default_factory=lambda: {
+        "flip": True, "rotate_deg": 25.0, "scale": [0.75, 1.35], "color_jitter": 0.25, "blur_prob": 0.2})
+
+
+def _coerce(value: Any, typ: Any, where: str) -> Any:
+    origin = typing.get_origin(typ)
+    if dataclasses.is_dataclass(typ):
+        return from_dict(typ, value, where)
+    if origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        inner = typing.get_args(typ)[0]
+        return tuple(_coerce(v, inner, where) for v in value)
+    if origin in (dict,) or typ is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return value
+    if typ is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true/false, got {value!r}")
+        return value
+    if typ in (int, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (typ is int and not float(value).is_integer()):
+            raise ConfigError(f"{where}: expected a number ({typ.__name__}), got {value!r}")
+        return typ(value)
+    if typ is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected text, got {value!r}")
+        return value
+    return value
+
+
+def _key(where: str, key: str) -> str:
+    """'app.yml' + 'engine' -> 'app.yml: engine'; 'app.yml: engine' + 'backend' -> 'app.yml: engine.backend'."""
+    return f"{where}.{key}" if ": " in where else f"{where}: {key}"
+
+
+def from_dict(cls: type, raw: Any, where: str = "config") -> Any:
+    """Build dataclass `cls` from a mapping, naming the bad key on any error."""
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {type(raw).__name__}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - names)
+    if unknown:
+        raise ConfigError(f"{_key(where, unknown[0])}: unknown key (known: {', '.join(sorted(names))})")
+    kwargs = {k: _coerce(v, hints[k], _key(where, k)) for k, v in raw.items()}
+    return cls(**kwargs)
+
+
+def load_yaml(path: str | Path) -> dict:
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    return raw
+
+
+def load_app_config(path: str | Path | None = None) -> AppConfig:
+    path = Path(path) if path else CONFIG_DIR / "app.yml"
+    cfg = from_dict(AppConfig, load_yaml(path), str(path))
+    _check_app(cfg, str(path))
+    return cfg
+
+
+def load_train_config(path: str | Path) -> TrainConfig:
+    cfg = from_dict(TrainConfig, load_yaml(path), str(path))
+    if cfg.input_width % 32 or cfg.input_height % 32:
+        raise ConfigError(f"{path}: input_width/input_height must be multiples of 32")
+    if cfg.loss not in ("ce", "ce+dice", "ohem+dice"):
+        raise ConfigError(f"{path}: loss must be ce, ce+dice or ohem+dice, not {cfg.loss!r}")
+    return cfg
+
+
+def _check_app(cfg: AppConfig, where: str) -> None:
+    if cfg.pipeline.mode not in ("live", "replay"):
+        raise ConfigError(f"{where}: pipeline.mode must be live or replay, not {cfg.pipeline.mode!r}")
+    if cfg.pipeline.stale_ms <= 0:
+        raise ConfigError(f"{where}: pipeline.stale_ms must be > 0")
+    if not 0.0 <= cfg.overlay.opacity <= 1.0:
+        raise ConfigError(f"{where}: overlay.opacity must be between 0 and 1")
+    if cfg.overlay.style not in ("fill", "contour"):
+        raise ConfigError(f"{where}: overlay.style must be fill or contour")
+    if not 0.0 <= cfg.engine.smoothing < 1.0:
+        raise ConfigError(f"{where}: engine.smoothing must be in [0, 1)")
+
+
+def replace_section(cfg: AppConfig, section: str, **changes: Any) -> AppConfig:
+    """CLI flags override YAML: a new AppConfig with some keys of one section changed."""
+    changes = {k: v for k, v in changes.items() if v is not None}
+    return dataclasses.replace(cfg, **{section: dataclasses.replace(getattr(cfg, section), **changes)})
+
+
+__all__ = ["AppConfig", "SourceConfig", "EngineConfig", "PipelineConfig", "OverlayConfig",
+           "RecorderConfig", "ViewerConfig", "TrainConfig", "load_app_config",
+           "load_train_config", "from_dict", "replace_section", "CONFIG_DIR"]

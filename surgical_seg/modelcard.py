@@ -1,0 +1,108 @@
+"""`model.yml`: the model card that travels with every exported model.
+
+Preprocessing travels with the model (cf. PaddleSeg's deploy.yaml): every backend builds its
+input from this card, so a model can never be fed with the wrong size or normalisation.
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ModelError
+
+CARD_NAME = "model.yml"
+PADDLE_FILES = ("model.json", "model.pdiparams")
+ONNX_FILE = "model.onnx"
+
+
+@dataclass(frozen=True)
+class ModelCard:
+    name: str
+    architecture: str
+    classes: tuple[str, ...]
+    colors_rgb: tuple[tuple[int, int, int], ...]
+    input_width: int
+    input_height: int
+    mean: tuple[float, float, float] = (0.5, 0.5, 0.5)   # applied to RGB scaled to [0, 1]
+    std: tuple[float, float, float] = (0.5, 0.5, 0.5)
+    resize: str = "letterbox"        # keep aspect ratio, pad with black (the scope surround)
+    layout: str = "NCHW"
+    channel_order: str = "RGB"
+    training: dict[str, Any] = field(default_factory=dict)   # data provenance, command, date
+    metrics: dict[str, Any] = field(default_factory=dict)
+    speed: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["classes"] = list(self.classes)
+        d["colors_rgb"] = [list(c) for c in self.colors_rgb]
+        d["mean"], d["std"] = list(self.mean), list(self.std)
+        return d
+
+    def save(self, model_dir: str | Path) -> Path:
+        path = Path(model_dir) / CARD_NAME
+        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        return path
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> "ModelCard":
+        path = Path(model_dir) / CARD_NAME
+        if not Path(model_dir).is_dir():
+            raise ModelError(f"{model_dir}: model folder not found")
+        if not path.is_file():
+            raise ModelError(f"{path}: missing model card (every model folder needs a model.yml)")
+        try:
+            raw = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as e:
+            raise ModelError(f"{path}: not valid YAML ({str(e).splitlines()[0]})") from None
+        if not isinstance(raw, dict):
+            raise ModelError(f"{path}: expected a mapping of model card keys")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ModelError(f"{path}: unknown key(s) {', '.join(unknown)}")
+        try:
+            card = cls(**{**raw,
+                          "classes": tuple(raw["classes"]),
+                          "colors_rgb": tuple(tuple(int(v) for v in c) for c in raw["colors_rgb"]),
+                          "mean": tuple(float(v) for v in raw.get("mean", (0.5,) * 3)),
+                          "std": tuple(float(v) for v in raw.get("std", (0.5,) * 3))})
+        except KeyError as e:
+            raise ModelError(f"{path}: missing key {e.args[0]}") from None
+        except (TypeError, ValueError) as e:
+            raise ModelError(f"{path}: bad value ({e})") from None
+        card.check(path)
+        return card
+
+    def check(self, where: Any = "model.yml") -> None:
+        if len(self.colors_rgb) != len(self.classes):
+            raise ModelError(f"{where}: {len(self.classes)} classes but {len(self.colors_rgb)} colours")
+        if self.input_width % 32 or self.input_height % 32 or self.input_width <= 0 or self.input_height <= 0:
+            raise ModelError(f"{where}: input size {self.input_width}x{self.input_height} must be positive multiples of 32")
+        if self.resize not in ("letterbox", "stretch"):
+            raise ModelError(f"{where}: resize must be letterbox or stretch, not {self.resize!r}")
+        if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
+            raise ModelError(f"{where}: mean/std need 3 values, std > 0")
+
+
+def resolve_model_dir(name_or_dir: str | Path, weights_root: str | Path | None = None) -> Path:
+    """A model is named by a folder path or by its name under `weights/`."""
+    p = Path(name_or_dir)
+    if p.is_dir():
+        return p
+    root = Path(weights_root) if weights_root else Path(__file__).resolve().parent.parent / "weights"
+    if (root / str(name_or_dir)).is_dir():
+        return root / str(name_or_dir)
+    available = sorted(d.name for d in root.iterdir() if (d / CARD_NAME).is_file()) if root.is_dir() else []
+    raise ModelError(f"model {name_or_dir!r} not found (not a folder; shipped models: {', '.join(available) or 'none'})")
+
+
+__all__ = ["ModelCard", "CARD_NAME", "PADDLE_FILES", "ONNX_FILE", "resolve_model_dir"]

@@ -1,0 +1,64 @@
+"""The one packet that flows through every stage (cf. supervision's `Detections`).
+
+A `FramePacket` is made by a source, carries its frame and capture time, and collects a
+`perf_counter_ns` (start, end) span for every stage it passes; the stats recorder reads the
+spans, nothing in the loop checks "if benchmark". Shapes are checked once, where it is made.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+STAGES = ("capture", "preprocess", "infer", "postprocess", "composite", "display")
+
+
+@dataclass(frozen=True)
+class Segmentation:
+    """A model's answer for one frame: class ids at frame resolution + what they mean."""
+    labels: np.ndarray                        # HxW uint8 class ids, 0 = background
+    class_names: tuple[str, ...]
+    colors_rgb: tuple[tuple[int, int, int], ...]
+    frame_index: int = -1                     # the frame it was computed from
+    t_capture_ns: int = 0                     # that frame's capture time (for staleness)
+    probabilities: np.ndarray | None = None   # CxHxW float32 softmax at frame resolution, if asked
+
+    def __post_init__(self) -> None:
+        if self.labels.ndim != 2 or self.labels.dtype != np.uint8:
+            raise ValueError(f"labels must be HxW uint8, got {self.labels.shape} {self.labels.dtype}")
+        if len(self.colors_rgb) != len(self.class_names):
+            raise ValueError("one colour per class")
+
+
+@dataclass
+class FramePacket:
+    index: int                                # frame number from the source, 0-based
+    frame: np.ndarray                         # HxWx3 uint8 BGR, never drawn on after capture
+    t_capture_ns: int                         # time.perf_counter_ns() when the frame arrived
+    pts_s: float | None = None                # source presentation time, if known
+    spans: dict[str, tuple[int, int]] = field(default_factory=dict)   # stage -> (start, end) ns
+    segmentation: Segmentation | None = None
+    composited: np.ndarray | None = None      # the overlaid picture (a new array)
+    overlay_off_reason: str | None = None     # why no overlay is drawn on this frame
+
+    def __post_init__(self) -> None:
+        f = self.frame
+        if f.ndim != 3 or f.shape[2] != 3 or f.dtype != np.uint8:
+            raise ValueError(f"frames must be HxWx3 uint8 BGR, got {f.shape} {f.dtype}")
+
+    def mark(self, stage: str, start_ns: int, end_ns: int | None = None) -> None:
+        """Record that `stage` ran from start_ns to end_ns (now if omitted)."""
+        self.spans[stage] = (start_ns, time.perf_counter_ns() if end_ns is None else end_ns)
+
+    def stage_ms(self, stage: str) -> float | None:
+        span = self.spans.get(stage)
+        return None if span is None else (span[1] - span[0]) / 1e6
+
+    def latency_ms(self, until: str = "composite") -> float | None:
+        """Capture to the end of `until` (composite, or display when a viewer closes it)."""
+        span = self.spans.get(until)
+        return None if span is None else (span[1] - self.t_capture_ns) / 1e6
+
+
+__all__ = ["FramePacket", "Segmentation", "STAGES"]
