@@ -1,0 +1,1 @@
+"""Small video clips encoded with PyAV for tests (owned by sources)."""

@@ -1,0 +1,1 @@
+"""Tiny exported models for tests (owned by engine/export)."""
