@@ -1,0 +1,105 @@
+"""The video widget: paints the newest composited BGR frame, letterboxed, and closes its latency record.
+
+The frame is wrapped, not copied: a QImage over the numpy buffer (Format_BGR888). The widget keeps a
+reference to the array for as long as the QImage may be painted. Scaling is the fast (nearest) path;
+smooth scaling of 1080p would cost more than inference on this machine. When a packet is painted
+its "display" span is marked and `painted` is emitted, so the stats see capture → on-screen.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+from PyQt6.QtCore import QRect, QRectF, Qt, pyqtSignal
+from PyQt6.QtGui import QColor, QFont, QImage, QPainter
+from PyQt6.QtWidgets import QSizePolicy, QWidget
+
+from ..packet import FramePacket
+
+
+def letterbox_rect(frame_w: int, frame_h: int, box_w: int, box_h: int) -> QRect:
+    """Largest rectangle of the frame's aspect ratio centred in the box."""
+    if frame_w <= 0 or frame_h <= 0 or box_w <= 0 or box_h <= 0:
+        return QRect(0, 0, 0, 0)
+    scale = min(box_w / frame_w, box_h / frame_h)
+    w, h = max(1, round(frame_w * scale)), max(1, round(frame_h * scale))
+    return QRect((box_w - w) // 2, (box_h - h) // 2, w, h)
+
+
+def bgr_qimage(array: np.ndarray) -> QImage:
+    """A QImage that views (does not copy) a contiguous HxWx3 uint8 BGR array."""
+    if not array.flags["C_CONTIGUOUS"]:
+        array = np.ascontiguousarray(array)
+    h, w = array.shape[:2]
+    return QImage(array.data, w, h, array.strides[0], QImage.Format.Format_BGR888)
+
+
+class VideoWidget(QWidget):
+    """Black letterbox + the newest frame + an optional banner (e.g. "SIGNAL LOST")."""
+
+    painted = pyqtSignal(object)   # the FramePacket whose frame just reached the screen
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
+        self.setMinimumSize(160, 90)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
+        self._array: np.ndarray | None = None     # keeps the buffer alive while _image views it
+        self._image: QImage | None = None
+        self._packet: FramePacket | None = None   # set when a new frame waits to be painted
+        self._banner = ""
+        self.last_paint_ms = 0.0
+
+    def set_frame(self, array: np.ndarray, packet: FramePacket | None = None) -> None:
+        """Show `array` (not copied: the caller must not draw on it afterwards) at the next paint."""
+        self._array = array if array.flags["C_CONTIGUOUS"] else np.ascontiguousarray(array)
+        self._image = bgr_qimage(self._array)
+        self._packet = packet
+        self.update()
+
+    def set_banner(self, text: str) -> None:
+        if text != self._banner:
+            self._banner = text
+            self.update()
+
+    def frame(self) -> np.ndarray | None:
+        """The array currently shown (read-only use)."""
+        return self._array
+
+    def image_rect(self) -> QRect:
+        if self._array is None:
+            return QRect(0, 0, 0, 0)
+        h, w = self._array.shape[:2]
+        return letterbox_rect(w, h, self.width(), self.height())
+
+    def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)
+        t0 = time.perf_counter_ns()
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(0, 0, 0))
+        if self._image is not None:
+            p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+            p.drawImage(QRectF(self.image_rect()), self._image)
+        if self._banner:
+            self._draw_banner(p)
+        p.end()
+        t1 = time.perf_counter_ns()
+        self.last_paint_ms = (t1 - t0) / 1e6
+        packet, self._packet = self._packet, None
+        if packet is not None:
+            packet.mark("display", t0, t1)
+            self.painted.emit(packet)
+
+    def _draw_banner(self, p: QPainter) -> None:
+        font = QFont()
+        font.setBold(True)
+        font.setPixelSize(max(18, self.height() // 12))
+        p.setFont(font)
+        r = p.fontMetrics().boundingRect(self._banner)
+        box = QRect(0, 0, r.width() + 40, r.height() + 20)
+        box.moveCenter(self.rect().center())
+        p.fillRect(box, QColor(0, 0, 0, 170))
+        p.setPen(QColor(255, 60, 60))
+        p.drawText(box, Qt.AlignmentFlag.AlignCenter, self._banner)
+
+
+__all__ = ["VideoWidget", "letterbox_rect", "bgr_qimage"]
