@@ -12,6 +12,7 @@ Labels: 0 background, 1 bone, 2 ligament, 3 disc, 255 outside the scope circle (
 """
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -327,6 +328,9 @@ def write_dataset(out: str | Path, n_images: int, seed: int = 0, size: tuple[int
         stem = f"s{seed}p{patient:04d}_{i % frames_per_patient:04d}"
         cv2.imwrite(str(out / "images" / f"{stem}.png"), img)
         cv2.imwrite(str(out / "labels" / f"{stem}.png"), lab)
+    (out / "synth.json").write_text(json.dumps({
+        "generator": "surgical_seg.training.synth", "seed": seed, "images": n_images, "size": list(size),
+        "command": f"surgical-seg synth --out {out} --images {n_images} --seed {seed} --size {size[0]}x{size[1]}"}))
     from .datasets import make_split
     counts = make_split(out, group_pattern=r"^(.+?)_\d+$", seed=seed)
     if contact_sheet:
