@@ -1,0 +1,104 @@
+"""Training loop pieces: geometry, loss, metrics, sharding, and a real tiny run with resume."""
+import json
+
+import numpy as np
+import paddle
+import pytest
+
+from surgical_seg.cli import main
+from surgical_seg.training.augment import Augment, letterbox_matrix, warp_pair
+from surgical_seg.training.train import confusion, miou_from_confusion, seg_loss, shard
+from surgical_seg.config import TrainConfig
+
+
+def test_identity_augment_is_a_centred_letterbox_with_ignored_padding():
+    img = np.full((90, 320, 3), 200, np.uint8)
+    lab = np.full((90, 320), 2, np.uint8)
+    out_img, out_lab = Augment((160, 96), None)(img, lab, None)
+    assert out_img.shape == (96, 160, 3) and out_lab.shape == (96, 160)
+    # 320x90 fits as 160x45, centred: rows 25..70 hold the picture, the rest is padding
+    assert (out_lab[:24] == 255).all() and (out_lab[72:] == 255).all()
+    assert (out_lab[27:68] == 2).all() and out_img[:24].max() == 0
+    m = letterbox_matrix(320, 90, 160, 96)
+    assert m[0, 0] == pytest.approx(0.5) and m[1, 2] == pytest.approx((95 / 2) - 0.5 * 89 / 2)
+
+
+def test_random_augment_keeps_labels_aligned_with_pixels():
+    """A two-colour image whose label equals its colour must stay consistent under the warp."""
+    img = np.zeros((120, 200, 3), np.uint8)
+    lab = np.ones((120, 200), np.uint8)
+    img[:, 100:] = 255
+    lab[:, 100:] = 3
+    aug = Augment((128, 96), {"flip": True, "rotate_deg": 30, "scale": [0.8, 1.3], "color_jitter": 0.0})
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        a_img, a_lab = aug(img, lab, rng)
+        inner = (a_lab == 3)
+        assert a_img[..., 0][inner].mean() > 200
+        assert a_img[..., 0][a_lab == 1].mean() < 50
+
+
+def test_seg_loss_matches_numpy_cross_entropy_and_ignores_255():
+    rng = np.random.default_rng(1)
+    logits = rng.normal(size=(2, 4, 6, 5)).astype(np.float32)
+    labels = rng.integers(0, 4, (2, 6, 5)).astype(np.int64)
+    labels[0, :2] = 255
+    cfg = TrainConfig(loss="ce")
+    got = float(seg_loss(paddle.to_tensor(logits), paddle.to_tensor(labels), cfg, 4))
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    keep = labels != 255
+    n, y, x = np.nonzero(keep)
+    want = -np.log(p[n, labels[keep], y, x]).mean()
+    assert got == pytest.approx(want, rel=1e-5)
+    perfect = np.where(np.arange(4)[None, :, None, None] == np.where(keep, labels, 0)[:, None], 20.0, -20.0)
+    dice_only = float(seg_loss(paddle.to_tensor(perfect.astype(np.float32)), paddle.to_tensor(labels),
+                               TrainConfig(loss="ce+dice"), 4))
+    assert dice_only < 1e-3
+
+
+def test_confusion_and_miou_over_foreground():
+    truth = np.array([[0, 1, 1, 2], [3, 3, 255, 2]], np.uint8)
+    pred = np.array([[0, 1, 2, 2], [3, 0, 1, 2]], np.uint8)
+    cm = confusion(pred, truth, 4)
+    assert cm.sum() == 7 and cm[1, 1] == 1 and cm[1, 2] == 1 and cm[3, 0] == 1
+    miou, ious = miou_from_confusion(cm)
+    assert ious[1] == pytest.approx(1 / 2) and ious[2] == pytest.approx(2 / 3) and ious[3] == pytest.approx(1 / 2)
+    assert miou == pytest.approx((1 / 2 + 2 / 3 + 1 / 2) / 3)
+
+
+@pytest.mark.parametrize("world", [1, 2, 3])
+def test_data_parallel_shards_are_disjoint_and_complete(world):
+    parts = [set(shard(17, r, world).tolist()) for r in range(world)]
+    assert set().union(*parts) == set(range(17))
+    assert sum(len(p) for p in parts) == 17
+
+
+def test_tiny_training_run_checkpoints_and_resumes(tmp_path):
+    data = tmp_path / "ds"
+    assert main(["synth", "--out", str(data), "--images", "20", "--seed", "9", "--size", "192x108"]) == 0
+    cfg = tmp_path / "t.yml"
+    cfg.write_text(f"architecture: FastSCNN\nname: tiny\ndata: {data}\ninput_width: 128\ninput_height: 96\n"
+                   "batch_size: 2\niters: 4\neval_every: 2\nlog_every: 1\nwarmup_iters: 1\nthreads: 1\n")
+    run = tmp_path / "run"
+    assert main(["train", "--config", str(cfg), "--out", str(run)]) == 0
+    state = json.loads((run / "state.json").read_text())
+    assert state["iter"] == 4 and [h[0] for h in state["history"]["val_miou"]] == [2, 4]
+    for f in ("best.pdparams", "last.pdparams", "last.pdopt", "run.json", "curve.png"):
+        assert (run / f).is_file(), f
+    info = json.loads((run / "run.json").read_text())
+    assert info["architecture"] == "FastSCNN" and info["input_width"] == 128
+    assert info["data"].startswith("synthetic: surgical-seg synth")
+    assert main(["train", "--config", str(cfg), "--out", str(run), "--resume", "--set", "iters=6"]) == 0
+    state = json.loads((run / "state.json").read_text())
+    assert state["iter"] == 6 and [h[0] for h in state["history"]["val_miou"]] == [2, 4, 6]
+
+
+def test_train_config_errors_name_the_key(tmp_path, capsys):
+    cfg = tmp_path / "bad.yml"
+    cfg.write_text("architecture: FastSCNN\nbatchsize: 4\n")
+    assert main(["train", "--config", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert "batchsize" in err and "unknown key" in err and "Traceback" not in err
+    assert main(["train", "--config", str(tmp_path / "missing.yml")]) == 2
+    assert main(["train", "--config", str(cfg).replace("bad", "x"), "--resume"]) == 2
