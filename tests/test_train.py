@@ -1,5 +1,6 @@
 """Training loop pieces: geometry, loss, metrics, sharding, and a real tiny run with resume."""
 import json
+from pathlib import Path
 
 import numpy as np
 import paddle
@@ -102,3 +103,25 @@ def test_train_config_errors_name_the_key(tmp_path, capsys):
     assert "batchsize" in err and "unknown key" in err and "Traceback" not in err
     assert main(["train", "--config", str(tmp_path / "missing.yml")]) == 2
     assert main(["train", "--config", str(cfg).replace("bad", "x"), "--resume"]) == 2
+
+
+def test_data_parallel_launch_on_two_cpu_processes(tmp_path):
+    """Paddle's own launcher starts two ranks (gloo on CPU); they train on disjoint shards and
+    only rank 0 writes the run folder."""
+    import os
+    import subprocess
+    import sys
+    data = tmp_path / "ds"
+    assert main(["synth", "--out", str(data), "--images", "60", "--seed", "9", "--size", "192x108"]) == 0
+    cfg = tmp_path / "t.yml"
+    cfg.write_text(f"architecture: FastSCNN\nname: tiny\ndata: {data}\ninput_width: 128\ninput_height: 96\n"
+                   "batch_size: 2\niters: 2\neval_every: 2\nwarmup_iters: 1\nthreads: 1\n")
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    proc = subprocess.run([sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
+                           "--log_dir", str(tmp_path / "log"), str(Path(sys.executable).parent / "surgical-seg"), "train", "--config", str(cfg),
+                           "--out", str(tmp_path / "run")], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=240)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["world_size"] == 2 and info["iterations"] == 2
+    assert "rank 1 of 2 finished 2 iterations" in (tmp_path / "log" / "workerlog.1").read_text()

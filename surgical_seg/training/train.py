@@ -324,6 +324,8 @@ def train(cfg: TrainConfig, out_dir: str | Path | None = None, resume: bool = Fa
     finally:
         feeder.close()
         bar.close()
+    if rank != 0:
+        return f"{cfg.name}: rank {rank} of {world} finished {state['iter']} iterations"
     return (f"{cfg.name}: {state['iter']} iterations, best val mIoU {state['best']['miou']:.4f} at iter "
             f"{state['best']['iter']}, {state['elapsed_s'] / 60:.1f} min -> {out}")
 
