@@ -1,0 +1,277 @@
+"""Inference backends: a plain dict name -> class, each with the same small interface.
+
+A backend loads one exported model folder, checks that the file's input shape and class count
+match model.yml (a warm-up run on zeros gives the output shape), and maps a 1x3xHxW float32
+tensor to 1xCxHxW float32 softmax probabilities it owns (never a buffer reused by the runtime).
+Devices: "cpu", "gpu" (CUDA) or "tensorrt"; "auto" takes a GPU when one is usable.
+"""
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BackendUnavailable, ConfigError, ModelError
+from ..modelcard import ONNX_FILE, PADDLE_FILES, ModelCard
+
+DEVICES = ("auto", "cpu", "gpu", "tensorrt")
+
+
+def _first_line(e: BaseException) -> str:
+    text = str(e).strip()
+    return (text.splitlines() or [type(e).__name__])[0][:200] if text else type(e).__name__
+
+
+def _require(path: Path) -> Path:
+    if not path.is_file():
+        raise ModelError(f"{path}: missing model file")
+    if path.stat().st_size == 0:
+        raise ModelError(f"{path}: empty model file")
+    return path
+
+
+def cache_dir(model_dir: Path) -> Path:
+    """Where TensorRT engines are kept: <model>/cache, or a user cache when the folder is read-only."""
+    here = model_dir / "cache"
+    try:
+        here.mkdir(exist_ok=True)
+        if os.access(here, os.W_OK):
+            return here
+    except OSError:
+        pass
+    user = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "surgical_seg" / model_dir.resolve().name
+    user.mkdir(parents=True, exist_ok=True)
+    return user
+
+
+class Backend:
+    """Base: subclasses set `name`, load in __init__ and implement `_run`."""
+    name = ""
+    module = ""                        # the Python package it needs
+
+    def __init__(self, model_dir: Path, card: ModelCard, threads: int = 0, device: str = "auto"):
+        self.model_dir, self.card, self.threads = Path(model_dir), card, int(threads)
+        self.device = "cpu"
+        self.input_shape = (1, 3, card.input_height, card.input_width)
+
+    @classmethod
+    def availability(cls) -> str:
+        """"ok", or one line saying why this backend cannot run here."""
+        try:
+            importlib.import_module(cls.module)
+        except Exception as e:  # ImportError, or a broken install raising anything on import
+            return f"{cls.module} not importable ({_first_line(e)})"
+        return "ok"
+
+    @classmethod
+    def gpu_kinds(cls) -> tuple[str, ...]:
+        """Which of "gpu"/"tensorrt" this backend can use here (installed and a GPU present)."""
+        return ()
+
+    def infer(self, tensor: np.ndarray) -> np.ndarray:
+        return self._run(tensor)
+
+    def _run(self, tensor: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def _check_io(self, where: Path, input_shape) -> None:
+        """Model file vs model.yml: input shape from the file, class count from a warm-up run."""
+        shape = tuple(int(d) if isinstance(d, (int, np.integer)) and int(d) > 0 else -1 for d in input_shape)
+        if len(shape) != 4 or shape[1:] != self.input_shape[1:]:
+            raise ModelError(f"{where}: input shape {list(input_shape)} does not match model.yml "
+                             f"(1x3x{self.card.input_height}x{self.card.input_width})")
+        out = self._run(np.zeros(self.input_shape, np.float32))
+        if out.ndim != 4 or out.shape[1] != self.card.num_classes or out.shape[2:] != self.input_shape[2:]:
+            raise ModelError(f"{where}: output shape {list(out.shape)} does not match model.yml "
+                             f"({self.card.num_classes} classes at {self.card.input_height}x{self.card.input_width})")
+
+    def _want_gpu(self, device: str) -> str | None:
+        """Resolve device -> None (CPU), "gpu" or "tensorrt"; BackendUnavailable if asked but impossible."""
+        if device not in DEVICES:
+            raise ConfigError(f"engine.device: {device!r} unknown (choose from {', '.join(DEVICES)})")
+        kinds = self.gpu_kinds()
+        if device == "cpu":
+            return None
+        if device == "auto":
+            return "gpu" if "gpu" in kinds else None
+        if device not in kinds:
+            raise BackendUnavailable(f"backend {self.name}: device {device} not available here "
+                                     f"({'no GPU support installed or no GPU' if not kinds else 'only ' + ', '.join(kinds)})")
+        return device
+
+
+class OpenVINOBackend(Backend):
+    """OpenVINO on CPU from model.onnx (it cannot read Paddle's PIR .json), latency hint."""
+    name, module = "openvino", "openvino"
+
+    def __init__(self, model_dir, card, threads=0, device="auto"):
+        super().__init__(model_dir, card, threads, device)
+        import openvino as ov
+        path = _require(self.model_dir / ONNX_FILE)
+        core = ov.Core()
+        gpu = self._want_gpu(device)
+        try:
+            model = core.read_model(str(path))
+        except Exception as e:
+            raise ModelError(f"{path}: cannot be read by OpenVINO ({_first_line(e)})") from None
+        target = "GPU" if gpu else "CPU"
+        config = {"PERFORMANCE_HINT": "LATENCY"}
+        if self.threads > 0 and target == "CPU":
+            config["INFERENCE_NUM_THREADS"] = self.threads
+        ps = model.input(0).get_partial_shape()
+        in_shape = [d.get_length() if d.is_static else -1 for d in ps]
+        try:
+            self._compiled = core.compile_model(model, target, config)
+        except Exception as e:
+            raise ModelError(f"{path}: OpenVINO cannot compile it for {target} ({_first_line(e)})") from None
+        self._request = self._compiled.create_infer_request()
+        self.device = target.lower()
+        self._check_io(path, in_shape)
+
+    @classmethod
+    def gpu_kinds(cls):
+        try:
+            import openvino as ov
+            return ("gpu",) if "GPU" in ov.Core().available_devices else ()
+        except Exception:
+            return ()
+
+    def _run(self, tensor):
+        self._request.infer({0: tensor})
+        return self._request.get_output_tensor(0).data.copy()   # the request reuses its buffer
+
+
+class OnnxRuntimeBackend(Backend):
+    """ONNX Runtime: CPU, or the CUDA / TensorRT execution providers of onnxruntime-gpu."""
+    name, module = "onnxruntime", "onnxruntime"
+
+    def __init__(self, model_dir, card, threads=0, device="auto"):
+        super().__init__(model_dir, card, threads, device)
+        import onnxruntime as ort
+        path = _require(self.model_dir / ONNX_FILE)
+        gpu = self._want_gpu(device)
+        providers: list = ["CPUExecutionProvider"]
+        if gpu:
+            providers.insert(0, "CUDAExecutionProvider")
+        if gpu == "tensorrt":
+            cache = str(cache_dir(self.model_dir))
+            providers.insert(0, ("TensorrtExecutionProvider", {
+                "trt_engine_cache_enable": True, "trt_engine_cache_path": cache,
+                "trt_timing_cache_enable": True, "trt_timing_cache_path": cache}))
+        opts = ort.SessionOptions()
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.intra_op_num_threads = self.threads
+        opts.inter_op_num_threads = 1
+        opts.log_severity_level = 3                       # no "removing unused initializer" noise
+        try:
+            self._session = ort.InferenceSession(str(path), opts, providers=providers)
+        except Exception as e:
+            raise ModelError(f"{path}: ONNX Runtime cannot load it ({_first_line(e)})") from None
+        used = self._session.get_providers()
+        if gpu and used[0] == "CPUExecutionProvider":
+            if device != "auto":
+                raise BackendUnavailable(f"backend onnxruntime: {device} requested but the session fell back to CPU")
+        self.device = {"TensorrtExecutionProvider": "tensorrt", "CUDAExecutionProvider": "gpu"}.get(used[0], "cpu")
+        inp = self._session.get_inputs()[0]
+        self._input_name = inp.name
+        self._check_io(path, inp.shape)
+
+    @classmethod
+    def gpu_kinds(cls):
+        try:
+            import onnxruntime as ort
+            have = ort.get_available_providers()
+        except Exception:
+            return ()
+        return tuple(k for k, p in (("gpu", "CUDAExecutionProvider"), ("tensorrt", "TensorrtExecutionProvider"))
+                     if p in have)
+
+    def _run(self, tensor):
+        return self._session.run(None, {self._input_name: tensor})[0]
+
+
+class PaddleBackend(Backend):
+    """Paddle Inference from model.json + model.pdiparams (PIR); oneDNN off on CPU (it fails on this graph)."""
+    name, module = "paddle", "paddle.inference"
+
+    def __init__(self, model_dir, card, threads=0, device="auto"):
+        super().__init__(model_dir, card, threads, device)
+        import paddle.inference as pi
+        prog, params = (_require(self.model_dir / f) for f in PADDLE_FILES)
+        gpu = self._want_gpu(device)
+        config = pi.Config(str(prog), str(params))
+        config.disable_glog_info()
+        if gpu:
+            config.enable_use_gpu(256, 0)
+            if gpu == "tensorrt":
+                config.set_optim_cache_dir(str(cache_dir(self.model_dir)))
+                config.enable_tensorrt_engine(workspace_size=1 << 30, max_batch_size=1, min_subgraph_size=3,
+                                              precision_mode=pi.PrecisionType.Float32, use_static=True,
+                                              use_calib_mode=False)
+        else:
+            config.disable_gpu()
+            config.disable_onednn()
+            config.set_cpu_math_library_num_threads(self.threads or os.cpu_count() or 1)
+        try:
+            self._predictor = pi.create_predictor(config)
+        except Exception as e:
+            raise ModelError(f"{prog}: Paddle Inference cannot load it ({_first_line(e)})") from None
+        self.device = gpu or "cpu"
+        name = self._predictor.get_input_names()[0]
+        self._input = self._predictor.get_input_handle(name)
+        self._output = self._predictor.get_output_handle(self._predictor.get_output_names()[0])
+        self._check_io(prog, self._input.shape())
+
+    @classmethod
+    def gpu_kinds(cls):
+        try:
+            import paddle
+            import paddle.inference as pi
+            if not paddle.device.is_compiled_with_cuda() or paddle.device.cuda.device_count() < 1:
+                return ()
+            return ("gpu", "tensorrt") if any(pi.get_trt_compile_version()) else ("gpu",)
+        except Exception:
+            return ()
+
+    def _run(self, tensor):
+        self._input.reshape(list(tensor.shape))
+        self._input.copy_from_cpu(tensor)
+        self._predictor.run()
+        return self._output.copy_to_cpu()
+
+
+BACKENDS: dict[str, type[Backend]] = {
+    "openvino": OpenVINOBackend,
+    "onnxruntime": OnnxRuntimeBackend,
+    "paddle": PaddleBackend,
+}
+
+
+def available_backends() -> dict[str, str]:
+    """name -> "ok" or one line saying why it cannot run here (see Backend.gpu_kinds for GPUs)."""
+    return {name: cls.availability() for name, cls in BACKENDS.items()}
+
+
+def choose_backend(device: str = "auto") -> tuple[str, str]:
+    """The fastest backend for `device` here, and why (measured: OpenVINO on CPU, see DESIGN §3)."""
+    if device not in DEVICES:
+        raise ConfigError(f"engine.device: {device!r} unknown (choose from {', '.join(DEVICES)})")
+    ok = {n for n, c in BACKENDS.items() if c.availability() == "ok"}
+    if device in ("auto", "gpu", "tensorrt"):
+        want = "gpu" if device == "auto" else device
+        for name in ("onnxruntime", "paddle"):
+            if name in ok and want in BACKENDS[name].gpu_kinds():
+                return name, f"{name} has {want} here"
+        if device != "auto":
+            raise BackendUnavailable(f"device {device}: no installed backend can use it here "
+                                     "(install onnxruntime-gpu, or paddlepaddle-gpu from PaddlePaddle's index)")
+    for name in ("openvino", "onnxruntime", "paddle"):
+        if name in ok:
+            return name, f"{name} is the fastest installed CPU backend"
+    raise BackendUnavailable("no inference backend installed (pip install openvino or onnxruntime)")
+
+
+__all__ = ["Backend", "BACKENDS", "DEVICES", "OpenVINOBackend", "OnnxRuntimeBackend", "PaddleBackend",
+           "available_backends", "choose_backend", "cache_dir"]

@@ -1,0 +1,101 @@
+"""Pre- and postprocessing built once from the model card.
+
+Letterbox geometry matches training's (surgical_seg.training.augment.letterbox_matrix): scale
+to fit, centred, black padding. Normalisation is a 256-entry lookup table per channel, so
+BGR->RGB, /255, (x-mean)/std cost one cv2.LUT. Postprocessing crops the padding on the model's
+probabilities, takes argmax at model resolution and resizes the small uint8 label map to the
+frame with nearest neighbour (far cheaper than resizing C float planes).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..modelcard import ModelCard
+
+
+@dataclass(frozen=True)
+class Letterbox:
+    """Where a frame of size frame_w x frame_h sits inside the model input (x, y, w, h)."""
+    frame_w: int
+    frame_h: int
+    x: int
+    y: int
+    w: int
+    h: int
+
+
+def letterbox_geometry(frame_w: int, frame_h: int, input_w: int, input_h: int,
+                       mode: str = "letterbox") -> Letterbox:
+    if mode == "stretch":
+        return Letterbox(frame_w, frame_h, 0, 0, input_w, input_h)
+    scale = min(input_w / frame_w, input_h / frame_h)
+    w = min(input_w, max(1, round(frame_w * scale)))
+    h = min(input_h, max(1, round(frame_h * scale)))
+    return Letterbox(frame_w, frame_h, (input_w - w) // 2, (input_h - h) // 2, w, h)
+
+
+class Preprocessor:
+    """frame BGR uint8 HxWx3 -> (1x3xHxW float32 tensor, Letterbox)."""
+
+    def __init__(self, card: ModelCard):
+        self.card = card
+        self.size = (card.input_width, card.input_height)
+        v = np.arange(256, dtype=np.float32) / 255.0
+        rgb = [(v - m) / s for m, s in zip(card.mean, card.std)]
+        # cv2.LUT maps each channel of the BGR frame with its own table; output stays BGR order
+        tables = rgb[::-1] if card.channel_order == "RGB" else rgb
+        self.lut = np.stack(tables, axis=-1).reshape(1, 256, 3).astype(np.float32)
+        self.swap_rb = card.channel_order == "RGB"
+        self._geometry: dict[tuple[int, int], Letterbox] = {}
+
+    def geometry(self, frame_w: int, frame_h: int) -> Letterbox:
+        key = (frame_w, frame_h)
+        box = self._geometry.get(key)
+        if box is None:
+            box = self._geometry[key] = letterbox_geometry(frame_w, frame_h, *self.size, self.card.resize)
+        return box
+
+    def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+        fh, fw = frame.shape[:2]
+        box = self.geometry(fw, fh)
+        img = frame if (box.w, box.h) == (fw, fh) else cv2.resize(frame, (box.w, box.h),
+                                                                   interpolation=cv2.INTER_LINEAR)
+        iw, ih = self.size
+        if (box.w, box.h) != (iw, ih):
+            img = cv2.copyMakeBorder(img, box.y, ih - box.h - box.y, box.x, iw - box.w - box.x,
+                                     cv2.BORDER_CONSTANT, value=(0, 0, 0))
+        norm = cv2.LUT(img, self.lut)                          # HxWx3 float32, BGR order
+        chw = norm.transpose(2, 0, 1)
+        if self.swap_rb:
+            chw = chw[::-1]
+        return np.ascontiguousarray(chw)[None], box
+
+
+def crop(probs: np.ndarray, box: Letterbox) -> np.ndarray:
+    """1xCxHxW (or CxHxW) model output -> CxhxW of the frame's region, padding removed (a view)."""
+    p = probs[0] if probs.ndim == 4 else probs
+    return p[:, box.y:box.y + box.h, box.x:box.x + box.w]
+
+
+def labels_to_frame(probs: np.ndarray, box: Letterbox) -> np.ndarray:
+    """argmax at model resolution, then nearest-neighbour resize to the frame: HxW uint8."""
+    small = crop(probs, box).argmax(axis=0).astype(np.uint8)
+    if small.shape == (box.frame_h, box.frame_w):
+        return small
+    return cv2.resize(small, (box.frame_w, box.frame_h), interpolation=cv2.INTER_NEAREST_EXACT)
+
+
+def probabilities_to_frame(probs: np.ndarray, box: Letterbox) -> np.ndarray:
+    """Class probabilities resized bilinearly to the frame: CxHxW float32 (for evaluation / ROC)."""
+    hwc = np.ascontiguousarray(crop(probs, box).transpose(1, 2, 0), dtype=np.float32)
+    big = cv2.resize(hwc, (box.frame_w, box.frame_h), interpolation=cv2.INTER_LINEAR)
+    if big.ndim == 2:                                          # cv2 drops a single channel axis
+        big = big[..., None]
+    return np.ascontiguousarray(big.transpose(2, 0, 1))
+
+
+__all__ = ["Letterbox", "letterbox_geometry", "Preprocessor", "crop", "labels_to_frame",
+           "probabilities_to_frame"]

@@ -1,0 +1,117 @@
+"""The Segmenter: model card + preprocessing + one backend + postprocessing.
+
+The pipeline calls preprocess / infer / postprocess separately so each stage gets its own
+timestamps (`process` does exactly that on a FramePacket); `segment` is the one-call form.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import BackendUnavailable, ConfigError
+from ..modelcard import ModelCard, resolve_model_dir
+from ..packet import FramePacket, Segmentation
+from .backends import BACKENDS, DEVICES, Backend, choose_backend
+from .preprocess import Letterbox, Preprocessor, labels_to_frame, probabilities_to_frame
+
+
+class Segmenter:
+    """Frames in, Segmentations out. Not thread-safe: one inference thread owns it."""
+
+    def __init__(self, card: ModelCard, backend: Backend, smoothing: float = 0.0,
+                 model_dir: Path | None = None, why: str = ""):
+        if not 0.0 <= smoothing < 1.0:
+            raise ConfigError(f"engine.smoothing: {smoothing} must be in [0, 1)")
+        self.card, self.backend, self.smoothing = card, backend, float(smoothing)
+        self.model_dir, self.why = model_dir, why
+        self._pre = Preprocessor(card)
+        self._ema: np.ndarray | None = None
+        self._ema_box: Letterbox | None = None
+        self._names, self._colors = tuple(card.classes), tuple(card.colors_rgb)
+
+    @property
+    def backend_name(self) -> str:
+        return self.backend.name
+
+    @property
+    def device(self) -> str:
+        return self.backend.device
+
+    def __repr__(self) -> str:
+        return (f"Segmenter({self.card.name}, {self.card.architecture} {self.card.input_width}x"
+                f"{self.card.input_height}, backend={self.backend_name}, device={self.device})")
+
+    def reset(self) -> None:
+        """Forget the smoothing state (call on a cut: new source, seek)."""
+        self._ema = self._ema_box = None
+
+    def preprocess(self, frame_bgr: np.ndarray) -> tuple[np.ndarray, Letterbox]:
+        return self._pre(frame_bgr)
+
+    def infer(self, tensor: np.ndarray) -> np.ndarray:
+        return self.backend.infer(tensor)
+
+    def postprocess(self, probs: np.ndarray, meta: Letterbox, probabilities: bool = False, *,
+                    frame_index: int = -1, t_capture_ns: int = 0) -> Segmentation:
+        if self.smoothing > 0.0:
+            probs = self._smooth(probs, meta)
+        return Segmentation(labels=labels_to_frame(probs, meta), class_names=self._names,
+                            colors_rgb=self._colors, frame_index=frame_index, t_capture_ns=t_capture_ns,
+                            probabilities=probabilities_to_frame(probs, meta) if probabilities else None)
+
+    def _smooth(self, probs: np.ndarray, meta: Letterbox) -> np.ndarray:
+        """EMA of the probabilities at model resolution; restarts when the frame size changes."""
+        if self._ema is None or self._ema_box != meta or self._ema.shape != probs.shape:
+            self._ema, self._ema_box = probs.astype(np.float32, copy=True), meta
+        else:
+            self._ema *= self.smoothing
+            self._ema += (1.0 - self.smoothing) * probs
+        return self._ema
+
+    def segment(self, frame_bgr: np.ndarray, probabilities: bool = False) -> Segmentation:
+        tensor, meta = self.preprocess(frame_bgr)
+        return self.postprocess(self.infer(tensor), meta, probabilities)
+
+    def process(self, packet: FramePacket, probabilities: bool = False) -> FramePacket:
+        """Run the three stages on a packet, stamping each span; sets packet.segmentation."""
+        t0 = time.perf_counter_ns()
+        tensor, meta = self.preprocess(packet.frame)
+        t1 = time.perf_counter_ns()
+        packet.mark("preprocess", t0, t1)
+        probs = self.infer(tensor)
+        t2 = time.perf_counter_ns()
+        packet.mark("infer", t1, t2)
+        packet.segmentation = self.postprocess(probs, meta, probabilities, frame_index=packet.index,
+                                               t_capture_ns=packet.t_capture_ns)
+        packet.mark("postprocess", t2)
+        return packet
+
+
+def load_segmenter(model: str | Path, backend: str = "auto", threads: int = 0, device: str = "auto",
+                   smoothing: float = 0.0) -> Segmenter:
+    """Load a model folder (or a name under weights/) on one backend; "auto" picks the fastest here.
+
+    `segmenter.why` says why that backend was chosen.
+    """
+    model_dir = resolve_model_dir(model)
+    card = ModelCard.load(model_dir)
+    if device not in DEVICES:
+        raise ConfigError(f"engine.device: {device!r} unknown (choose from {', '.join(DEVICES)})")
+    if backend == "auto":
+        backend, why = choose_backend(device)
+    elif backend in BACKENDS:
+        why = "asked for"
+    else:
+        raise ConfigError(f"engine.backend: {backend!r} unknown (choose from auto, {', '.join(BACKENDS)})")
+    cls = BACKENDS[backend]
+    status = cls.availability()
+    if status != "ok":
+        raise BackendUnavailable(f"backend {backend}: {status}")
+    if threads < 0:
+        raise ConfigError(f"engine.threads: {threads} must be >= 0 (0 = backend default)")
+    return Segmenter(card, cls(model_dir, card, threads=threads, device=device), smoothing, model_dir, why)
+
+
+__all__ = ["Segmenter", "load_segmenter"]

@@ -1,0 +1,292 @@
+"""Export a training run to Paddle inference (PIR) + ONNX + model.yml, then check parity.
+
+The exported graph outputs softmax probabilities (1xCxHxW float32): argmax gives labels and
+evaluation gets ROC scores from the same single output. The input shape is static because
+paddle2onnx 2.1 converts the PIR model only with a static shape (adaptive pooling).
+The run-folder writer lives here too, so the training loop and the test fixtures write the
+very files this module reads.
+"""
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import paddle
+
+from ..errors import ConfigError, DataError, ModelError
+from ..modelcard import ONNX_FILE, PADDLE_FILES, ModelCard
+
+RUN_FILE = "run.json"
+RUN_KEYS = ("architecture", "name", "classes", "colors_rgb", "input_width", "input_height",
+            "mean", "std", "resize", "config", "command", "data", "best", "date")
+PARITY_MIN = 0.999          # argmax agreement Paddle Inference vs ONNX Runtime
+OPSET = 11
+
+
+class SoftmaxHead(paddle.nn.Layer):
+    """The exported forward: PaddleSeg logits list -> softmax probabilities NCHW.
+
+    It lives in this source file because dy2static reads the forward's source code.
+    """
+
+    def __init__(self, model: paddle.nn.Layer):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x):
+        logits = self.model(x)[0]
+        return paddle.nn.functional.softmax(logits, axis=1)
+
+
+class StaticAdaptiveAvgPool(paddle.nn.Layer):
+    """Adaptive average pooling for one known input size, as two constant matrix products.
+
+    paddle2onnx turns AdaptiveAvgPool2D into a plain AveragePool (kernel/stride from the sizes),
+    which is wrong when the input is not a multiple of the output (10 -> 6 bins at 320 px) and
+    invalid when the input is smaller. The matrices reproduce Paddle's bins exactly.
+    """
+
+    def __init__(self, in_hw: tuple[int, int], out_hw: tuple[int, int]):
+        super().__init__()
+        self.register_buffer("ph", paddle.to_tensor(_pool_matrix(in_hw[0], out_hw[0])))
+        self.register_buffer("pwt", paddle.to_tensor(_pool_matrix(in_hw[1], out_hw[1]).T.copy()))
+
+    def forward(self, x):
+        return paddle.matmul(self.ph, paddle.matmul(x, self.pwt))
+
+
+def _pool_matrix(n_in: int, n_out: int) -> np.ndarray:
+    m = np.zeros((n_out, n_in), np.float32)
+    for i in range(n_out):
+        a, b = (i * n_in) // n_out, -((-(i + 1) * n_in) // n_out)
+        m[i, a:b] = 1.0 / (b - a)
+    return m
+
+
+def make_pools_static(model: paddle.nn.Layer, input_hw: tuple[int, int]) -> int:
+    """Swap AdaptiveAvgPool2D layers whose bins are uneven at this input size; returns how many."""
+    seen: dict[int, tuple[int, int]] = {}
+
+    def record(layer, inputs):          # returns None: a pre-hook's return value replaces inputs
+        seen[id(layer)] = tuple(inputs[0].shape[2:])
+
+    hooks = [layer.register_forward_pre_hook(record)
+             for layer in model.sublayers() if isinstance(layer, paddle.nn.AdaptiveAvgPool2D)]
+    with paddle.no_grad():
+        model(paddle.zeros([1, 3, *input_hw], "float32"))
+    for h in hooks:
+        h.remove()
+    swapped = 0
+    for parent in [model, *model.sublayers()]:
+        for name, child in list(parent.named_children()):
+            if not isinstance(child, paddle.nn.AdaptiveAvgPool2D) or id(child) not in seen:
+                continue
+            size = child._output_size
+            out_hw = (size, size) if isinstance(size, int) else tuple(size)
+            in_hw = seen[id(child)]
+            out_hw = tuple(i if o is None else int(o) for i, o in zip(in_hw, out_hw))
+            if all(i % o == 0 for i, o in zip(in_hw, out_hw)):
+                continue
+            setattr(parent, name, StaticAdaptiveAvgPool(in_hw, out_hw))
+            swapped += 1
+    return swapped
+
+
+def write_run_json(run_dir: str | Path, info: dict[str, Any]) -> Path:
+    """Write (or rewrite) run.json; the training loop calls it whenever `best` changes."""
+    missing = [k for k in RUN_KEYS if k not in info and k != "date"]
+    if missing:
+        raise ConfigError(f"{run_dir}/{RUN_FILE}: missing key(s) {', '.join(missing)}")
+    info = {**info, "date": info.get("date") or _dt.datetime.now().isoformat(timespec="seconds")}
+    path = Path(run_dir) / RUN_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(info, indent=2))
+    tmp.replace(path)                  # never leave a half-written run.json behind
+    return path
+
+
+def save_weights(run_dir: str | Path, model, name: str = "best") -> Path:
+    """Save `model`'s state dict as <run_dir>/<name>.pdparams (best / last)."""
+    path = Path(run_dir) / f"{name}.pdparams"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    paddle.save(model.state_dict(), str(path))
+    return path
+
+
+def write_run_folder(run_dir: str | Path, model, info: dict[str, Any],
+                     checkpoints: tuple[str, ...] = ("best", "last")) -> Path:
+    """run.json + <checkpoint>.pdparams: the whole checkpoint format in one call."""
+    for name in checkpoints:
+        save_weights(run_dir, model, name)
+    write_run_json(run_dir, info)
+    return Path(run_dir)
+
+
+def read_run(checkpoint: str | Path) -> tuple[dict[str, Any], Path]:
+    """Accept a run folder or a .pdparams path; return (run.json contents, weights path)."""
+    p = Path(checkpoint)
+    if p.is_dir():
+        weights, run_dir = p / "best.pdparams", p
+    elif p.suffix == ".pdparams":
+        weights, run_dir = p, p.parent
+    else:
+        raise ModelError(f"{p}: not a run folder or .pdparams file")
+    if not weights.is_file():
+        raise ModelError(f"{weights}: checkpoint weights not found")
+    run_json = run_dir / RUN_FILE
+    if not run_json.is_file():
+        raise ModelError(f"{run_json}: missing (a checkpoint needs the run.json written by training)")
+    try:
+        info = json.loads(run_json.read_text())
+    except json.JSONDecodeError as e:
+        raise ModelError(f"{run_json}: not valid JSON ({e.msg}, line {e.lineno})") from None
+    missing = [k for k in RUN_KEYS if k not in info and k not in ("best", "date", "config")]
+    if missing:
+        raise ModelError(f"{run_json}: missing key(s) {', '.join(missing)}")
+    return info, weights
+
+
+def card_from_run(info: dict[str, Any]) -> ModelCard:
+    """The model card an export writes: preprocessing from run.json, the rest kept as provenance."""
+    card_keys = ("name", "architecture", "classes", "colors_rgb", "input_width", "input_height",
+                 "mean", "std", "resize", "metrics", "speed")
+    try:
+        card = ModelCard(
+            name=str(info["name"]), architecture=str(info["architecture"]),
+            classes=tuple(info["classes"]),
+            colors_rgb=tuple(tuple(int(v) for v in c) for c in info["colors_rgb"]),
+            input_width=int(info["input_width"]), input_height=int(info["input_height"]),
+            mean=tuple(float(v) for v in info["mean"]), std=tuple(float(v) for v in info["std"]),
+            resize=str(info.get("resize", "letterbox")),
+            training={k: v for k, v in info.items() if k not in card_keys},
+            metrics=dict(info.get("metrics") or {}), speed=dict(info.get("speed") or {}))
+    except (TypeError, ValueError) as e:
+        raise ModelError(f"{RUN_FILE}: bad value ({e})") from None
+    card.check(RUN_FILE)
+    return card
+
+
+def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str | Path | None = None) -> Path:
+    """Checkpoint -> out_dir/{model.json, model.pdiparams, model.onnx, model.yml}; returns out_dir.
+
+    Raises ModelError when Paddle Inference and ONNX Runtime disagree on more than 0.1 % of
+    pixels of the check frames (then the ONNX file would not be the model that was trained).
+    """
+    from .models import build_model
+
+    info, weights = read_run(checkpoint)
+    card = card_from_run(info)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    model = build_model(card.architecture, card.num_classes)
+    state = paddle.load(str(weights))
+    missing, unexpected = _set_state(model, state)
+    if missing or unexpected:
+        raise ModelError(f"{weights}: weights do not fit {card.architecture} with {card.num_classes} classes "
+                         f"({len(missing)} missing, {len(unexpected)} unexpected parameters)")
+    model.eval()
+    make_pools_static(model, (card.input_height, card.input_width))
+    net = SoftmaxHead(model)
+    net.eval()
+    spec = [paddle.static.InputSpec([1, 3, card.input_height, card.input_width], "float32", name="x")]
+    paddle.jit.save(paddle.jit.to_static(net, input_spec=spec, full_graph=True), str(out / "model"),
+                    input_spec=spec)
+    for f in PADDLE_FILES:
+        if not (out / f).is_file():
+            raise ModelError(f"{out / f}: paddle.jit.save did not write it")
+    _to_onnx(out)
+
+    card.save(out)
+    frames = _check_frames(check_frames, card)
+    agreement = parity(out, frames)
+    card = dataclasses.replace(card, training={
+        **card.training, "checkpoint": str(weights), "export_parity": round(agreement, 6),
+        "export_parity_frames": len(frames), "export_date": _dt.datetime.now().isoformat(timespec="seconds")})
+    card.save(out)
+    if agreement < PARITY_MIN:
+        raise ModelError(f"{out}: Paddle Inference and ONNX Runtime labels agree on only "
+                         f"{agreement * 100:.3f} % of pixels (need {PARITY_MIN * 100:.1f} %)")
+    return out
+
+
+def _set_state(model, state: dict) -> tuple[list[str], list[str]]:
+    own = model.state_dict()
+    missing = [k for k in own if k not in state or tuple(state[k].shape) != tuple(own[k].shape)]
+    unexpected = [k for k in state if k not in own]
+    if not missing:
+        model.set_state_dict(state)
+    return missing, unexpected
+
+
+def _to_onnx(out: Path) -> Path:
+    import paddle2onnx
+    onnx_path = out / ONNX_FILE
+    try:
+        paddle2onnx.export(str(out / PADDLE_FILES[0]), str(out / PADDLE_FILES[1]), str(onnx_path),
+                           opset_version=OPSET, enable_onnx_checker=True,
+                           optimize_tool="None")  # polygraphy would try to pip install its deps
+    except Exception as e:  # paddle2onnx raises bare Exceptions / RuntimeErrors
+        raise ModelError(f"{onnx_path}: paddle2onnx failed ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from e
+    if not onnx_path.is_file():
+        raise ModelError(f"{onnx_path}: paddle2onnx wrote nothing")
+    return onnx_path
+
+
+def _check_frames(folder: str | Path | None, card: ModelCard, n: int = 4) -> list[np.ndarray]:
+    """Frames for the parity check: a dataset's images/*.png, else deterministic synthetic ones."""
+    if folder is not None:
+        paths = sorted((Path(folder) / "images").glob("*.png"))
+        if not paths:
+            raise DataError(f"{Path(folder) / 'images'}: no .png frames for the export parity check")
+        step = max(1, len(paths) // n)
+        frames = [cv2.imread(str(p), cv2.IMREAD_COLOR) for p in paths[::step][:n]]
+        bad = [str(p) for p, f in zip(paths[::step], frames) if f is None]
+        if bad:
+            raise DataError(f"{bad[0]}: cannot read image")
+        return frames
+    return [synthetic_frame(seed, (w, h)) for seed, (w, h) in
+            enumerate([(1280, 720), (640, 360), (card.input_width, card.input_height), (480, 640)])]
+
+
+def synthetic_frame(seed: int, size: tuple[int, int] = (1280, 720)) -> np.ndarray:
+    """An endoscope-looking BGR frame: reddish tissue in a scope circle, pale blobs, noise."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    shade = 0.6 + 0.4 * np.sin(xx / (w / 3) + seed) * np.cos(yy / (h / 2))
+    img = np.stack([40 * shade, 60 * shade, 170 * shade], axis=-1)  # BGR reddish
+    for _ in range(6):
+        cx, cy, r = rng.uniform(0, w), rng.uniform(0, h), rng.uniform(0.05, 0.25) * min(w, h)
+        colour = rng.uniform([120, 150, 170], [230, 240, 250])
+        blob = ((xx - cx) ** 2 + (yy - cy) ** 2) < r * r
+        img[blob] = colour
+    img += rng.normal(0, 6, img.shape)
+    scope = ((xx - w / 2) ** 2 + (yy - h / 2) ** 2) > (0.48 * min(w, h) * 1.15) ** 2
+    img[scope] = 0
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def parity(model_dir: str | Path, frames: list[np.ndarray]) -> float:
+    """Fraction of pixels where Paddle Inference (no oneDNN) and ONNX Runtime argmax agree."""
+    from ..engine import load_segmenter
+    paddle_seg = load_segmenter(model_dir, backend="paddle", device="cpu")
+    ort_seg = load_segmenter(model_dir, backend="onnxruntime", device="cpu")
+    same = total = 0
+    for frame in frames:
+        tensor, _ = paddle_seg.preprocess(frame)
+        a = paddle_seg.infer(tensor).argmax(1)
+        b = ort_seg.infer(tensor).argmax(1)
+        same += int((a == b).sum())
+        total += a.size
+    return same / total
+
+
+__all__ = ["export_model", "SoftmaxHead", "StaticAdaptiveAvgPool", "make_pools_static", "write_run_folder", "write_run_json", "save_weights", "read_run",
+           "card_from_run", "parity", "synthetic_frame", "RUN_FILE", "RUN_KEYS", "PARITY_MIN"]
