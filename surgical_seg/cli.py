@@ -64,8 +64,11 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 def cmd_export(a: argparse.Namespace) -> int:
     from .training import export
+    from .modelcard import ModelCard
     out = export.export_model(a.checkpoint, a.out, check_frames=a.check_data)
-    print(f"exported {out}")
+    card = ModelCard.load(out)
+    print(f"exported {out} ({card.architecture} {card.input_width}x{card.input_height}; Paddle/ONNX label "
+          f"agreement {card.training['export_parity'] * 100:.3f} %)")
     return 0
 
 
