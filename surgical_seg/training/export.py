@@ -131,6 +131,8 @@ def write_run_folder(run_dir: str | Path, model, info: dict[str, Any],
 def read_run(checkpoint: str | Path) -> tuple[dict[str, Any], Path]:
     """Accept a run folder or a .pdparams path; return (run.json contents, weights path)."""
     p = Path(checkpoint)
+    if not p.exists():
+        raise ModelError(f"{p}: checkpoint not found (give a run folder or a .pdparams file)")
     if p.is_dir():
         weights, run_dir = p / "best.pdparams", p
     elif p.suffix == ".pdparams":

@@ -1,0 +1,107 @@
+"""Export: real jit.save + paddle2onnx on a tiny FastSCNN, parity of the runtimes, errors."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import cv2
+import numpy as np
+import paddle
+import pytest
+
+from fixtures_model import TINY_SIZE, make_tiny_run
+from surgical_seg.cli import main
+from surgical_seg.errors import DataError, ModelError
+from surgical_seg.modelcard import ModelCard
+from surgical_seg.training.export import (PARITY_MIN, StaticAdaptiveAvgPool, export_model, parity,
+                                          read_run, synthetic_frame)
+
+
+def test_export_writes_all_files_and_card(tiny_model_dir):
+    for name in ("model.json", "model.pdiparams", "model.onnx", "model.yml"):
+        assert (tiny_model_dir / name).stat().st_size > 0, name
+    card = ModelCard.load(tiny_model_dir)
+    assert (card.architecture, card.input_width, card.input_height) == ("FastSCNN", *TINY_SIZE)
+    assert card.classes == ("background", "bone", "ligament", "disc")
+    assert card.training["command"] == "tests/fixtures_model.py (random weights)"
+    assert card.training["data"].startswith("none: random weights")
+    assert card.training["best"] == {"iter": 0, "miou": 0.0}
+    assert card.metrics == {"note": "untrained"}
+    assert PARITY_MIN <= card.training["export_parity"] <= 1.0
+    assert card.training["export_parity_frames"] == 4
+
+
+def test_onnx_output_is_the_trained_model(tiny_model_dir, tiny_run_dir):
+    """The exported graph (with its static pools) computes what the dygraph model computes."""
+    import onnxruntime as ort
+    from surgical_seg.engine import Preprocessor
+    from surgical_seg.training.models import build_model
+    card = ModelCard.load(tiny_model_dir)
+    model = build_model("FastSCNN", 4)
+    model.set_state_dict(paddle.load(str(tiny_run_dir / "best.pdparams")))
+    model.eval()
+    tensor, _ = Preprocessor(card)(synthetic_frame(3, (640, 360)))
+    with paddle.no_grad():
+        ref = paddle.nn.functional.softmax(model(paddle.to_tensor(tensor))[0], axis=1).numpy()
+    sess = ort.InferenceSession(str(tiny_model_dir / "model.onnx"), providers=["CPUExecutionProvider"])
+    out = sess.run(None, {sess.get_inputs()[0].name: tensor})[0]
+    assert out.shape == (1, 4, TINY_SIZE[1], TINY_SIZE[0])
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, atol=1e-4)
+    assert np.abs(out - ref).max() < 1e-4
+    assert (out.argmax(1) == ref.argmax(1)).mean() >= PARITY_MIN
+
+
+@pytest.mark.parametrize("in_hw,out_hw", [((6, 10), (6, 6)), ((3, 4), (6, 6)), ((6, 10), (3, 3)), ((7, 5), (2, 4))])
+def test_static_pool_equals_adaptive_pool(in_hw, out_hw):
+    x = paddle.to_tensor(np.random.default_rng(0).normal(size=(2, 5, *in_hw)).astype(np.float32))
+    want = paddle.nn.functional.adaptive_avg_pool2d(x, out_hw).numpy()
+    got = StaticAdaptiveAvgPool(in_hw, out_hw)(x).numpy()
+    np.testing.assert_allclose(got, want, atol=1e-6)
+
+
+def test_parity_detects_a_different_model(tmp_path, tiny_model_dir):
+    """The parity check can fail: an ONNX file from other weights disagrees with the Paddle model."""
+    run, _ = make_tiny_run(tmp_path / "run", seed=11)
+    other = export_model(run / "last.pdparams", tmp_path / "other")           # a .pdparams path works too
+    assert ModelCard.load(other).training["checkpoint"].endswith("last.pdparams")
+    mixed = shutil.copytree(tiny_model_dir, tmp_path / "mixed", ignore=shutil.ignore_patterns("cache"))
+    shutil.copy(other / "model.onnx", mixed / "model.onnx")
+    frames = [synthetic_frame(i) for i in range(2)]
+    assert parity(mixed, frames) < 0.9
+    assert parity(other, frames) >= PARITY_MIN
+
+
+def test_cli_export_with_check_data(tmp_path, tiny_run_dir, capsys):
+    data = tmp_path / "data"
+    (data / "images").mkdir(parents=True)
+    for i in range(3):
+        cv2.imwrite(str(data / "images" / f"clip_{i:03d}.png"), synthetic_frame(20 + i, (320, 180)))
+    assert main(["export", str(tiny_run_dir), "--out", str(tmp_path / "m"), "--check-data", str(data)]) == 0
+    assert "agreement" in capsys.readouterr().out
+    assert ModelCard.load(tmp_path / "m").training["export_parity_frames"] == 3
+
+
+def test_check_data_without_frames_is_a_data_error(tmp_path, tiny_run_dir):
+    (tmp_path / "empty" / "images").mkdir(parents=True)
+    with pytest.raises(DataError, match="no .png frames"):
+        export_model(tiny_run_dir, tmp_path / "m", check_frames=tmp_path / "empty")
+
+
+def test_checkpoint_errors(tmp_path, tiny_run_dir):
+    with pytest.raises(ModelError, match="run.json: missing"):
+        read_run(shutil.copy(tiny_run_dir / "best.pdparams", tmp_path / "best.pdparams"))
+    with pytest.raises(ModelError, match="nowhere: checkpoint not found"):
+        read_run(tmp_path / "nowhere")
+    (tmp_path / "empty_run").mkdir()
+    with pytest.raises(ModelError, match="best.pdparams: checkpoint weights not found"):
+        read_run(tmp_path / "empty_run")
+    bad = shutil.copytree(tiny_run_dir, tmp_path / "bad")
+    info = json.loads((bad / "run.json").read_text())
+    (bad / "run.json").write_text(json.dumps({**info, "classes": info["classes"] + ["nerve"],
+                                              "colors_rgb": info["colors_rgb"] + [[9, 9, 9]]}))
+    with pytest.raises(ModelError, match="weights do not fit FastSCNN with 5 classes"):
+        export_model(bad, tmp_path / "out")
+    del info["input_width"]
+    (bad / "run.json").write_text(json.dumps(info))
+    with pytest.raises(ModelError, match="missing key.*input_width"):
+        read_run(bad)
