@@ -1,0 +1,411 @@
+"""The live/replay pipeline, wired in one place (`Pipeline._compose`).
+
+Public API (stable; the viewer codes against it)
+------------------------------------------------
+    pipe = Pipeline(source, segmenter, annotator, mode="live", stale_ms=150.0,
+                    stats=StatsRecorder(), sinks=[recorder.submit], on_event=callback)
+    pipe.start()                      # threads: source, inference, compositor
+    pipe.latest() -> FramePacket | None   # newest composited packet; never blocks (call it on a QTimer)
+    pipe.latest_index -> int          # its frame index (-1 before the first): tell new from repeat
+    pipe.events() -> list[Event]      # drain source + pipeline events (never blocks)
+    pipe.set_annotator(annotator | None)  # restyle from the UI thread; None = overlay off by the user
+    pipe.counts() -> Counts           # frames_in, inferred, dropped, frames_out, model_errors
+    pipe.finished -> bool             # the source ended and every frame was handled
+    pipe.wait(timeout) -> bool        # block until finished (bench, tests)
+    pipe.stop(timeout=5.0) -> bool    # stop every thread; True when all ended
+    open_pipeline(spec, cfg, model=None, backend=None, mode=None, ...) -> Pipeline  # from configs/app.yml
+
+Modes (an argument, because it changes the pipeline's shape):
+  live   source → LatestSlot → inference (older frames counted as dropped); raw frames go through a
+         second LatestSlot to the compositor at source rate and are drawn with the newest mask. A mask
+         older than stale_ms (its frame's capture → now) is not drawn: overlay_off_reason "stale (N ms)".
+  replay every frame in order through small blocking queues: nothing dropped, deterministic.
+
+An exception in the segmenter never stops the video: that frame (and every frame until the model
+works again) gets overlay_off_reason "model error: ...", and an Event says so once.
+Sinks and `on_event` are called on worker threads: they must be quick and must not touch widgets.
+"""
+from __future__ import annotations
+
+import collections
+import dataclasses
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Generic, Iterable, Protocol, TypeVar
+
+from .packet import FramePacket, Segmentation
+from .sources.base import Event, Source
+
+T = TypeVar("T")
+_END = object()           # end-of-stream marker on replay queues
+REPLAY_QUEUE = 4          # frames decoded ahead in replay: bounded, and blocking (nothing dropped)
+
+
+class Segmenter(Protocol):
+    """What the pipeline needs from surgical_seg.engine (spans preprocess/infer/postprocess + segmentation)."""
+    def process(self, packet: FramePacket) -> FramePacket: ...
+
+
+class Annotator(Protocol):
+    def annotate(self, frame, segmentation: Segmentation): ...
+
+
+class LatestSlot(Generic[T]):
+    """One-slot latest-value buffer carrying the item's index: put() overwrites, get() waits for newer.
+
+    `overwritten` counts items replaced before anyone took them (the live path's drops).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._index = -1
+        self._item: T | None = None
+        self._taken = True
+        self._closed = False
+        self.overwritten = 0
+
+    def put(self, index: int, item: T) -> T | None:
+        """Store `item`; returns the item it replaced unread (a drop), else None."""
+        with self._cond:
+            lost = None if self._taken else self._item
+            if lost is not None:
+                self.overwritten += 1
+            self._index, self._item, self._taken = index, item, False
+            self._cond.notify_all()
+            return lost
+
+    def get(self, newer_than: int = -1, timeout: float | None = None) -> tuple[int, T] | None:
+        """Wait until the slot holds an index > newer_than; None on timeout or when closed and drained."""
+        with self._cond:
+            ok = self._cond.wait_for(lambda: self._index > newer_than or self._closed, timeout)
+            if not ok or self._index <= newer_than:
+                return None
+            self._taken = True
+            return self._index, self._item
+
+    def peek(self) -> tuple[int, T | None]:
+        """(index, item) now, without waiting or marking it taken; (-1, None) when empty."""
+        with self._cond:
+            return self._index, self._item
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+
+@dataclass(frozen=True)
+class Counts:
+    frames_in: int = 0        # frames the source delivered
+    inferred: int = 0         # frames the segmenter ran on (errors included)
+    dropped: int = 0          # live: frames replaced in the inference slot before the model took them
+    frames_out: int = 0       # composited frames
+    model_errors: int = 0
+
+
+class Pipeline:
+    """Source → segmenter → compositor, with sinks. See the module docstring for the API."""
+
+    def __init__(self, source: Source, segmenter: Segmenter, annotator: Annotator | None, *,
+                 mode: str = "live", stale_ms: float = 150.0, stats: Any = None,
+                 sinks: Iterable[Callable[[FramePacket], None]] = (),
+                 on_event: Callable[[Event], None] | None = None) -> None:
+        if mode not in ("live", "replay"):
+            raise ValueError(f"mode must be live or replay, not {mode!r}")
+        self.source, self.segmenter, self.mode, self.stale_ms = source, segmenter, mode, stale_ms
+        self.stats = stats                    # StatsRecorder-like: add(packet), dropped(packet)
+        self.sinks = list(sinks)
+        self.on_event = on_event
+        self._annotator = annotator
+        self._user_off = annotator is None
+        self._out: LatestSlot[FramePacket] = LatestSlot()
+        self._events: collections.deque[Event] = collections.deque(maxlen=512)
+        self._stop = threading.Event()
+        self._finished = threading.Event()
+        self._lock = threading.Lock()
+        self._n = {"frames_in": 0, "inferred": 0, "dropped": 0, "frames_out": 0, "model_errors": 0}
+        self._model_error: str | None = None   # set while the last inference failed
+        self._threads: list[threading.Thread] = []
+        self._started = False
+        self._compose()
+
+    # ------------------------------------------------------------------ wiring (the one place)
+    def _compose(self) -> None:
+        if self.mode == "live":
+            self._to_model: LatestSlot[FramePacket] = LatestSlot()   # newest frame wins
+            self._raw: LatestSlot[FramePacket] = LatestSlot()        # every raw frame, at source rate
+            self._masks: LatestSlot[Segmentation] = LatestSlot()     # newest mask
+            self._on_frame = self._live_source_out
+            self._workers = [("inference", self._live_inference), ("compositor", self._live_compositor)]
+        else:
+            self._frames_q: queue.Queue = queue.Queue(maxsize=REPLAY_QUEUE)      # source → model
+            self._segmented_q: queue.Queue = queue.Queue(maxsize=REPLAY_QUEUE)   # model → compositor
+            self._on_frame = self._replay_source_out
+            self._workers = [("inference", self._replay_inference), ("compositor", self._replay_compositor)]
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> None:
+        if self._started:
+            raise RuntimeError("a pipeline can be started once")
+        self._started = True
+        for name, target in self._workers:
+            t = threading.Thread(target=self._guard(target), name=f"pipeline-{name}", daemon=True)
+            self._threads.append(t)
+            t.start()
+        self.source.start(self._on_frame, self._on_source_event)
+
+    def stop(self, timeout: float = 5.0) -> bool:
+        """Stop the source and the workers; True when every thread has ended within `timeout`."""
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        ok = self.source.stop(timeout)
+        self._close_inputs()
+        for t in self._threads:
+            t.join(max(0.0, deadline - time.monotonic()))
+            ok = ok and not t.is_alive()
+        return ok
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the source ended and every frame was composited (or stop() was called)."""
+        return self._finished.wait(timeout)
+
+    @property
+    def finished(self) -> bool:
+        return self._finished.is_set()
+
+    # ------------------------------------------------------------------ for the UI (never blocks)
+    def latest(self) -> FramePacket | None:
+        return self._out.peek()[1]
+
+    @property
+    def latest_index(self) -> int:
+        return self._out.peek()[0]
+
+    def events(self) -> list[Event]:
+        out = []
+        while True:
+            try:
+                out.append(self._events.popleft())
+            except IndexError:
+                return out
+
+    def set_annotator(self, annotator: Annotator | None) -> None:
+        """Change the overlay style; None = turned off by the user (frames still flow)."""
+        self._annotator, self._user_off = annotator, annotator is None
+
+    def counts(self) -> Counts:
+        with self._lock:
+            return Counts(**self._n)
+
+    # ------------------------------------------------------------------ plumbing
+    def _count(self, key: str, n: int = 1) -> None:
+        with self._lock:
+            self._n[key] += n
+
+    def _event(self, kind: str, message: str, index: int | None = None) -> None:
+        self._post(Event(kind, message, index, origin="pipeline"))
+
+    def _post(self, ev: Event) -> None:
+        self._events.append(ev)
+        if self.on_event is not None:
+            try:
+                self.on_event(ev)
+            except Exception:  # noqa: BLE001 - a consumer's bug must not stop the video
+                pass
+
+    def _on_source_event(self, ev: Event) -> None:
+        self._post(ev)
+        if ev.kind == "stopped":          # always the source's last word
+            self._close_inputs()
+
+    def _close_inputs(self) -> None:
+        if self.mode == "live":
+            self._to_model.close()
+            self._raw.close()
+        else:
+            self._put(self._frames_q, _END, force=True)
+
+    def _put(self, q: queue.Queue, item: Any, force: bool = False) -> bool:
+        """Blocking put that gives up when the pipeline stops (the end marker always gets in)."""
+        while (force or not self._stop.is_set()) and not self._finished.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                if force and self._stop.is_set():
+                    try:                      # make room: after stop() nobody needs the frames
+                        q.get_nowait()
+                    except queue.Empty:
+                        pass
+        return False
+
+    def _guard(self, target: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            try:
+                target()
+            except Exception as e:  # noqa: BLE001 - report instead of a silent dead thread
+                self._event("error", f"pipeline {threading.current_thread().name} failed: "
+                                     f"{type(e).__name__}: {e}")
+                self._finished.set()
+        return run
+
+    def _segment(self, packet: FramePacket) -> FramePacket:
+        """Run the model; a failure is recorded on the packet, never raised."""
+        self._count("inferred")
+        try:
+            self.segmenter.process(packet)
+        except Exception as e:  # noqa: BLE001 - the video must keep running
+            reason = f"model error: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
+            reason = reason.rstrip(": ")
+            packet.segmentation = None
+            packet.overlay_off_reason = reason
+            self._count("model_errors")
+            if self._model_error is None:
+                self._event("model_error", f"{reason} (frame {packet.index}); overlay off, video continues",
+                            packet.index)
+            self._model_error = reason
+            return packet
+        seg = packet.segmentation
+        if seg is not None and (seg.frame_index != packet.index or seg.t_capture_ns != packet.t_capture_ns):
+            packet.segmentation = dataclasses.replace(seg, frame_index=packet.index, t_capture_ns=packet.t_capture_ns)
+        if self._model_error is not None:
+            self._event("model_ok", f"model works again at frame {packet.index}", packet.index)
+            self._model_error = None
+        return packet
+
+    def _composite(self, packet: FramePacket, seg: Segmentation | None, off_reason: str | None) -> None:
+        """Draw (or not) on a new array, publish, feed stats and sinks. Runs on the compositor thread."""
+        t0 = time.perf_counter_ns()
+        annotator = self._annotator           # None: the user turned the overlay off (not an alarm)
+        if seg is not None and annotator is not None and off_reason is None:
+            packet.composited = annotator.annotate(packet.frame, seg)
+        else:
+            packet.composited = packet.frame  # shared, read-only: nobody draws on frames in place
+        packet.segmentation = seg
+        packet.overlay_off_reason = off_reason
+        packet.mark("composite", t0)
+        self._count("frames_out")
+        self._out.put(packet.index, packet)
+        if self.stats is not None:
+            self.stats.add(packet)
+        for sink in self.sinks:
+            try:
+                sink(packet)
+            except Exception as e:  # noqa: BLE001
+                self._event("warning", f"sink {getattr(sink, '__name__', sink)!s} failed: {type(e).__name__}: {e}",
+                            packet.index)
+
+    # ------------------------------------------------------------------ live
+    def _live_source_out(self, packet: FramePacket) -> None:
+        self._count("frames_in")
+        self._raw.put(packet.index, packet)
+        # the model works on its own copy of the spans: the raw packet goes on to the compositor
+        lost = self._to_model.put(packet.index, dataclasses.replace(packet, spans=dict(packet.spans)))
+        if lost is not None:
+            self._count("dropped")
+            if self.stats is not None:
+                self.stats.dropped(lost)
+
+    def _live_inference(self) -> None:
+        last = -1
+        while not self._stop.is_set():
+            got = self._to_model.get(newer_than=last, timeout=0.1)
+            if got is None:
+                if self._to_model.closed:
+                    break
+                continue
+            last, packet = got
+            self._segment(packet)
+            if self.stats is not None:
+                self.stats.add(packet)
+            if packet.segmentation is not None:
+                self._masks.put(packet.index, packet.segmentation)
+
+    def _live_compositor(self) -> None:
+        last = -1
+        try:
+            while not self._stop.is_set():
+                got = self._raw.get(newer_than=last, timeout=0.1)
+                if got is None:
+                    if self._raw.closed:
+                        break
+                    continue
+                last, packet = got
+                _, seg = self._masks.peek()
+                reason = self._model_error
+                if reason is None:
+                    if seg is None:
+                        reason = "waiting for the first mask"
+                    else:
+                        age_ms = (time.perf_counter_ns() - seg.t_capture_ns) / 1e6
+                        if age_ms > self.stale_ms:
+                            reason = f"stale ({age_ms:.0f} ms)"
+                self._composite(packet, seg if reason is None else None, reason)
+        finally:
+            self._finish()
+
+    # ------------------------------------------------------------------ replay
+    def _replay_source_out(self, packet: FramePacket) -> None:
+        self._count("frames_in")
+        self._put(self._frames_q, packet)
+
+    def _replay_inference(self) -> None:
+        try:
+            while not self._stop.is_set():
+                try:
+                    packet = self._frames_q.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if packet is _END:
+                    break
+                self._put(self._segmented_q, self._segment(packet))
+        finally:
+            self._put(self._segmented_q, _END, force=True)
+
+    def _replay_compositor(self) -> None:
+        try:
+            while not self._stop.is_set():
+                try:
+                    packet = self._segmented_q.get(timeout=0.1)
+                except queue.Empty:
+                    continue
+                if packet is _END:
+                    break
+                self._composite(packet, packet.segmentation, packet.overlay_off_reason)
+        finally:
+            self._finish()
+
+    def _finish(self) -> None:
+        if not self._finished.is_set():
+            c = self.counts()
+            self._event("finished", f"{c.frames_out} frames out of {c.frames_in} in, {c.dropped} dropped")
+            self._finished.set()
+
+
+def open_pipeline(spec: str | int, cfg: Any = None, *, model: str | None = None, backend: str | None = None,
+                  mode: str | None = None, max_frames: int | None = None, stats: Any = None,
+                  sinks: Iterable[Callable[[FramePacket], None]] = (),
+                  on_event: Callable[[Event], None] | None = None) -> Pipeline:
+    """Build source, segmenter and annotator from an AppConfig (configs/app.yml when None)."""
+    from .config import load_app_config
+    from .engine import load_segmenter
+    from .overlay import MaskAnnotator
+    from .sources import open_source
+
+    cfg = cfg or load_app_config()
+    source = open_source(spec, cfg.source, max_frames=max_frames)
+    e = cfg.engine
+    seg = load_segmenter(model or e.model, backend=backend or e.backend, threads=e.threads, device=e.device,
+                         smoothing=e.smoothing)
+    annotator = MaskAnnotator.from_config(cfg.overlay, seg.card.colors_rgb, seg.card.classes)
+    return Pipeline(source, seg, annotator, mode=mode or cfg.pipeline.mode, stale_ms=cfg.pipeline.stale_ms,
+                    stats=stats, sinks=sinks, on_event=on_event)
+
+
+__all__ = ["Pipeline", "LatestSlot", "Counts", "Event", "Segmenter", "Annotator", "open_pipeline"]
