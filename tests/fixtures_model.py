@@ -5,6 +5,7 @@ FastSCNN with seeded random weights, once per test session.
 """
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from surgical_seg.classes import CLASS_COLORS_RGB, CLASS_NAMES
@@ -25,8 +26,29 @@ def tiny_run_info(architecture: str = "FastSCNN", size: tuple[int, int] = TINY_S
     }
 
 
+def make_decisive(model, size: tuple[int, int] = TINY_SIZE, target_std: float = 2.0) -> float:
+    """Scale the class-output convolutions so logits differ by ~target_std between classes.
+
+    Freshly initialised PaddleSeg models give logits ~1e-4 apart (softmax ~0.25 everywhere), so
+    labels would hang on rounding noise; scaled, they still vary over the picture but decisively.
+    """
+    import paddle
+
+    from surgical_seg.training.export import synthetic_frame
+    heads = [m for m in model.sublayers() if isinstance(m, paddle.nn.Conv2D) and m._out_channels == len(CLASS_NAMES)]
+    frame = synthetic_frame(0, size).astype(np.float32)[None].transpose(0, 3, 1, 2) / 127.5 - 1.0
+    with paddle.no_grad():
+        std = float(model(paddle.to_tensor(frame))[0].numpy().std(axis=1).mean())
+        factor = target_std / max(std, 1e-12)
+        for conv in heads:
+            conv.weight.set_value(conv.weight.numpy() * factor)
+            if conv.bias is not None:
+                conv.bias.set_value(conv.bias.numpy() * factor)
+    return factor
+
+
 def make_tiny_run(run_dir, architecture: str = "FastSCNN", size: tuple[int, int] = TINY_SIZE, seed: int = 7):
-    """Write run.json + best/last.pdparams for a randomly initialised model; returns (run_dir, model)."""
+    """Write run.json + best/last.pdparams for a seeded random model; returns (run_dir, model)."""
     import paddle
 
     from surgical_seg.training.export import write_run_folder
@@ -34,6 +56,7 @@ def make_tiny_run(run_dir, architecture: str = "FastSCNN", size: tuple[int, int]
     paddle.seed(seed)
     model = build_model(architecture, len(CLASS_NAMES))
     model.eval()
+    make_decisive(model, size)
     write_run_folder(run_dir, model, tiny_run_info(architecture, size))
     return run_dir, model
 
