@@ -146,9 +146,9 @@ class PyAVStreamSource(_PyAVBase):
         return url_scheme(spec) is not None
 
     def _av_open(self):
+        # (fflags=nobuffer would cut latency on TS/RTSP but makes MP4 over HTTP deliver nothing)
         opts = {"rtsp_transport": "tcp"} if url_scheme(self.spec) in ("rtsp", "rtsps") else {}
-        opts["fflags"] = "nobuffer"
-        return av.open(self.spec, mode="r", options=opts,
+        return av.open(self.spec, mode="r", container_options=opts,
                        timeout=(self.cfg.open_timeout_s, self.cfg.read_timeout_s))
 
     def _open(self) -> None:
