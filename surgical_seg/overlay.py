@@ -55,10 +55,11 @@ class MaskAnnotator:
 
     def draw_mask(self, labels: np.ndarray) -> np.ndarray:
         """HxW uint8, 1 where this style paints: a visible class (fill), or a visible class's border pixels
-        (contour: a pixel whose (2*thickness-1)-square neighbourhood holds another class)."""
+        (contour: a pixel whose (2*thickness+1)-square neighbourhood holds another class, so a line
+        `thickness` pixels wide on each side of a border)."""
         drawn = cv2.LUT(labels, self.visible)
         if self.style == "contour":
-            k = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * self.thickness - 1,) * 2)
+            k = cv2.getStructuringElement(cv2.MORPH_RECT, (2 * self.thickness + 1,) * 2)
             border = cv2.bitwise_or(cv2.compare(cv2.erode(labels, k), labels, cv2.CMP_NE),
                                     cv2.compare(cv2.dilate(labels, k), labels, cv2.CMP_NE))
             drawn = cv2.bitwise_and(drawn, border)     # 1 & 255 = 1

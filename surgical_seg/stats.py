@@ -135,9 +135,10 @@ class StatsRecorder:
         with self._lock:
             return sorted(self._rows.values(), key=lambda r: r.index)
 
-    def window(self, seconds: float | None = None) -> WindowStats:
-        """Statistics over frames captured in the last `seconds` (default window_s)."""
-        cutoff = time.perf_counter_ns() - int((seconds or self.window_s) * 1e9)
+    def window(self, seconds: float | None = None, now_ns: int | None = None) -> WindowStats:
+        """Statistics over frames captured in the last `seconds` (default window_s) before now."""
+        now_ns = time.perf_counter_ns() if now_ns is None else now_ns
+        cutoff = now_ns - int((seconds or self.window_s) * 1e9)
         with self._lock:
             while self._recent and self._recent[0].t_capture_ns < cutoff:
                 self._recent.popleft()
