@@ -110,6 +110,11 @@ class Source:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def close(self) -> None:
+        """Release a source that was opened but never started (a started one closes itself)."""
+        if self._thread is None:
+            self._close()
+
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
