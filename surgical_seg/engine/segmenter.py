@@ -95,6 +95,10 @@ def load_segmenter(model: str | Path, backend: str = "auto", threads: int = 0, d
 
     `segmenter.why` says why that backend was chosen.
     """
+    if not 0.0 <= smoothing < 1.0:
+        raise ConfigError(f"engine.smoothing: {smoothing} must be in [0, 1)")
+    if threads < 0:
+        raise ConfigError(f"engine.threads: {threads} must be >= 0 (0 = backend default)")
     model_dir = resolve_model_dir(model)
     card = ModelCard.load(model_dir)
     if device not in DEVICES:
@@ -109,8 +113,6 @@ def load_segmenter(model: str | Path, backend: str = "auto", threads: int = 0, d
     status = cls.availability()
     if status != "ok":
         raise BackendUnavailable(f"backend {backend}: {status}")
-    if threads < 0:
-        raise ConfigError(f"engine.threads: {threads} must be >= 0 (0 = backend default)")
     return Segmenter(card, cls(model_dir, card, threads=threads, device=device), smoothing, model_dir, why)
 
 
