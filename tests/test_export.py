@@ -59,26 +59,35 @@ def test_static_pool_equals_adaptive_pool(in_hw, out_hw):
     np.testing.assert_allclose(got, want, atol=1e-6)
 
 
-def test_parity_detects_a_different_model(tmp_path, tiny_model_dir):
+@pytest.fixture(scope="module")
+def cli_export(tmp_path_factory):
+    """A second model (other seed) exported through the CLI from a .pdparams path with --check-data."""
+    tmp = tmp_path_factory.mktemp("cli_export")
+    run, _ = make_tiny_run(tmp / "run", seed=11)
+    data = tmp / "data"
+    (data / "images").mkdir(parents=True)
+    for i in range(3):
+        cv2.imwrite(str(data / "images" / f"clip_{i:03d}.png"), synthetic_frame(20 + i, (320, 180)))
+    rc = main(["export", str(run / "last.pdparams"), "--out", str(tmp / "m"), "--check-data", str(data)])
+    return rc, tmp / "m"
+
+
+def test_cli_export_with_check_data(cli_export, capsys):
+    rc, folder = cli_export
+    assert rc == 0
+    card = ModelCard.load(folder)
+    assert card.training["export_parity_frames"] == 3
+    assert card.training["checkpoint"].endswith("last.pdparams")
+
+
+def test_parity_detects_a_different_model(tmp_path, tiny_model_dir, cli_export):
     """The parity check can fail: an ONNX file from other weights disagrees with the Paddle model."""
-    run, _ = make_tiny_run(tmp_path / "run", seed=11)
-    other = export_model(run / "last.pdparams", tmp_path / "other")           # a .pdparams path works too
-    assert ModelCard.load(other).training["checkpoint"].endswith("last.pdparams")
+    other = cli_export[1]
     mixed = shutil.copytree(tiny_model_dir, tmp_path / "mixed", ignore=shutil.ignore_patterns("cache"))
     shutil.copy(other / "model.onnx", mixed / "model.onnx")
     frames = [synthetic_frame(i) for i in range(2)]
     assert parity(mixed, frames) < 0.9
     assert parity(other, frames) >= PARITY_MIN
-
-
-def test_cli_export_with_check_data(tmp_path, tiny_run_dir, capsys):
-    data = tmp_path / "data"
-    (data / "images").mkdir(parents=True)
-    for i in range(3):
-        cv2.imwrite(str(data / "images" / f"clip_{i:03d}.png"), synthetic_frame(20 + i, (320, 180)))
-    assert main(["export", str(tiny_run_dir), "--out", str(tmp_path / "m"), "--check-data", str(data)]) == 0
-    assert "agreement" in capsys.readouterr().out
-    assert ModelCard.load(tmp_path / "m").training["export_parity_frames"] == 3
 
 
 def test_check_data_without_frames_is_a_data_error(tmp_path, tiny_run_dir):
