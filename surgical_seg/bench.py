@@ -222,10 +222,15 @@ def format_table(s: dict[str, Any]) -> str:
              f"fps {_f(s['fps'])}  engine-only fps {_f(s['engine_only_fps'])}  "
              f"overhead ratio {_f(s['overhead_ratio'], '{:.2f}')}",
              f"{'stage':<12}{'mean':>9}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}  ms"]
-    for stage, d in list(s["stages_ms"].items()) + [("end-to-end", s["latency_ms"])]:
+    rows = list(s["stages_ms"].items()) + [("end-to-end", s["latency_ms"])]
+    if s["mode"] == "live":      # the raw frame is fresh; what ages is the mask drawn on it
+        rows.append(("mask age", s["mask_age_ms"]))
+    for stage, d in rows:
         lines.append(f"{stage:<12}" + "".join(f"{_f(d[k]):>9}" for k in ("mean", "p50", "p95", "p99", "max")))
     if s["mode"] == "replay":
         lines.append("(replay: end-to-end includes the wait in the decode-ahead queue; stages are pure cost)")
+    if s.get("realtime") or s.get("source_kind") in ("camera", "stream", "synthetic"):
+        lines.append("(paced source: fps and overhead ratio are bounded by the source's frame rate)")
     r = s["rss_mb"]
     lines.append(f"RSS MB start {r['start']:.0f}  end {r['end']:.0f}  max {r['max']:.0f}")
     if "baseline" in s:

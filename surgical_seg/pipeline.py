@@ -40,7 +40,7 @@ from .sources.base import Event, Source
 
 T = TypeVar("T")
 _END = object()           # end-of-stream marker on replay queues
-REPLAY_QUEUE = 4          # frames decoded ahead in replay: bounded, and blocking (nothing dropped)
+REPLAY_QUEUE = 2          # frames decoded ahead in replay: bounded, and blocking (nothing dropped)
 
 
 class Segmenter(Protocol):
@@ -163,6 +163,9 @@ class Pipeline:
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop the source and the workers; True when every thread has ended within `timeout`."""
         self._stop.set()
+        if not self._started:
+            self.source.close()
+            return True
         deadline = time.monotonic() + timeout
         ok = self.source.stop(timeout)
         self._close_inputs()

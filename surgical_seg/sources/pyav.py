@@ -50,6 +50,10 @@ class _Deinterlacer:
 class _PyAVBase(Source):
     """Demux + decode one video stream; yields BGR frames with their pts in seconds."""
 
+    # FFmpeg frame threading ("AUTO") is fastest but holds back a frame per decoder thread:
+    # right for files, wrong for a live stream, where slice threading adds no delay.
+    decode_threads = "AUTO"
+
     def _container_options(self) -> dict:
         return {}
 
@@ -65,7 +69,7 @@ class _PyAVBase(Source):
             self._container.close()
             raise SourceError(f"{self.spec}: no video stream in this file")
         stream = self._container.streams.video[0]
-        stream.thread_type = "AUTO"
+        stream.thread_type = self.decode_threads
         self._stream = stream
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         self.fps = float(rate) if rate else None
@@ -140,6 +144,7 @@ class PyAVStreamSource(_PyAVBase):
 
     kind = "stream"
     live = True
+    decode_threads = "SLICE"
 
     @classmethod
     def accepts(cls, spec: str) -> bool:
