@@ -26,7 +26,7 @@ import numpy as np
 from .config import AppConfig, load_app_config, replace_section
 from .errors import ConfigError, SourceError
 from .overlay import MaskAnnotator
-from .packet import STAGES, FramePacket
+from .packet import FramePacket
 from .pipeline import Pipeline
 from .sources import open_source
 from .stats import StatsRecorder

@@ -5,7 +5,9 @@ Public API (stable; the viewer codes against it)
     pipe = Pipeline(source, segmenter, annotator, mode="live", stale_ms=150.0,
                     stats=StatsRecorder(), sinks=[recorder.submit], on_event=callback)
     pipe.start()                      # threads: source, inference, compositor
-    pipe.latest() -> FramePacket | None   # newest composited packet; never blocks (call it on a QTimer)
+    pipe.latest() -> FramePacket | None   # newest composited packet; never blocks (call it on a QTimer).
+                                      # packet.composited is the picture; after painting it, mark
+                                      # "display" and call stats.add(packet) again (spans merge)
     pipe.latest_index -> int          # its frame index (-1 before the first): tell new from repeat
     pipe.events() -> list[Event]      # drain source + pipeline events (never blocks)
     pipe.set_annotator(annotator | None)  # restyle from the UI thread; None = overlay off by the user

@@ -95,3 +95,15 @@ def test_bad_options_exit_2(tmp_path, clip_path, tiny_model_dir):
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1 and words in proc.stderr
+
+
+def test_truncated_source_is_benchmarked_up_to_the_break(tmp_path, truncated_clip_path, tiny_model_dir):
+    s = run_one(RunSpec(str(truncated_clip_path), str(tiny_model_dir), "onnxruntime"), tmp_path, progress=False)
+    assert 0 < s["frames_out"] == s["frames_in"] < 72
+    assert any(f"truncated at frame {s['frames_in']} / t=" in e for e in s["events"])
+
+
+def test_seconds_limit_ends_an_endless_source(tmp_path, tiny_model_dir):
+    s = run_one(RunSpec("synthetic:96x64@30", str(tiny_model_dir), "onnxruntime", mode="live", seconds=0.6),
+                tmp_path, progress=False)
+    assert s["frames_out"] > 0 and s["frames_in"] < 300
