@@ -77,7 +77,7 @@ def test_data_parallel_shards_are_disjoint_and_complete(world):
 
 def test_tiny_training_run_checkpoints_and_resumes(tmp_path):
     data = tmp_path / "ds"
-    assert main(["synth", "--out", str(data), "--images", "20", "--seed", "9", "--size", "192x108"]) == 0
+    assert main(["synth", "--out", str(data), "--images", "100", "--seed", "9", "--size", "192x108"]) == 0
     cfg = tmp_path / "t.yml"
     cfg.write_text(f"architecture: FastSCNN\nname: tiny\ndata: {data}\ninput_width: 128\ninput_height: 96\n"
                    "batch_size: 2\niters: 4\neval_every: 2\nlog_every: 1\nwarmup_iters: 1\nthreads: 1\n")
@@ -112,11 +112,11 @@ def test_data_parallel_launch_on_two_cpu_processes(tmp_path):
     import subprocess
     import sys
     data = tmp_path / "ds"
-    assert main(["synth", "--out", str(data), "--images", "60", "--seed", "9", "--size", "192x108"]) == 0
+    assert main(["synth", "--out", str(data), "--images", "100", "--seed", "9", "--size", "192x108"]) == 0
     cfg = tmp_path / "t.yml"
     cfg.write_text(f"architecture: FastSCNN\nname: tiny\ndata: {data}\ninput_width: 128\ninput_height: 96\n"
                    "batch_size: 2\niters: 2\neval_every: 2\nwarmup_iters: 1\nthreads: 1\n")
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+    env = {k: v for k, v in os.environ.items() if k != "CUDA_VISIBLE_DEVICES"}
     proc = subprocess.run([sys.executable, "-m", "paddle.distributed.launch", "--nproc_per_node", "2",
                            "--log_dir", str(tmp_path / "log"), str(Path(sys.executable).parent / "surgical-seg"), "train", "--config", str(cfg),
                            "--out", str(tmp_path / "run")], cwd=tmp_path, env=env, capture_output=True,

@@ -209,6 +209,15 @@ def _plot_curve(state: dict, path: Path) -> None:
 
 def train(cfg: TrainConfig, out_dir: str | Path | None = None, resume: bool = False,
           config_path: str | Path | None = None, overrides: list[str] | None = None) -> str:
+    """Train (or resume) one run; returns a one-line summary."""
+    import paddle
+    # Fresh parameter and optimizer-state names (conv2d_0.w_0_moment1_0 ...) however many models
+    # this process built before, so a checkpoint's optimizer state matches on resume.
+    with paddle.utils.unique_name.guard():
+        return _train(cfg, out_dir, resume, config_path, overrides)
+
+
+def _train(cfg, out_dir, resume, config_path, overrides) -> str:
     import paddle
     import paddle.distributed as dist
     from tqdm import tqdm
