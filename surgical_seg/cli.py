@@ -47,9 +47,14 @@ def cmd_import_labelstudio(a: argparse.Namespace) -> int:
 
 def cmd_split(a: argparse.Namespace) -> int:
     from .training import datasets
-    counts = datasets.make_split(a.data, ratios=tuple(float(v) for v in a.ratios.split(",")),
-                                 group_pattern=a.group_pattern, seed=a.seed)
-    print(", ".join(f"{k}: {v}" for k, v in counts.items()))
+    try:
+        ratios = tuple(float(v) for v in a.ratios.split(","))
+    except ValueError:
+        raise ConfigError(f"split: --ratios must look like 0.8,0.1,0.1, not {a.ratios!r}") from None
+    counts = datasets.make_split(a.data, ratios=ratios, group_pattern=a.group_pattern, seed=a.seed)
+    empty = [k for k, r in zip(counts, ratios) if r > 0 and not counts[k]]
+    print(", ".join(f"{k}: {v}" for k, v in counts.items())
+          + (f" ({', '.join(empty)} empty: too few groups)" if empty else ""))
     return 0
 
 

@@ -67,8 +67,11 @@ def make_split(data_dir: str | Path, ratios: tuple[float, ...] = (0.8, 0.1, 0.1)
                group_pattern: str = r"^(.+?)_\d+$", seed: int = 0) -> dict[str, int]:
     """Write train/val/test.txt and split_groups.json; whole groups go to one split.
 
-    Groups are shuffled with `seed` and assigned greedily to the split furthest below its
-    target frame count, so counts approach the ratios even when groups differ in size.
+    Groups are shuffled with `seed`; each split with a non-zero ratio first gets one group (so
+    val and test are never empty while there are groups enough), then every further group goes
+    to the split furthest below its target frame count, so counts approach the ratios even when
+    groups differ in size. The stem's regex group 1 names the group; a stem that does not match
+    is a group of its own.
     """
     data_dir = Path(data_dir)
     if len(ratios) != 3 or min(ratios) < 0 or abs(sum(ratios) - 1.0) > 1e-6:
@@ -89,8 +92,10 @@ def make_split(data_dir: str | Path, ratios: tuple[float, ...] = (0.8, 0.1, 0.1)
     target = np.asarray(ratios) * len(pairs)
     have = np.zeros(3)
     assign: dict[str, str] = {}
-    for name in names:
-        k = int(np.argmax(target - have))
+    open_ = np.asarray(ratios) > 0            # a split with ratio 0 never receives a group
+    seeds = [k for k in range(3) if open_[k]]  # first one group each (train, val, test), so none is empty
+    for i, name in enumerate(names):
+        k = seeds[i] if i < len(seeds) else int(np.argmax(np.where(open_, target - have, -np.inf)))
         assign[name] = SPLITS[k]
         have[k] += len(groups[name])
     for k, split in enumerate(SPLITS):
