@@ -1,0 +1,365 @@
+"""Label Studio "Export → JSON" to our dataset layout: OUT/images/<frame> + OUT/labels/<stem>.png.
+
+The export is a list of tasks; each task points at its frame (`data.image`) and holds
+annotations (and maybe predictions) whose `result` lists regions: brush strokes
+(`brushlabels`, value.rle in Label Studio's RLE) or polygons (`polygonlabels`, points in percent
+of the original size). One task becomes one label PNG of class ids (position in `labels` + 1).
+Every problem is counted in the ImportReport with a message naming the task and frame, and such
+a task is skipped, never written with a guessed mask.
+
+Brush RLE is decoded here (no Label Studio package needed at run time). It is thi.ng's rle-pack
+format, which Label Studio's editor writes from the canvas: header (32-bit count, 5-bit word size,
+four 4-bit run-length sizes), then runs. It decodes to width*height*4 RGBA values; the editor puts
+the stroke's coverage in the alpha channel (and copies it into R, G, B), anti-aliased at the edges,
+so a pixel belongs to the region when alpha >= 128 (half covered).
+"""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any, Sequence
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import cv2
+import numpy as np
+
+from ..errors import ConfigError, DataError
+from .datasets import IMAGE_EXTS
+
+ALPHA_THRESHOLD = 128
+OVERLAP_MODES = ("later-wins", "error")
+_UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-", re.IGNORECASE)
+_NOT_REGIONS = {"choices", "textarea", "rating", "taxonomy", "relation", "number", "datetime", "pairwise"}
+
+# reasons a task is skipped (keys of ImportReport.skipped), in the order summary() lists them
+MISSING_IMAGE = "image not found"
+UNREADABLE_IMAGE = "unreadable image"
+NO_ANNOTATION = "not annotated"
+CANCELLED = "all annotations cancelled"
+EMPTY = "empty annotation"
+UNKNOWN_LABEL = "unknown label"
+UNSUPPORTED = "unsupported region"
+BAD_REGION = "bad region"
+SIZE_MISMATCH = "size mismatch"
+OVERLAP = "overlap"
+DUPLICATE = "duplicate frame"
+
+
+class _Bits:
+    """Big-endian bit reader over bytes, as rle-pack's BitInputStream."""
+
+    def __init__(self, data: bytes):
+        self.data, self.pos, self.nbits = data, 0, len(data) * 8
+
+    def read(self, n: int) -> int:
+        end = self.pos + n
+        if end > self.nbits:
+            raise ValueError("RLE data ends early (truncated export?)")
+        first, last = self.pos >> 3, (end + 7) >> 3
+        chunk = int.from_bytes(self.data[first:last], "big")
+        self.pos = end
+        return (chunk >> ((last << 3) - end)) & ((1 << n) - 1)
+
+
+def decode_rle(rle: Sequence[int]) -> np.ndarray:
+    """Label Studio brush RLE -> flat uint8 array (RGBA, 4 values per pixel). ValueError if corrupt."""
+    try:
+        bits = _Bits(bytes(rle))
+    except (TypeError, ValueError):
+        raise ValueError("RLE must be a list of byte values 0..255") from None
+    num, word = bits.read(32), bits.read(5) + 1
+    sizes = [bits.read(4) + 1 for _ in range(4)]
+    if word > 8:
+        raise ValueError(f"RLE word size {word} bits, expected 8-bit RGBA values")
+    out = np.zeros(num, np.uint8)
+    i = 0
+    while i < num:
+        repeat = bits.read(1)
+        j = i + 1 + bits.read(sizes[bits.read(2)])
+        if j > num:
+            raise ValueError(f"RLE run goes past its declared length {num}")
+        if repeat:
+            out[i:j] = bits.read(word)
+        else:
+            out[i:j] = [bits.read(word) for _ in range(j - i)]
+        i = j
+    return out
+
+
+def rle_to_mask(rle: Sequence[int], width: int, height: int) -> np.ndarray:
+    """Brush RLE -> HxW alpha channel (uint8, 0..255). ValueError if it is not width x height."""
+    flat = decode_rle(rle)
+    if flat.size != width * height * 4:
+        raise ValueError(f"RLE holds {flat.size // 4} pixels, the image has {width}x{height} = {width * height}")
+    return flat.reshape(height, width, 4)[:, :, 3]
+
+
+def polygon_to_mask(points_pct: Sequence[Sequence[float]], width: int, height: int) -> np.ndarray:
+    """Polygon in percent of the image size -> HxW bool mask (cv2.fillPoly at full size, subpixel)."""
+    pts = np.asarray(points_pct, np.float64)
+    if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) < 3 or not np.isfinite(pts).all():
+        raise ValueError(f"polygon needs 3+ [x, y] points, got shape {pts.shape}")
+    px = (pts * [width / 100.0, height / 100.0] - 0.5) * 256      # pixel centres, 8 fractional bits
+    mask = np.zeros((height, width), np.uint8)
+    cv2.fillPoly(mask, [np.round(px).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=8)
+    return mask.astype(bool)
+
+
+def frame_name_candidates(ref: str) -> tuple[list[str], str]:
+    """File names to look for, and the reference's decoded path, for any Label Studio image ref.
+
+    Uploads: /data/upload/<project>/<8-hex>-<name> (the hash prefix is dropped if no file has it);
+    local storage: /data/local-files/?d=<path>; URLs (query string ignored) and cloud URIs.
+    """
+    u = urlsplit(ref.strip())
+    if u.path.rstrip("/").endswith("/data/local-files"):
+        path = parse_qs(u.query).get("d", [""])[-1]
+    else:
+        path = unquote(u.path)
+    path = path.replace("\\", "/")
+    name = PurePosixPath(path).name
+    names = [name] if name else []
+    if "/data/upload/" in f"/{u.path.lstrip('/')}" and _UPLOAD_PREFIX.match(name):
+        names.append(_UPLOAD_PREFIX.sub("", name))
+    return names, path
+
+
+@dataclass
+class ImportReport:
+    """What an import did: frames written, tasks skipped by reason (with messages), overlaps."""
+    out_dir: Path
+    tasks: int = 0
+    written: list[str] = field(default_factory=list)           # frame stems
+    skipped: dict[str, list[str]] = field(default_factory=dict)  # reason -> one message per task
+    overlap_pixels: int = 0                                      # pixels claimed by two classes
+    overlap_frames: int = 0
+    on_overlap: str = "later-wins"
+    from_predictions: int = 0                                    # tasks taken from predictions
+
+    def skip(self, reason: str, message: str) -> None:
+        self.skipped.setdefault(reason, []).append(message)
+
+    @property
+    def num_skipped(self) -> int:
+        return sum(len(v) for v in self.skipped.values())
+
+    def summary(self, examples: int = 3) -> str:
+        lines = [f"Label Studio import: {len(self.written)} of {self.tasks} tasks written to {self.out_dir}"
+                 + (f" ({self.from_predictions} from predictions, no annotation)" if self.from_predictions else "")]
+        if self.skipped:
+            lines.append(f"skipped {self.num_skipped}: " + ", ".join(f"{r} {len(m)}" for r, m in self.skipped.items()))
+            for msgs in self.skipped.values():
+                lines += [f"  {m}" for m in msgs[:examples]]
+                if len(msgs) > examples:
+                    lines.append(f"  ... and {len(msgs) - examples} more")
+        if self.overlap_pixels:
+            how = "later region wins" if self.on_overlap == "later-wins" else "those tasks skipped"
+            lines.append(f"overlaps: {self.overlap_pixels} pixels in {self.overlap_frames} frames claimed by "
+                         f"two classes ({how})")
+        return "\n".join(lines)
+
+
+def _load_tasks(export_json: Path) -> list[dict]:
+    if not export_json.is_file():
+        raise DataError(f"{export_json}: export file not found")
+    try:
+        tasks = json.loads(export_json.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise DataError(f"{export_json}: not valid JSON ({e})") from None
+    if isinstance(tasks, dict):          # a single task (the API returns one object)
+        tasks = [tasks]
+    if not isinstance(tasks, list) or not all(isinstance(t, dict) for t in tasks):
+        raise DataError(f"{export_json}: expected Label Studio's JSON export (a list of tasks)")
+    if tasks and not any("data" in t for t in tasks):
+        raise DataError(f"{export_json}: tasks have no 'data' key; export with 'JSON', not 'JSON-MIN' or CSV")
+    return tasks
+
+
+def _newest(items: list[dict]) -> dict:
+    """The latest annotation: by updated_at, then created_at, then id, then position."""
+    return max(enumerate(items), key=lambda p: (str(p[1].get("updated_at") or p[1].get("created_at") or ""),
+                                                p[1].get("id") or 0, p[0]))[1]
+
+
+def _image_ref(task: dict) -> str | None:
+    data = task.get("data") or {}
+    ref = data.get("image")
+    if ref is None:
+        strings = [v for v in data.values() if isinstance(v, str)]
+        ref = strings[0] if len(strings) == 1 else None
+    return ref if isinstance(ref, str) and ref else None
+
+
+class _ImageIndex:
+    """Every image under the --images folder by file name (recursive)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.by_name: dict[str, list[Path]] = {}
+        for p in sorted(root.rglob("*")):
+            if p.suffix.lower() in IMAGE_EXTS and p.is_file():
+                self.by_name.setdefault(p.name, []).append(p)
+
+    def find(self, ref: str) -> tuple[Path | None, str]:
+        """(path, "") or (None, why not)."""
+        names, ref_path = frame_name_candidates(ref)
+        for name in names:
+            hits = self.by_name.get(name, [])
+            if len(hits) > 1:     # same name in several subfolders: the one whose path ends like the ref
+                hits = [h for h in hits if ref_path.endswith(h.relative_to(self.root).as_posix())]
+            if len(hits) == 1:
+                return hits[0], ""
+            if hits:
+                return None, f"{name} is ambiguous ({len(hits)} files of that name under {self.root})"
+        return None, f"no file named {' or '.join(names) or '(empty name)'} under {self.root}"
+
+
+def _region(r: dict) -> tuple[str, Any, list[str]] | None:
+    """(kind "brush"/"polygon"/other type, payload, label names) of a result item; None if not a region."""
+    rtype = str(r.get("type", "")).lower()
+    value = r.get("value") or {}
+    if rtype in _NOT_REGIONS or not isinstance(value, dict):
+        return None
+    names = next((value[k] for k in ("brushlabels", "polygonlabels", "labels") if k in value), None)
+    if "rle" in value or rtype in ("brushlabels", "brush"):
+        return "brush", value.get("rle"), names or []
+    if "points" in value and rtype in ("polygonlabels", "polygon", "labels"):
+        return "polygon", value.get("points"), names or []
+    if names is None and not rtype.endswith("labels"):
+        return None                                      # e.g. a free-form field: not ours to draw
+    return rtype or "untyped", None, names or []
+
+
+def _rasterise(task_desc: str, regions: list[dict], class_ids: dict[str, int], width: int, height: int,
+               labels: list[str]) -> tuple[np.ndarray | None, int, tuple[str, str] | None]:
+    """(mask, overlapping pixels, None) or (None, 0, (reason, message))."""
+    mask = np.zeros((height, width), np.uint8)
+    overlap = 0
+    for n, r in enumerate(regions, 1):
+        kind, payload, names = _region(r)
+        where = f"{task_desc} region {n}"
+        if kind not in ("brush", "polygon"):
+            return None, 0, (UNSUPPORTED, f"{where}: {kind} regions cannot be imported (use brush or polygon)")
+        if len(names) != 1:
+            return None, 0, (BAD_REGION, f"{where}: expected one label, got {names}")
+        cid = class_ids.get(str(names[0]).strip().lower())
+        if cid is None:
+            return None, 0, (UNKNOWN_LABEL, f"{where}: label {names[0]!r} is not in --labels {','.join(labels)}")
+        ow, oh = r.get("original_width"), r.get("original_height")
+        if ow is not None and oh is not None and (int(ow), int(oh)) != (width, height):
+            return None, 0, (SIZE_MISMATCH, f"{where}: annotated at {ow}x{oh}, image file is {width}x{height}")
+        try:
+            if kind == "brush":
+                if not isinstance(payload, list):
+                    raise ValueError("brush region without an 'rle' list (format must be rle)")
+                flat = decode_rle(payload)
+                if flat.size != width * height * 4:
+                    return None, 0, (SIZE_MISMATCH, f"{where} ({names[0]}): RLE holds {flat.size // 4} pixels, "
+                                                    f"image file is {width}x{height} = {width * height}")
+                alpha = flat.reshape(height, width, 4)[:, :, 3]
+                region = alpha >= ALPHA_THRESHOLD
+                if not region.any() and alpha.any():
+                    raise ValueError(f"only faint pixels (alpha <= {int(alpha.max())}, needs {ALPHA_THRESHOLD}): "
+                                     "encoded from a 0/1 mask instead of 0/255?")
+            else:
+                region = polygon_to_mask(payload, width, height)
+        except ValueError as e:
+            return None, 0, (BAD_REGION, f"{where} ({names[0]}): {e}")
+        clash = region & (mask != 0) & (mask != cid)
+        overlap += int(clash.sum())
+        mask[region] = cid
+    return mask, overlap, None
+
+
+def import_export(export_json: str | Path, images_dir: str | Path, out_dir: str | Path,
+                  labels: Sequence[str] = ("bone", "ligament", "disc"), on_overlap: str = "later-wins",
+                  progress: bool = True) -> ImportReport:
+    """Convert a Label Studio JSON export into OUT/images + OUT/labels; returns what happened.
+
+    Per task the newest non-cancelled annotation is used; predictions only when the task has no
+    annotation at all. `labels` gives class ids 1..n in order (matched case-insensitively).
+    """
+    from tqdm import tqdm
+
+    export_json, images_dir, out_dir = Path(export_json), Path(images_dir), Path(out_dir)
+    labels = [str(s).strip() for s in labels]
+    if not labels or any(not s for s in labels) or len({s.lower() for s in labels}) != len(labels):
+        raise ConfigError(f"import-labelstudio: --labels must be distinct non-empty names, got {labels}")
+    if len(labels) > 254:
+        raise ConfigError("import-labelstudio: at most 254 labels (255 is the ignore id)")
+    if on_overlap not in OVERLAP_MODES:
+        raise ConfigError(f"import-labelstudio: --on-overlap must be one of {', '.join(OVERLAP_MODES)}")
+    tasks = _load_tasks(export_json)
+    if not images_dir.is_dir():
+        raise DataError(f"{images_dir}: images folder not found")
+    index = _ImageIndex(images_dir)
+    class_ids = {name.lower(): k + 1 for k, name in enumerate(labels)}
+    (out_dir / "images").mkdir(parents=True, exist_ok=True)
+    (out_dir / "labels").mkdir(parents=True, exist_ok=True)
+    report = ImportReport(out_dir=out_dir, tasks=len(tasks), on_overlap=on_overlap)
+    seen: dict[str, str] = {}
+
+    for pos, task in enumerate(tqdm(tasks, desc="import", unit="task", disable=not progress)):
+        ref = _image_ref(task)
+        desc = f"task {task.get('id', f'#{pos}')}"
+        if ref:
+            desc += f" ({(frame_name_candidates(ref)[0] or [ref])[-1]})"
+        if ref is None:
+            report.skip(MISSING_IMAGE, f"{desc}: no data.image reference")
+            continue
+        annotations = [a for a in (task.get("annotations") or task.get("completions") or []) if isinstance(a, dict)]
+        live = [a for a in annotations if not (a.get("was_cancelled") or a.get("skipped"))]
+        predictions = [p for p in (task.get("predictions") or []) if isinstance(p, dict)]
+        if live:
+            chosen = _newest(live)
+        elif annotations:
+            report.skip(CANCELLED, f"{desc}: every annotation was cancelled/skipped")
+            continue
+        elif predictions:
+            chosen = _newest(predictions)
+        else:
+            report.skip(NO_ANNOTATION, f"{desc}: no annotation and no prediction")
+            continue
+        regions = [r for r in (chosen.get("result") or []) if isinstance(r, dict) and _region(r) is not None]
+        if not regions:
+            report.skip(EMPTY, f"{desc}: the annotation has no brush or polygon region")
+            continue
+        image_path, why = index.find(ref)
+        if image_path is None:
+            report.skip(MISSING_IMAGE, f"{desc}: {why}")
+            continue
+        if image_path.stem in seen:
+            report.skip(DUPLICATE, f"{desc}: frame {image_path.name} already imported from {seen[image_path.stem]}")
+            continue
+        image = cv2.imread(str(image_path), cv2.IMREAD_UNCHANGED)
+        if image is None:
+            report.skip(UNREADABLE_IMAGE, f"{desc}: cannot read {image_path}")
+            continue
+        height, width = image.shape[:2]
+        mask, overlap, problem = _rasterise(desc, regions, class_ids, width, height, labels)
+        if problem:
+            report.skip(*problem)
+            continue
+        if overlap:
+            report.overlap_pixels += overlap
+            report.overlap_frames += 1
+            if on_overlap == "error":
+                report.skip(OVERLAP, f"{desc}: {overlap} pixels claimed by two classes (--on-overlap error)")
+                continue
+        if not live:
+            report.from_predictions += 1
+        seen[image_path.stem] = desc
+        if not cv2.imwrite(str(out_dir / "labels" / f"{image_path.stem}.png"), mask):
+            raise DataError(f"{out_dir / 'labels'}: cannot write label PNG")
+        target = out_dir / "images" / image_path.name
+        if not (target.exists() and target.samefile(image_path)):
+            shutil.copy2(image_path, target)
+        report.written.append(image_path.stem)
+    return report
+
+
+__all__ = ["import_export", "ImportReport", "decode_rle", "rle_to_mask", "polygon_to_mask",
+           "frame_name_candidates", "ALPHA_THRESHOLD", "OVERLAP_MODES"]
