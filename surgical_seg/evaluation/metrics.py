@@ -34,6 +34,8 @@ def roc_curve(pos: np.ndarray, neg: np.ndarray, pos_w: np.ndarray | None = None,
               neg_w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fpr, tpr, thresholds) over the distinct scores, highest first, as sklearn's roc_curve
     (drop_intermediate=False) draws it; weights default to 1."""
+    if len(pos) == 0 or len(neg) == 0:                                # one side empty: undefined
+        return np.array([math.nan]), np.array([math.nan]), np.array([np.inf])
     scores = np.concatenate([pos, neg]).astype(np.float64)
     is_pos = np.concatenate([np.ones(len(pos), bool), np.zeros(len(neg), bool)])
     w = np.concatenate([np.ones(len(pos)) if pos_w is None else pos_w,
@@ -44,8 +46,6 @@ def roc_curve(pos: np.ndarray, neg: np.ndarray, pos_w: np.ndarray | None = None,
     fps = np.cumsum(np.where(is_pos, 0.0, w))
     last = np.r_[np.flatnonzero(np.diff(scores)), len(scores) - 1]   # end of each tie group
     tps, fps, thr = np.r_[0.0, tps[last]], np.r_[0.0, fps[last]], np.r_[np.inf, scores[last]]
-    if tps[-1] <= 0 or fps[-1] <= 0:                                  # one side empty: undefined
-        return np.array([math.nan]), np.array([math.nan]), thr[:1]
     return fps / fps[-1], tps / tps[-1], thr
 
 
@@ -77,6 +77,8 @@ class _Scores:
 class SegmentationMetrics:
     """Feed (truth, prediction[, probabilities]) image by image; read figures at the end.
 
+    A refused update (ValueError) leaves the totals untouched.
+
     truth, pred: HxW integer class ids (truth may hold `ignore`); probabilities: CxHxW softmax.
     """
 
@@ -93,6 +95,8 @@ class SegmentationMetrics:
     def update(self, truth: np.ndarray, pred: np.ndarray, probabilities: np.ndarray | None = None) -> None:
         if truth.shape != pred.shape:
             raise ValueError(f"truth {truth.shape} and prediction {pred.shape} differ in size")
+        if probabilities is not None and probabilities.shape != (self.n, *truth.shape):
+            raise ValueError(f"probabilities {probabilities.shape} should be {(self.n, *truth.shape)}")
         valid = truth != self.ignore
         t, p = truth[valid].astype(np.int64), pred[valid].astype(np.int64)
         for name, a in (("truth", t), ("prediction", p)):
@@ -101,8 +105,6 @@ class SegmentationMetrics:
                                  f"(or {self.ignore} in truth)")
         self.confusion += np.bincount(t * self.n + p, minlength=self.n * self.n).reshape(self.n, self.n)
         if probabilities is not None:
-            if probabilities.shape != (self.n, *truth.shape):
-                raise ValueError(f"probabilities {probabilities.shape} should be {(self.n, *truth.shape)}")
             rng = np.random.default_rng([self.seed, self.num_images])
             for k in self.fg:
                 score = probabilities[k][valid]
