@@ -1,0 +1,78 @@
+"""`surgical-seg eval` end to end: synth -> split -> eval with the tiny exported model."""
+import json
+
+import cv2
+import numpy as np
+import pytest
+
+from surgical_seg.cli import main
+
+FIGURES = {"accuracy", "precision", "recall", "iou", "dice", "auc"}
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tmp_path_factory):
+    data = tmp_path_factory.mktemp("eval") / "ds"
+    assert main(["synth", "--out", str(data), "--images", "12", "--seed", "5", "--size", "160x96"]) == 0
+    # every frame its own group, so a 12-frame set still has a test split
+    assert main(["split", str(data), "--group-pattern", "^(.+)$", "--ratios", "0.5,0.25,0.25"]) == 0
+    return data
+
+
+def test_eval_writes_json_predictions_and_report(tmp_path, tiny_data, tiny_model_dir, capsys):
+    out_json, preds, report = tmp_path / "e.json", tmp_path / "pred", tmp_path / "rep"
+    assert main(["eval", "--data", str(tiny_data), "--model", str(tiny_model_dir), "--json", str(out_json),
+                 "--predictions", str(preds), "--report", str(report)]) == 0
+    res = json.loads(out_json.read_text())
+    assert {"per_class", "mean", "pixel_accuracy", "confusion_matrix", "num_images", "model", "backend",
+            "split", "data"} <= set(res)
+    assert set(res["per_class"]) == {"bone", "ligament", "disc"}
+    assert all(set(v) == FIGURES for v in res["per_class"].values()) and set(res["mean"]) == FIGURES
+    assert res["split"] == "test" and res["backend"] == "openvino" and res["data"] == str(tiny_data)
+
+    # predictions: one PNG per test frame under the label's name; they reproduce the confusion matrix
+    tests = [line.split()[1] for line in (tiny_data / "test.txt").read_text().splitlines()]
+    assert res["num_images"] == len(tests) == 3
+    assert sorted(p.name for p in preds.iterdir()) == sorted(t.split("/")[1] for t in tests)
+    cm = np.zeros((4, 4), np.int64)
+    for t in tests:
+        truth = cv2.imread(str(tiny_data / t), cv2.IMREAD_UNCHANGED)
+        pred = cv2.imread(str(preds / t.split("/")[1]), cv2.IMREAD_UNCHANGED)
+        assert pred.shape == truth.shape == (96, 160) and pred.max() <= 3
+        keep = truth != 255
+        np.add.at(cm, (truth[keep], pred[keep]), 1)
+    assert (cm.sum() < 3 * 96 * 160) and cm.tolist() == res["confusion_matrix"]     # scope surround left out
+    assert res["pixel_accuracy"] == pytest.approx(np.trace(cm) / cm.sum(), abs=1e-12)
+    bone = res["per_class"]["bone"]
+    assert bone["iou"] == pytest.approx(cm[1, 1] / (cm[1].sum() + cm[:, 1].sum() - cm[1, 1]), abs=1e-12)
+    assert 0.0 <= bone["auc"] <= 1.0
+
+    text = (report / "report.md").read_text()
+    assert "| **mean** |" in text and "| mean IoU | 67.3 % |" in text and "| AUC disc | 0.978 |" in text
+    assert "**real**" in text and "synthetic frames" in text
+    for png in ("confusion_matrix.png", "roc.png"):
+        img = cv2.imread(str(report / png))
+        assert img is not None and img.shape[0] > 300 and img.std() > 5
+    table = capsys.readouterr().out
+    assert table.splitlines()[0].split() == ["accuracy", "precision", "recall", "iou", "dice", "auc"]
+    assert any(line.startswith("mean ") for line in table.splitlines()) and "pixel accuracy" in table
+
+
+def test_eval_errors_are_one_line(tmp_path, tiny_data, tiny_model_dir, capsys):
+    def fails(args, words):
+        assert main(["eval", *args]) == 2
+        err = capsys.readouterr().err.strip()
+        errors = [line for line in err.splitlines() if "surgical-seg eval: error:" in line]   # beside tqdm's bar
+        assert len(errors) == 1 and words in errors[0] and "Traceback" not in err, err
+
+    fails(["--data", str(tmp_path / "nope"), "--model", str(tiny_model_dir)], "nope: dataset folder not found")
+    fails(["--data", str(tiny_data), "--model", str(tmp_path / "no_model")], "not found")
+    bad = tmp_path / "bad"
+    (bad / "images").mkdir(parents=True)
+    (bad / "labels").mkdir()
+    fails(["--data", str(bad), "--model", str(tiny_model_dir)], "test.txt: split file not found")
+    cv2.imwrite(str(bad / "images" / "a_0.png"), np.zeros((96, 160, 3), np.uint8))
+    cv2.imwrite(str(bad / "labels" / "a_0.png"), np.full((96, 160), 7, np.uint8))
+    fails(["--data", str(bad), "--split", "all", "--model", str(tiny_model_dir)], "a_0.png: truth holds class id 7")
+    cv2.imwrite(str(bad / "labels" / "a_0.png"), np.zeros((48, 80), np.uint8))
+    fails(["--data", str(bad), "--split", "all", "--model", str(tiny_model_dir)], "label is 80x48, image a_0.png is 160x96")
