@@ -86,6 +86,7 @@ def test_reference_styles_name_the_frame():
     assert frame_name_candidates("https://s3.example.org/b/vid%20B_0003.png?X-Amz-Signature=ab%2Fc&x=1")[0] == \
         ["vid B_0003.png"]
     assert frame_name_candidates("/data/upload/7/not-hex-vidA.png")[0] == ["not-hex-vidA.png"]
+    assert frame_name_candidates("/data/local-files/?d=C:%5Cendo%5Ca+b.png")[0] == ["a+b.png", "a b.png"]
 
 
 def test_brush_and_polygon_masks_from_every_reference_style(tmp_path, frames):
@@ -165,19 +166,21 @@ def test_newest_annotation_wins_cancelled_ignored_predictions_only_without_annot
     assert not (tmp_path / "out" / "labels" / "vidC_0004.png").exists()
 
 
-def test_overlap_later_wins_counts_pixels_or_error_skips(tmp_path, frames):
+def test_overlap_later_wins_counts_pixels_or_error_raises(tmp_path, frames):
     a, b = blob(25, 24, 10), blob(35, 24, 10)
+    n = int((a & b).sum())
     t = [task(1, "/data/upload/1/vidA_0001.png", brush(tmp_path, a, "bone"), brush(tmp_path, b, "disc"))]
     report = run(tmp_path, frames, t)
     got = label(tmp_path, "vidA_0001")
-    assert report.overlap_pixels == int((a & b).sum()) > 0 and report.overlap_frames == 1
+    assert report.overlap_pixels == n > 0 and report.overlap_frames == 1
     assert np.array_equal(got == 3, b) and np.array_equal(got == 1, a & ~b)
-    assert f"overlaps: {int((a & b).sum())} pixels in 1 frames" in report.summary()
+    assert f"overlaps: {n} pixels in 1 frames" in report.summary()
+    assert f"task 1 (vidA_0001.png): {n} pixels (bone vs disc {n})" in report.summary()
 
     (tmp_path / "out" / "labels" / "vidA_0001.png").unlink()
-    report = run(tmp_path, frames, t, on_overlap="error")
-    assert report.written == [] and list(report.skipped) == ["overlap"]
-    assert f"{int((a & b).sum())} pixels" in report.skipped["overlap"][0]
+    with pytest.raises(DataError, match=rf"task 1 \(vidA_0001.png\): {n} pixels claimed by two classes "
+                                        rf"\(bone vs disc {n}\); --on-overlap error"):
+        run(tmp_path, frames, t, on_overlap="error")
     assert not (tmp_path / "out" / "labels" / "vidA_0001.png").exists()
     # the same class painted twice is not a conflict
     same = run(tmp_path, frames, [task(1, "/data/upload/1/vidA_0001.png", brush(tmp_path, a, "bone"),
@@ -222,6 +225,51 @@ def test_every_problem_is_counted_named_and_never_written(tmp_path, frames):
     summary = report.summary().splitlines()
     assert summary[0].startswith("Label Studio import: 1 of 11 tasks written")
     assert summary[1].startswith("skipped 10: unknown label 1, image not found 2")
+    i = summary.index("  image not found:")                              # examples grouped by reason
+    assert summary[i + 1].startswith("    task 2 (missing_0007.png)") and summary[i + 2].startswith("    task 11")
+
+
+def test_more_problems_no_traceback_and_no_background_only_mask(tmp_path, frames):
+    tiny = polygon([(120, 110), (130, 110), (125, 130)], "bone")              # wholly outside the image
+    blank = brush(tmp_path, blob(20, 20, 10), "bone")
+    blank["value"]["rle"] = mask2rle(np.zeros((H, W), np.uint8))           # an erased stroke
+    rotated = polygon([(10, 10), (50, 10), (50, 50)], "bone")
+    rotated["image_rotation"] = 90
+    odd = polygon([(10, 10), (50, 10), (50, 50)], "bone")
+    odd["original_width"] = "wide"
+    tasks = [task(1, "/data/upload/1/vidA_0001.png", blank),
+             task(2, "/data/upload/1/vidD_0005.png", tiny),
+             task(3, "/data/upload/1/vidC_0004.jpg", rotated),
+             task(4, "/data/upload/1/vidA_0001.png", odd),
+             {"id": 5, "data": ["not", "a", "dict"], "annotations": []},
+             task(6, "/data/upload/1/vidA_0001.png", {"type": "brushlabels", "value": {"brushlabels": ["bone"]}})]
+    report = run(tmp_path, frames, tasks)
+    assert report.written == [] and not any((tmp_path / "out" / "labels").iterdir())
+    counts = {k: len(v) for k, v in report.skipped.items()}
+    assert counts == {"empty annotation": 2, "unsupported region": 1, "bad region": 2, "image not found": 1}
+    msgs = "\n".join(m for v in report.skipped.values() for m in v)
+    for words in ("cover no pixel; not written as all background", "rotated by 90 degrees",
+                  "original size 'wide'", "without an 'rle' list"):
+        assert words in msgs
+
+
+def test_newest_by_real_time_not_by_text(tmp_path, frames):
+    bone, disc = blob(20, 20, 10), blob(45, 30, 9)
+    t = task(1, "/data/upload/1/vidA_0001.png")
+    t["annotations"] = [   # same instant, other spellings; the +02:00 one is 2 h *earlier* than it reads
+        {"id": 9, "updated_at": "2026-01-01T10:00:00.500Z", "result": [brush(tmp_path, disc, "disc")]},
+        {"id": 3, "updated_at": "2026-01-01T11:00:00+02:00", "result": [brush(tmp_path, bone, "bone")]},
+        {"id": 4, "created_at": "2026-01-01T10:00:00Z", "result": [brush(tmp_path, bone, "ligament")]}]
+    run(tmp_path, frames, [t])
+    assert np.array_equal(label(tmp_path, "vidA_0001"), disc * np.uint8(3))
+
+
+def test_stale_labels_from_an_earlier_run_are_reported(tmp_path, frames):
+    (tmp_path / "out" / "labels").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "out" / "labels" / "old_0001.png"), np.zeros((H, W), np.uint8))
+    report = run(tmp_path, frames, [task(1, "/data/upload/1/vidA_0001.png", brush(tmp_path, blob(9, 9, 5), "disc"))])
+    assert report.written == ["vidA_0001"] and report.stale_labels == ["old_0001"]
+    assert "1 label PNGs" in report.summary() and "old_0001" in report.summary()
 
 
 def test_bad_inputs_raise_our_errors(tmp_path, frames):
@@ -258,3 +306,15 @@ def test_cli_import_prints_summary_and_exit_codes(tmp_path, frames, capsys):
     assert main(["import-labelstudio", str(tmp_path / "gone.json"), "--images", str(frames), "--out", str(out)]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "gone.json: export file not found" in err
+    coco = tmp_path / "coco.json"                                         # some other tool's JSON
+    coco.write_text(json.dumps({"images": [{"file_name": "vidA_0001.png"}], "annotations": []}))
+    assert main(["import-labelstudio", str(coco), "--images", str(frames), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "coco.json" in err and "Traceback" not in err
+    a, b = blob(25, 24, 10), blob(35, 24, 10)
+    export.write_text(json.dumps([task(1, "/data/upload/3/vidA_0001.png", brush(tmp_path, a, "bone"),
+                                       brush(tmp_path, b, "disc"))]))
+    assert main(["import-labelstudio", str(export), "--images", str(frames), "--out", str(out),
+                 "--on-overlap", "error"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "bone vs disc" in err and "Traceback" not in err

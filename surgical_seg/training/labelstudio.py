@@ -5,7 +5,9 @@ annotations (and maybe predictions) whose `result` lists regions: brush strokes
 (`brushlabels`, value.rle in Label Studio's RLE) or polygons (`polygonlabels`, points in percent
 of the original size). One task becomes one label PNG of class ids (position in `labels` + 1).
 Every problem is counted in the ImportReport with a message naming the task and frame, and such
-a task is skipped, never written with a guessed mask.
+a task is skipped, never written with a guessed mask. Regions of different classes that overlap
+are counted in pixels; the later region wins, or with on_overlap="error" the import stops with a
+DataError naming the task.
 
 Brush RLE is decoded here (no Label Studio package needed at run time). It is thi.ng's rle-pack
 format, which Label Studio's editor writes from the canvas: header (32-bit count, 5-bit word size,
@@ -19,9 +21,10 @@ import json
 import re
 import shutil
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any, Sequence
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import cv2
 import numpy as np
@@ -44,7 +47,6 @@ UNKNOWN_LABEL = "unknown label"
 UNSUPPORTED = "unsupported region"
 BAD_REGION = "bad region"
 SIZE_MISMATCH = "size mismatch"
-OVERLAP = "overlap"
 DUPLICATE = "duplicate frame"
 
 
@@ -115,16 +117,22 @@ def frame_name_candidates(ref: str) -> tuple[list[str], str]:
     local storage: /data/local-files/?d=<path>; URLs (query string ignored) and cloud URIs.
     """
     u = urlsplit(ref.strip())
+    paths = []
     if u.path.rstrip("/").endswith("/data/local-files"):
-        path = parse_qs(u.query).get("d", [""])[-1]
+        raw = [v for k, v in (part.partition("=")[::2] for part in u.query.split("&")) if k == "d"]
+        if raw:    # Label Studio writes quote(path); a hand-made ref may hold a literal "+" (query style: space)
+            paths = list(dict.fromkeys([unquote(raw[-1]), unquote(raw[-1].replace("+", " "))]))
     else:
-        path = unquote(u.path)
-    path = path.replace("\\", "/")
-    name = PurePosixPath(path).name
-    names = [name] if name else []
-    if "/data/upload/" in f"/{u.path.lstrip('/')}" and _UPLOAD_PREFIX.match(name):
-        names.append(_UPLOAD_PREFIX.sub("", name))
-    return names, path
+        paths = [unquote(u.path)]
+    paths = [p.replace("\\", "/") for p in paths] or [""]
+    names = []
+    for path in paths:
+        name = PurePosixPath(path).name
+        if name:
+            names.append(name)
+        if "/data/upload/" in f"/{u.path.lstrip('/')}" and _UPLOAD_PREFIX.match(name):
+            names.append(_UPLOAD_PREFIX.sub("", name))
+    return list(dict.fromkeys(names)), paths[0]
 
 
 @dataclass
@@ -136,8 +144,9 @@ class ImportReport:
     skipped: dict[str, list[str]] = field(default_factory=dict)  # reason -> one message per task
     overlap_pixels: int = 0                                      # pixels claimed by two classes
     overlap_frames: int = 0
-    on_overlap: str = "later-wins"
+    overlap_examples: list[str] = field(default_factory=list)   # one line per frame with overlaps
     from_predictions: int = 0                                    # tasks taken from predictions
+    stale_labels: list[str] = field(default_factory=list)        # label PNGs in OUT not from this run
 
     def skip(self, reason: str, message: str) -> None:
         self.skipped.setdefault(reason, []).append(message)
@@ -151,14 +160,20 @@ class ImportReport:
                  + (f" ({self.from_predictions} from predictions, no annotation)" if self.from_predictions else "")]
         if self.skipped:
             lines.append(f"skipped {self.num_skipped}: " + ", ".join(f"{r} {len(m)}" for r, m in self.skipped.items()))
-            for msgs in self.skipped.values():
-                lines += [f"  {m}" for m in msgs[:examples]]
+            for reason, msgs in self.skipped.items():
+                lines.append(f"  {reason}:")
+                lines += [f"    {m}" for m in msgs[:examples]]
                 if len(msgs) > examples:
-                    lines.append(f"  ... and {len(msgs) - examples} more")
+                    lines.append(f"    ... and {len(msgs) - examples} more")
         if self.overlap_pixels:
-            how = "later region wins" if self.on_overlap == "later-wins" else "those tasks skipped"
             lines.append(f"overlaps: {self.overlap_pixels} pixels in {self.overlap_frames} frames claimed by "
-                         f"two classes ({how})")
+                         "two classes (later region wins; --on-overlap error to stop instead)")
+            lines += [f"    {m}" for m in self.overlap_examples[:examples]]
+            if len(self.overlap_examples) > examples:
+                lines.append(f"    ... and {len(self.overlap_examples) - examples} more")
+        if self.stale_labels:
+            lines.append(f"note: {len(self.stale_labels)} label PNGs in {self.out_dir / 'labels'} were not written "
+                         f"by this import (earlier runs?), e.g. {', '.join(self.stale_labels[:examples])}")
         return "\n".join(lines)
 
 
@@ -178,14 +193,32 @@ def _load_tasks(export_json: Path) -> list[dict]:
     return tasks
 
 
+def _timestamp(item: dict) -> float:
+    """updated_at (else created_at) as POSIX seconds; -inf when absent or unparsable."""
+    for key in ("updated_at", "created_at"):
+        text = item.get(key)
+        if isinstance(text, str) and text:
+            try:
+                t = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+            except ValueError:
+                continue
+            return (t if t.tzinfo else t.replace(tzinfo=timezone.utc)).timestamp()
+    return float("-inf")
+
+
 def _newest(items: list[dict]) -> dict:
-    """The latest annotation: by updated_at, then created_at, then id, then position."""
-    return max(enumerate(items), key=lambda p: (str(p[1].get("updated_at") or p[1].get("created_at") or ""),
-                                                p[1].get("id") or 0, p[0]))[1]
+    """The latest annotation: by updated_at (else created_at), then id, then position in the export."""
+    def key(p: tuple[int, dict]) -> tuple[float, int, int]:
+        i, item = p
+        ident = item.get("id")
+        return _timestamp(item), ident if isinstance(ident, int) else -1, i
+    return max(enumerate(items), key=key)[1]
 
 
 def _image_ref(task: dict) -> str | None:
-    data = task.get("data") or {}
+    data = task.get("data")
+    if not isinstance(data, dict):
+        return None
     ref = data.get("image")
     if ref is None:
         strings = [v for v in data.values() if isinstance(v, str)]
@@ -234,30 +267,38 @@ def _region(r: dict) -> tuple[str, Any, list[str]] | None:
 
 
 def _rasterise(task_desc: str, regions: list[dict], class_ids: dict[str, int], width: int, height: int,
-               labels: list[str]) -> tuple[np.ndarray | None, int, tuple[str, str] | None]:
-    """(mask, overlapping pixels, None) or (None, 0, (reason, message))."""
+               labels: list[str]) -> tuple[np.ndarray | None, dict[tuple[int, int], int], tuple[str, str] | None]:
+    """(mask, {(earlier class, later class): overlapping pixels}, None) or (None, {}, (reason, message))."""
     mask = np.zeros((height, width), np.uint8)
-    overlap = 0
+    overlap: dict[tuple[int, int], int] = {}
     for n, r in enumerate(regions, 1):
         kind, payload, names = _region(r)
         where = f"{task_desc} region {n}"
         if kind not in ("brush", "polygon"):
-            return None, 0, (UNSUPPORTED, f"{where}: {kind} regions cannot be imported (use brush or polygon)")
+            return None, {}, (UNSUPPORTED, f"{where}: {kind} regions cannot be imported (use brush or polygon)")
         if len(names) != 1:
-            return None, 0, (BAD_REGION, f"{where}: expected one label, got {names}")
+            return None, {}, (BAD_REGION, f"{where}: expected one label, got {names}")
         cid = class_ids.get(str(names[0]).strip().lower())
         if cid is None:
-            return None, 0, (UNKNOWN_LABEL, f"{where}: label {names[0]!r} is not in --labels {','.join(labels)}")
+            return None, {}, (UNKNOWN_LABEL, f"{where}: label {names[0]!r} is not in --labels {','.join(labels)}")
+        if r.get("image_rotation"):
+            return None, {}, (UNSUPPORTED, f"{where} ({names[0]}): image rotated by {r['image_rotation']} degrees "
+                                          "in the editor; undo the rotation in Label Studio and export again")
         ow, oh = r.get("original_width"), r.get("original_height")
-        if ow is not None and oh is not None and (int(ow), int(oh)) != (width, height):
-            return None, 0, (SIZE_MISMATCH, f"{where}: annotated at {ow}x{oh}, image file is {width}x{height}")
+        if ow is not None and oh is not None:
+            try:
+                annotated = (int(ow), int(oh))
+            except (TypeError, ValueError):
+                return None, {}, (BAD_REGION, f"{where}: original size {ow!r}x{oh!r} is not a number")
+            if annotated != (width, height):
+                return None, {}, (SIZE_MISMATCH, f"{where}: annotated at {ow}x{oh}, image file is {width}x{height}")
         try:
             if kind == "brush":
                 if not isinstance(payload, list):
                     raise ValueError("brush region without an 'rle' list (format must be rle)")
                 flat = decode_rle(payload)
                 if flat.size != width * height * 4:
-                    return None, 0, (SIZE_MISMATCH, f"{where} ({names[0]}): RLE holds {flat.size // 4} pixels, "
+                    return None, {}, (SIZE_MISMATCH, f"{where} ({names[0]}): RLE holds {flat.size // 4} pixels, "
                                                     f"image file is {width}x{height} = {width * height}")
                 alpha = flat.reshape(height, width, 4)[:, :, 3]
                 region = alpha >= ALPHA_THRESHOLD
@@ -267,9 +308,11 @@ def _rasterise(task_desc: str, regions: list[dict], class_ids: dict[str, int], w
             else:
                 region = polygon_to_mask(payload, width, height)
         except ValueError as e:
-            return None, 0, (BAD_REGION, f"{where} ({names[0]}): {e}")
+            return None, {}, (BAD_REGION, f"{where} ({names[0]}): {e}")
         clash = region & (mask != 0) & (mask != cid)
-        overlap += int(clash.sum())
+        if clash.any():
+            for old, count in zip(*np.unique(mask[clash], return_counts=True)):
+                overlap[(int(old), cid)] = overlap.get((int(old), cid), 0) + int(count)
         mask[region] = cid
     return mask, overlap, None
 
@@ -299,10 +342,10 @@ def import_export(export_json: str | Path, images_dir: str | Path, out_dir: str 
     class_ids = {name.lower(): k + 1 for k, name in enumerate(labels)}
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     (out_dir / "labels").mkdir(parents=True, exist_ok=True)
-    report = ImportReport(out_dir=out_dir, tasks=len(tasks), on_overlap=on_overlap)
+    report = ImportReport(out_dir=out_dir, tasks=len(tasks))
     seen: dict[str, str] = {}
 
-    for pos, task in enumerate(tqdm(tasks, desc="import", unit="task", disable=not progress)):
+    for pos, task in enumerate(tqdm(tasks, desc="import", unit="task", disable=None if progress else True)):
         ref = _image_ref(task)
         desc = f"task {task.get('id', f'#{pos}')}"
         if ref:
@@ -339,16 +382,22 @@ def import_export(export_json: str | Path, images_dir: str | Path, out_dir: str 
             report.skip(UNREADABLE_IMAGE, f"{desc}: cannot read {image_path}")
             continue
         height, width = image.shape[:2]
-        mask, overlap, problem = _rasterise(desc, regions, class_ids, width, height, labels)
+        mask, overlaps, problem = _rasterise(desc, regions, class_ids, width, height, labels)
         if problem:
             report.skip(*problem)
             continue
-        if overlap:
-            report.overlap_pixels += overlap
-            report.overlap_frames += 1
+        if not mask.any():
+            report.skip(EMPTY, f"{desc}: its {len(regions)} region(s) cover no pixel; not written as all background")
+            continue
+        if overlaps:
+            pixels = sum(overlaps.values())
+            pairs = ", ".join(f"{labels[a - 1]} vs {labels[b - 1]} {n}" for (a, b), n in sorted(overlaps.items()))
             if on_overlap == "error":
-                report.skip(OVERLAP, f"{desc}: {overlap} pixels claimed by two classes (--on-overlap error)")
-                continue
+                raise DataError(f"{export_json}: {desc}: {pixels} pixels claimed by two classes ({pairs}); "
+                                f"--on-overlap error stops here, {len(report.written)} frames written before it")
+            report.overlap_pixels += pixels
+            report.overlap_frames += 1
+            report.overlap_examples.append(f"{desc}: {pixels} pixels ({pairs})")
         if not live:
             report.from_predictions += 1
         seen[image_path.stem] = desc
@@ -358,6 +407,8 @@ def import_export(export_json: str | Path, images_dir: str | Path, out_dir: str 
         if not (target.exists() and target.samefile(image_path)):
             shutil.copy2(image_path, target)
         report.written.append(image_path.stem)
+    done = set(report.written)
+    report.stale_labels = sorted(p.stem for p in (out_dir / "labels").glob("*.png") if p.stem not in done)
     return report
 
 
