@@ -230,7 +230,7 @@ def test_every_problem_is_counted_named_and_never_written(tmp_path, frames):
 
 
 def test_more_problems_no_traceback_and_no_background_only_mask(tmp_path, frames):
-    tiny = polygon([(120, 110), (130, 110), (125, 130)], "bone")              # wholly outside the image
+    tiny = polygon([(103, 50), (104, 50), (103.5, 60)], "bone")               # just right of the image
     blank = brush(tmp_path, blob(20, 20, 10), "bone")
     blank["value"]["rle"] = mask2rle(np.zeros((H, W), np.uint8))           # an erased stroke
     rotated = polygon([(10, 10), (50, 10), (50, 50)], "bone")
@@ -242,14 +242,18 @@ def test_more_problems_no_traceback_and_no_background_only_mask(tmp_path, frames
              task(3, "/data/upload/1/vidC_0004.jpg", rotated),
              task(4, "/data/upload/1/vidA_0001.png", odd),
              {"id": 5, "data": ["not", "a", "dict"], "annotations": []},
-             task(6, "/data/upload/1/vidA_0001.png", {"type": "brushlabels", "value": {"brushlabels": ["bone"]}})]
+             task(6, "/data/upload/1/vidA_0001.png", {"type": "brushlabels", "value": {"brushlabels": ["bone"]}}),
+             task(7, "/data/upload/1/vidA_0001.png", polygon([(1e30, 2), (3, 4), (5, 60)], "bone")),
+             task(8, "/data/upload/1/vidA_0001.png", polygon({"x": 1}, "bone")),
+             task(9, "http://[broken/vidA_0001.png", {"type": "polygonlabels", "value": {"polygonlabels": ["bone"]}})]
     report = run(tmp_path, frames, tasks)
     assert report.written == [] and not any((tmp_path / "out" / "labels").iterdir())
     counts = {k: len(v) for k, v in report.skipped.items()}
-    assert counts == {"empty annotation": 2, "unsupported region": 1, "bad region": 2, "image not found": 1}
+    assert counts == {"empty annotation": 2, "unsupported region": 1, "bad region": 5, "image not found": 1}
     msgs = "\n".join(m for v in report.skipped.values() for m in v)
     for words in ("cover no pixel; not written as all background", "rotated by 90 degrees",
-                  "original size 'wide'", "without an 'rle' list"):
+                  "original size 'wide'", "without an 'rle' list", "far outside the image",
+                  "must be [x, y] number pairs", "task 9 (vidA_0001.png) region 1 (bone): polygon needs 3+"):
         assert words in msgs
 
 

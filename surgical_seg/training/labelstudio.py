@@ -101,9 +101,14 @@ def rle_to_mask(rle: Sequence[int], width: int, height: int) -> np.ndarray:
 
 def polygon_to_mask(points_pct: Sequence[Sequence[float]], width: int, height: int) -> np.ndarray:
     """Polygon in percent of the image size -> HxW bool mask (cv2.fillPoly at full size, subpixel)."""
-    pts = np.asarray(points_pct, np.float64)
+    try:
+        pts = np.asarray(points_pct, np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"polygon points must be [x, y] number pairs, got {str(points_pct)[:60]}") from None
     if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) < 3 or not np.isfinite(pts).all():
         raise ValueError(f"polygon needs 3+ [x, y] points, got shape {pts.shape}")
+    if pts.min() < -5 or pts.max() > 105:
+        raise ValueError(f"polygon points reach {pts.min():g}..{pts.max():g} percent, far outside the image (0..100)")
     px = (pts * [width / 100.0, height / 100.0] - 0.5) * 256      # pixel centres, 8 fractional bits
     mask = np.zeros((height, width), np.uint8)
     cv2.fillPoly(mask, [np.round(px).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=8)
@@ -116,7 +121,10 @@ def frame_name_candidates(ref: str) -> tuple[list[str], str]:
     Uploads: /data/upload/<project>/<8-hex>-<name> (the hash prefix is dropped if no file has it);
     local storage: /data/local-files/?d=<path>; URLs (query string ignored) and cloud URIs.
     """
-    u = urlsplit(ref.strip())
+    try:
+        u = urlsplit(ref.strip())
+    except ValueError:                      # e.g. "http://[broken": take it as a plain path
+        u = urlsplit("")._replace(path=ref.strip())
     paths = []
     if u.path.rstrip("/").endswith("/data/local-files"):
         raw = [v for k, v in (part.partition("=")[::2] for part in u.query.split("&")) if k == "d"]
@@ -259,7 +267,7 @@ def _region(r: dict) -> tuple[str, Any, list[str]] | None:
     names = next((value[k] for k in ("brushlabels", "polygonlabels", "labels") if k in value), None)
     if "rle" in value or rtype in ("brushlabels", "brush"):
         return "brush", value.get("rle"), names or []
-    if "points" in value and rtype in ("polygonlabels", "polygon", "labels"):
+    if rtype in ("polygonlabels", "polygon") or ("points" in value and rtype == "labels"):
         return "polygon", value.get("points"), names or []
     if names is None and not rtype.endswith("labels"):
         return None                                      # e.g. a free-form field: not ours to draw
