@@ -332,6 +332,9 @@ def import_export(export_json: str | Path, images_dir: str | Path, out_dir: str 
 
     Per task the newest non-cancelled annotation is used; predictions only when the task has no
     annotation at all. `labels` gives class ids 1..n in order (matched case-insensitively).
+    Pixels claimed by two classes go to the later region (counted in the report), or with
+    on_overlap="error" raise DataError at the first such task (frames before it stay written).
+    A progress bar is shown on a terminal only.
     """
     from tqdm import tqdm
 
