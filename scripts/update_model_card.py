@@ -16,6 +16,7 @@ def main() -> None:
     p.add_argument("model_dir")
     p.add_argument("--eval", help="JSON written by surgical-seg eval --json")
     p.add_argument("--bench", action="append", default=[], help="summary.json written by surgical-seg bench")
+    p.add_argument("--note", help="a sentence for the card's training section (e.g. how the run was resumed)")
     a = p.parse_args()
     card = ModelCard.load(a.model_dir)
     metrics, speed = dict(card.metrics), dict(card.speed)
@@ -34,7 +35,8 @@ def main() -> None:
                       "latency_ms_p95": round(s["latency_ms"]["p95"], 1),
                       "infer_ms_p50": round(s["stages_ms"]["infer"]["p50"], 2),
                       "engine_only_fps": round(s["engine_only_fps"], 1)}
-    dataclasses.replace(card, metrics=metrics, speed=speed).save(a.model_dir)
+    training = {**card.training, "note": a.note} if a.note else card.training
+    dataclasses.replace(card, metrics=metrics, speed=speed, training=training).save(a.model_dir)
     print(f"updated {a.model_dir}/model.yml")
 
 

@@ -98,7 +98,6 @@ class TrainConfig:
     dice_weight: float = 0.5
     eval_every: int = 250
     log_every: int = 20
-    num_workers: int = 1
     seed: int = 0
     threads: int = 2
     max_minutes: float = 0.0                # stop (with a checkpoint) after this long; 0 = no limit
