@@ -171,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--record", help="record raw + overlaid video and per-frame CSV to this folder")
     s.add_argument("--screenshot", help="save a PNG of the window (with --quit-after)")
     s.add_argument("--quit-after", type=float, help="quit after this many seconds")
+    s.add_argument("--stats", help="on quit, write frames.csv + summary.json (capture → painted) here")
     s.add_argument("--config", help="app config YAML (default configs/app.yml)")
     s.set_defaults(func=cmd_view)
     return p

@@ -13,7 +13,8 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QFont
 from PyQt6.QtWidgets import QGroupBox, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
-COLUMNS = ("stage", "p50", "p95", "p99")
+COLUMNS = ("stage (ms)", "p50", "p95", "p99")
+STAGE_ROWS = 7        # 6 stages + end-to-end: the table is sized to show them all
 
 
 class LatencyPanel(QGroupBox):
@@ -36,6 +37,10 @@ class LatencyPanel(QGroupBox):
         mono.setStyleHint(QFont.StyleHint.Monospace)
         self.table.setFont(mono)
         self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.verticalHeader().setDefaultSectionSize(19)
+        self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.table.setFixedHeight(self.table.horizontalHeader().sizeHint().height() + 19 * (len(STAGE_ROWS)) + 4)
         lay.addWidget(self.table)
 
         pg.setConfigOptions(antialias=False)
