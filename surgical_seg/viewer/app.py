@@ -490,7 +490,9 @@ def main(args) -> int:
     win.show()
     win.open_source(source)
     if win.pipeline is None:            # could not open: the message is in the status line
-        raise ConfigError(win.status_label.text())
+        message = win.status_label.text()
+        win.close()
+        raise ConfigError(message)
     if args.record:
         win.record_button.setChecked(True)
     if args.fullscreen or cfg.viewer.fullscreen:

@@ -40,7 +40,7 @@ class LatencyPanel(QGroupBox):
         self.table.verticalHeader().setDefaultSectionSize(19)
         self.table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.table.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        self.table.setFixedHeight(self.table.horizontalHeader().sizeHint().height() + 19 * (len(STAGE_ROWS)) + 4)
+        self.table.setFixedHeight(self.table.horizontalHeader().sizeHint().height() + 19 * STAGE_ROWS + 4)
         lay.addWidget(self.table)
 
         pg.setConfigOptions(antialias=False)

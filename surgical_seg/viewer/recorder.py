@@ -14,6 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 from ..errors import ConfigError
@@ -46,7 +47,10 @@ class _Mp4:
 
     def write(self, bgr: np.ndarray) -> None:
         h, w = self.stream.height, self.stream.width
-        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(bgr[:h, :w]), format="bgr24")
+        # OpenCV's BGR -> I420 rounds correctly; swscale's default path darkens by ~2 levels per
+        # generation (a recording of a recording drifts), and it is slower
+        i420 = cv2.cvtColor(np.ascontiguousarray(bgr[:h, :w]), cv2.COLOR_BGR2YUV_I420)
+        frame = av.VideoFrame.from_ndarray(i420, format="yuv420p")
         frame.pts = self.n
         self.n += 1
         self.container.mux(self.stream.encode(frame))

@@ -1,0 +1,291 @@
+"""The theatre viewer, offscreen: a real window, a real clip (PyAV) and the tiny exported model."""
+from __future__ import annotations
+
+import csv
+import dataclasses
+import time
+
+import av
+import cv2
+import numpy as np
+import pytest
+from PyQt6.QtCore import Qt
+from PyQt6.QtGui import QImage
+
+from fixtures_media import CLIP_FRAMES, CLIP_SIZE, read_index
+from surgical_seg import cli
+from surgical_seg.config import AppConfig, PipelineConfig, SourceConfig
+from surgical_seg.engine import load_segmenter
+from surgical_seg.viewer.app import MainWindow
+from surgical_seg.viewer.recorder import CSV_COLUMNS
+from surgical_seg.viewer.settings import ENV_VAR, load_settings
+from surgical_seg.viewer.video import letterbox_rect
+
+WAIT_MS = 20_000
+
+
+@pytest.fixture(autouse=True)
+def temp_settings(tmp_path, monkeypatch):
+    """Never read or write the user's QSettings."""
+    path = tmp_path / "viewer.ini"
+    monkeypatch.setenv(ENV_VAR, str(path))
+    return path
+
+
+@pytest.fixture(scope="module")
+def segmenter(tiny_model_dir):
+    return load_segmenter(str(tiny_model_dir))
+
+
+class SlowSegmenter:
+    """The real segmenter, slowed down past the staleness budget (or made to fail)."""
+
+    def __init__(self, inner, delay_s: float = 0.0, fail: bool = False):
+        self.inner, self.delay_s, self.fail = inner, delay_s, fail
+        self.card, self.backend_name = inner.card, inner.backend_name
+
+    def reset(self):
+        self.inner.reset()
+
+    def process(self, packet):
+        time.sleep(self.delay_s)
+        if self.fail:
+            raise RuntimeError("boom")
+        return self.inner.process(packet)
+
+
+def open_window(qtbot, segmenter, source, cfg: AppConfig | None = None, **kw) -> MainWindow:
+    # a generous staleness budget: the shared 2-core machine must not turn the overlay off by itself
+    cfg = cfg or AppConfig(pipeline=PipelineConfig(stale_ms=5000.0))
+    win = MainWindow(cfg, segmenter, str(source), **kw)
+    qtbot.addWidget(win)
+    win.resize(1000, 600)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+def wait_overlaid(qtbot, win, after: int = -1):
+    """The next painted packet (index > after) that has a mask drawn."""
+    def ok():
+        p = win.current
+        return p is not None and p.index > after and p.segmentation is not None and "display" in p.spans
+    qtbot.waitUntil(ok, timeout=WAIT_MS)
+    return win.current
+
+
+def next_overlaid_after_change(qtbot, win):
+    """A packet composited after the annotator changed (skip the one that may be in flight)."""
+    start = win.current.index if win.current is not None else -1
+    p = wait_overlaid(qtbot, win, start + 2)
+    return p
+
+
+def grab_rgb(widget) -> np.ndarray:
+    """The widget as rendered now, HxWx3 RGB."""
+    img = widget.grab().toImage().convertToFormat(QImage.Format.Format_RGB888)
+    rows = np.frombuffer(img.constBits().asstring(img.sizeInBytes()), np.uint8).reshape(img.height(), -1)
+    return rows[:, : img.width() * 3].reshape(img.height(), img.width(), 3).copy()
+
+
+def shown_index(win) -> int:
+    """The clip frame number written in the pixels of the raw frame now on screen."""
+    return read_index(win.current.frame)
+
+
+def main_class(labels: np.ndarray) -> int:
+    counts = np.bincount(labels.ravel(), minlength=4)
+    counts[0] = 0
+    return int(counts.argmax())
+
+
+def test_overlay_follows_toggles_and_opacity(qtbot, segmenter, clip_path):
+    win = open_window(qtbot, segmenter, clip_path)
+    p = wait_overlaid(qtbot, win)
+    assert win.video.frame() is p.composited
+    k = main_class(p.segmentation.labels)
+    assert k > 0, "the tiny model should label some foreground"
+
+    # opacity 100 %: class pixels take the class colour exactly; background stays raw
+    win.controls.opacity_slider.setValue(100)
+    p = next_overlaid_after_change(qtbot, win)
+    labels, raw, out = p.segmentation.labels, p.frame, p.composited
+    k = main_class(labels)
+    bgr = np.array(win.card.colors_rgb[k][::-1], np.uint8)
+    assert (out[labels == k] == bgr).all()
+    assert (out[labels == 0] == raw[labels == 0]).all()
+
+    # what is painted is that array: grab the video widget and compare inside the letterbox
+    grabbed = grab_rgb(win.video)
+    img_h, img_w = grabbed.shape[:2]
+    shown = win.video.frame()
+    r = letterbox_rect(shown.shape[1], shown.shape[0], img_w, img_h)
+    painted = grabbed[r.y(): r.y() + r.height(), r.x(): r.x() + r.width(), ::-1]   # RGB -> BGR
+    expect = cv2.resize(shown, (r.width(), r.height()), interpolation=cv2.INTER_NEAREST)
+    below_hud = max(0, win.hud.geometry().bottom() + 1 - r.y())
+    same = (painted == expect).all(axis=-1)[below_hud:]
+    assert same.mean() > 0.97                       # nearest scaling: off-by-one rounding at most
+    assert r.y() > 0 and (grabbed[: r.y(), win.hud.geometry().right() + 1:] == 0).all()   # black bars
+
+    # hide that class (keyboard 1/2/3): its pixels are raw now, the other classes still drawn
+    qtbot.keyClick(win, {1: Qt.Key.Key_1, 2: Qt.Key.Key_2, 3: Qt.Key.Key_3}[k])
+    assert win.controls.choice().hidden_classes == (win.card.classes[k],)
+    p = next_overlaid_after_change(qtbot, win)
+    labels, raw, out = p.segmentation.labels, p.frame, p.composited
+    assert (out[labels == k] == raw[labels == k]).all()
+    others = (labels > 0) & (labels != k)
+    if others.any():
+        assert (out[others] != raw[others]).any(axis=-1).mean() > 0.5
+    qtbot.keyClick(win, {1: Qt.Key.Key_1, 2: Qt.Key.Key_2, 3: Qt.Key.Key_3}[k])
+
+    # opacity 0: nothing changes anywhere
+    win.controls.opacity_slider.setValue(0)
+    p = next_overlaid_after_change(qtbot, win)
+    assert np.array_equal(p.composited, p.frame)
+
+    # contour at 60 %: fewer pixels drawn than fill
+    win.controls.opacity_slider.setValue(60)
+    p = next_overlaid_after_change(qtbot, win)
+    fill_changed = (p.composited != p.frame).any(axis=-1).sum()
+    win.controls.contour_radio.setChecked(True)
+    p = next_overlaid_after_change(qtbot, win)
+    contour_changed = (p.composited != p.frame).any(axis=-1).sum()
+    assert 0 < contour_changed < fill_changed
+
+    # O turns the overlay off (not an alarm): raw picture, HUD says hidden, not red
+    qtbot.keyClick(win, Qt.Key.Key_O)
+    assert not win.controls.enabled_box.isChecked()
+    start = win.current.index
+    qtbot.waitUntil(lambda: win.current.index > start + 2, timeout=WAIT_MS)
+    assert np.array_equal(win.current.composited, win.current.frame)
+    qtbot.waitUntil(lambda: "overlay hidden" in win.hud.text(), timeout=WAIT_MS)
+    assert not win.hud.off
+
+
+def test_stale_model_turns_overlay_off_and_video_keeps_running(qtbot, segmenter, clip_path):
+    cfg = AppConfig(pipeline=PipelineConfig(stale_ms=150.0))
+    win = open_window(qtbot, SlowSegmenter(segmenter, delay_s=0.4), clip_path, cfg)
+    qtbot.waitUntil(lambda: "AI OVERLAY OFF" in win.hud.text() and "stale" in win.hud.text(), timeout=WAIT_MS)
+    assert win.hud.off and "150,0,0" in win.hud.styleSheet()        # red
+    first = win.current.index
+    qtbot.waitUntil(lambda: win.current.index >= first + 10, timeout=WAIT_MS)   # video did not wait
+    p = win.current
+    assert p.overlay_off_reason.startswith("stale") and np.array_equal(p.composited, p.frame)
+    # a frame that is shown is the raw frame, and its index is written in its pixels
+    assert read_index(win.video.frame()) == p.index % CLIP_FRAMES
+
+
+def test_model_error_and_lost_source(qtbot, segmenter, clip_path):
+    cfg = AppConfig(source=SourceConfig(read_timeout_s=0.5))
+    win = open_window(qtbot, SlowSegmenter(segmenter, fail=True), clip_path, cfg)
+    qtbot.waitUntil(lambda: "AI OVERLAY OFF — model error: RuntimeError: boom" in win.hud.text(), timeout=WAIT_MS)
+    assert win.current.index > 0 and win.video.frame() is not None
+    # the source goes away: the last frame stays up with SIGNAL LOST, the HUD says why
+    win.pipeline.source.stop()
+    qtbot.waitUntil(lambda: win.video._banner == "SIGNAL LOST", timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: "AI OVERLAY OFF — source" in win.hud.text(), timeout=WAIT_MS)
+    assert win.video.frame() is not None
+
+
+def test_recording_writes_equal_frame_counts(qtbot, segmenter, clip_path, tmp_path):
+    win = open_window(qtbot, segmenter, clip_path, record_dir=str(tmp_path / "rec"))
+    wait_overlaid(qtbot, win)
+    win.record_button.setChecked(True)
+    rec = win.recorder
+    assert rec is not None
+    qtbot.waitUntil(lambda: rec.written >= 40, timeout=WAIT_MS)
+    win.record_button.setChecked(False)
+    assert win.recorder is None and rec.error is None
+    raw_path, over_path, csv_path = rec.paths
+    with csv_path.open() as f:
+        rows = list(csv.DictReader(f))
+    assert tuple(rows[0]) == CSV_COLUMNS
+    assert len(rows) == rec.written >= 40
+
+    def decode(path):
+        with av.open(str(path)) as c:
+            return [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+    raw, over = decode(raw_path), decode(over_path)
+    assert len(raw) == len(over) == len(rows)
+    assert raw[0].shape == (CLIP_SIZE[1], CLIP_SIZE[0], 3)
+    # the raw file holds exactly the frames the CSV names, in order
+    for frame, row in list(zip(raw, rows))[::7]:
+        assert read_index(frame) == int(row["frame_index"]) % CLIP_FRAMES
+    drawn = [i for i, r in enumerate(rows) if not r["overlay_off_reason"]]
+    assert drawn, "some recorded frames carry the overlay"
+    i = drawn[len(drawn) // 2]
+    assert np.abs(over[i].astype(int) - raw[i]).mean() > 2 * np.abs(raw[i].astype(int) - raw[i]).mean() + 1
+    assert all(float(r["latency_ms"]) > 0 for r in rows)
+
+
+def test_pause_step_seek_snapshot_theatre(qtbot, segmenter, clip_path, tmp_path):
+    win = open_window(qtbot, segmenter, clip_path, snapshot_dir=str(tmp_path / "snaps"))
+    wait_overlaid(qtbot, win)
+    qtbot.keyClick(win, Qt.Key.Key_Space)
+    assert win._playback().paused
+    qtbot.wait(300)
+    idx = shown_index(win)
+    qtbot.wait(300)
+    assert shown_index(win) == idx            # paused: the picture holds still
+    qtbot.keyClick(win, Qt.Key.Key_Right)
+    qtbot.waitUntil(lambda: shown_index(win) == (idx + 1) % CLIP_FRAMES, timeout=WAIT_MS)
+    win.seek(1.0)                                          # 30 fps clip: frame 30
+    qtbot.waitUntil(lambda: shown_index(win) == 30, timeout=WAIT_MS)
+    assert abs(win._playback().position_s - 1.0) < 0.02
+    qtbot.waitUntil(lambda: win.current.segmentation is not None, timeout=WAIT_MS)
+
+    files = win.snapshot()
+    names = sorted(f.name.rsplit("_", 1)[-1] for f in files)
+    assert names == ["color.png", "frame.png", "mask.png", "overlay.png"]
+    mask = cv2.imread(str(next(f for f in files if f.name.endswith("_mask.png"))), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(mask, win.current.segmentation.labels)
+    frame = cv2.imread(str(next(f for f in files if f.name.endswith("_frame.png"))))
+    assert np.array_equal(frame, win.current.frame)
+
+    qtbot.keyClick(win, Qt.Key.Key_Space)                  # play again
+    assert not win._playback().paused
+    small = win.hud.font().pixelSize()
+    qtbot.keyClick(win, Qt.Key.Key_F11)
+    assert win.isFullScreen() and not win.side.isVisible() and win.hud.large
+    assert win.hud.font().pixelSize() > small
+    qtbot.keyClick(win, Qt.Key.Key_F11)
+    assert not win.isFullScreen() and win.side.isVisible()
+
+
+def test_settings_remembered(qtbot, segmenter, clip_path, temp_settings):
+    win = open_window(qtbot, segmenter, clip_path)
+    win.controls.opacity_slider.setValue(70)
+    win.controls.class_boxes["disc"].setChecked(False)
+    win.controls.contour_radio.setChecked(True)
+    win.close()
+    s = load_settings(str(temp_settings))
+    assert (s.opacity, s.style, s.hidden_classes, s.source) == (0.7, "contour", ("disc",), str(clip_path))
+    win2 = open_window(qtbot, segmenter, clip_path)
+    c = win2.controls.choice()
+    assert (c.opacity, c.style, c.hidden_classes) == (0.7, "contour", ("disc",))
+
+
+def test_cli_screenshot_and_stats(qtbot, tiny_model_dir, clip_path, tmp_path):
+    shot, stats = tmp_path / "shot.png", tmp_path / "stats"
+    rc = cli.main(["view", str(clip_path), "--model", str(tiny_model_dir), "--quit-after", "3",
+                   "--screenshot", str(shot), "--stats", str(stats)])
+    assert rc == 0
+    img = cv2.imread(str(shot))
+    assert img is not None and img.shape[1] >= 800 and img.std() > 10
+    import json
+    summary = json.loads((stats / "summary.json").read_text())
+    assert summary["frames_displayed"] > 10 and summary["latency_until"] == "display"
+    assert summary["display_latency_ms"]["p95"] > 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--screenshot", "x.png"], "--screenshot needs --quit-after"),
+    (["--model", "/no/such/model"], "model '/no/such/model' not found"),
+    (["/no/such/clip.mp4", "--quit-after", "1"], "/no/such/clip.mp4: no such file"),
+])
+def test_cli_errors_are_one_line(qtbot, tiny_model_dir, capsys, argv, message):
+    if "--model" not in argv:
+        argv = argv + ["--model", str(tiny_model_dir)]
+    assert cli.main(["view", *argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
