@@ -95,6 +95,7 @@ class StatsRecorder:
         self._proc = psutil.Process()
         self.t0_ns = time.perf_counter_ns()
         self.rss_start = self.rss_max = self._proc.memory_info().rss
+        self.rss_at_60s: int | None = None   # after warm-up (allocator arenas, runtime buffers): leaks show after it
         self._rss_next_ns = self.t0_ns
 
     # ---- feeding
@@ -121,7 +122,10 @@ class StatsRecorder:
             now = time.perf_counter_ns()
             if now >= self._rss_next_ns:
                 self._rss_next_ns = now + int(self.rss_every_s * 1e9)
-                self.rss_max = max(self.rss_max, self._proc.memory_info().rss)
+                rss = self._proc.memory_info().rss
+                self.rss_max = max(self.rss_max, rss)
+                if self.rss_at_60s is None and now - self.t0_ns >= 60e9:
+                    self.rss_at_60s = rss
 
     __call__ = add
 
@@ -190,7 +194,8 @@ class StatsRecorder:
             "latency_ms": describe(r.latency_ms() for r in out),
             "mask_age_ms": describe(r.mask_age_ms() for r in out),
             "stages_ms": {s: d for s, d in stages.items() if d["n"]},
-            "rss_mb": {"start": self.rss_start / mb, "end": rss_end / mb, "max": self.rss_max / mb},
+            "rss_mb": {"start": self.rss_start / mb, "end": rss_end / mb, "max": self.rss_max / mb,
+                       "at_60s": None if self.rss_at_60s is None else self.rss_at_60s / mb},
         }
         summary.update(extra)
         return summary
