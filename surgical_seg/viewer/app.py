@@ -362,7 +362,8 @@ class MainWindow(QMainWindow):
         if w is not None:
             e2e = dict((r[0], r) for r in w.rows).get("end-to-end", (None, None))[1]
             self.latency.refresh(w.fps_in, self.display_fps(), w.dropped, w.rows, w.t_s, w.e2e_ms, w.infer_ms)
-        self.hud.show_state(self.display_fps(), e2e, reason, extra)
+        fps = self.display_fps()
+        self.hud.show_state(fps, e2e if fps > 0 else None, reason, extra)
         if self.recorder is not None:
             self.status_label.setText(self.recorder.status())
 

@@ -29,7 +29,7 @@ class Hud(QLabel):
         self.off = off_reason is not None
         self.ai_text = f"AI OVERLAY OFF — {off_reason}" if self.off else "AI overlay ON"
         lat = "–" if latency_ms is None else f"{latency_ms:.0f} ms"
-        numbers = f"{fps:4.1f} fps &nbsp; {lat}" + (f" &nbsp; {extra}" if extra else "")
+        numbers = f"{fps:4.1f} fps &nbsp; {lat} latency" + (f" &nbsp; {extra}" if extra else "")
         self.setText(f"{numbers}<br><b>{self.ai_text}</b>")
         self.setStyleSheet(OFF_STYLE if self.off else OK_STYLE)
         self.relayout()
@@ -39,14 +39,19 @@ class Hud(QLabel):
         self.relayout()
 
     def relayout(self) -> None:
-        """Font size follows the video height: about 1/22 of it in theatre mode (≈ 5 cm on a 27" screen)."""
+        """Font size follows the video height: about 1/18 of it in theatre mode (60 px ≈ 2 cm capitals on a 27" 1080p screen, readable at 3 m)."""
         parent = self.parentWidget()
         h = parent.height() if parent is not None else 480
-        px = max(28, h // 22) if self.large else max(14, h // 40)
+        px = max(28, h // 18) if self.large else max(14, h // 40)
+        room = (parent.width() if parent is not None else 640) - px
         font = self.font()
-        font.setPixelSize(px)
-        self.setFont(font)
-        self.adjustSize()
+        while True:                       # shrink until the whole reason fits across the video
+            font.setPixelSize(px)
+            self.setFont(font)
+            self.adjustSize()
+            if self.width() <= room or px <= 10:
+                break
+            px = max(10, int(px * 0.9))
         self.move(px // 2, px // 2)
         self.raise_()
 

@@ -52,8 +52,10 @@ class LatencyPanel(QGroupBox):
         self.plot.hideButtons()
         self.plot.setMinimumHeight(140)
         self.plot.addLegend(offset=(5, 5))
-        self.e2e_curve = self.plot.plot(pen=pg.mkPen("#ffd23f", width=2), name="end-to-end")
-        self.infer_curve = self.plot.plot(pen=pg.mkPen("#3fa7ff", width=1), name="infer")
+        self.e2e_curve = self.plot.plot(pen=pg.mkPen("#ffd23f", width=2), name="end-to-end",
+                                        connect="finite")
+        self.infer_curve = self.plot.plot(pen=pg.mkPen("#3fa7ff", width=1), name="infer",
+                                          connect="finite")
         if budget_ms:
             self.plot.addItem(pg.InfiniteLine(pos=budget_ms, angle=0,
                                               pen=pg.mkPen("#ff5050", style=Qt.PenStyle.DashLine)))
@@ -77,8 +79,9 @@ class LatencyPanel(QGroupBox):
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
         self.e2e_curve.setData(t_s, e2e_ms)
-        if infer_ms is not None:
-            self.infer_curve.setData(t_s, infer_ms)
+        if infer_ms is not None:                 # NaN where the model skipped a frame: join the runs
+            ran = np.isfinite(infer_ms)
+            self.infer_curve.setData(t_s[ran], infer_ms[ran])
 
 
 __all__ = ["LatencyPanel"]
