@@ -289,3 +289,24 @@ def test_cli_errors_are_one_line(qtbot, tiny_model_dir, capsys, argv, message):
     assert cli.main(["view", *argv]) == 2
     err = capsys.readouterr().err.strip()
     assert message in err and len(err.splitlines()) == 1 and "Traceback" not in err
+
+
+def test_recorder_drops_with_a_counter_when_the_writer_is_behind(tmp_path):
+    """A burst into a one-frame queue: the submitter never waits, drops are counted, files stay equal."""
+    from surgical_seg.packet import FramePacket
+    from surgical_seg.viewer.recorder import Recorder
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8) for _ in range(3)]   # slow to encode
+    rec = Recorder(tmp_path / "rec", fps=30, queue_frames=1).start()
+    n = 20
+    for i in range(n):
+        p = FramePacket(i, frames[i % 3], time.perf_counter_ns())
+        p.composited = 255 - p.frame
+        rec.submit(p)
+    rec.stop()
+    assert rec.dropped > 0 and rec.written + rec.dropped == n and rec.error is None
+    assert "dropped (disk too slow)" in rec.status()
+    with av.open(str(rec.paths[0])) as a, av.open(str(rec.paths[1])) as b:
+        counts = (sum(1 for _ in a.decode(video=0)), sum(1 for _ in b.decode(video=0)))
+    rows = rec.paths[2].read_text().splitlines()[1:]
+    assert counts == (rec.written, rec.written) == (len(rows), len(rows))

@@ -76,6 +76,9 @@ class MainWindow(QMainWindow):
         self.display_latency_ms: collections.deque[float] = collections.deque(maxlen=100_000)
         self.events_log: list[str] = []
 
+        # closing deletes the Qt side at once, children in order: left to interpreter exit, pyqtgraph's
+        # items can be asked for size hints after their Python half is gone (tracebacks on exit)
+        self.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.setWindowTitle("surgical-seg — theatre viewer")
         self._build_ui()
         self._apply_overlay(self.controls.choice())
