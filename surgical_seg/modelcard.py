@@ -32,6 +32,7 @@ class ModelCard:
     resize: str = "letterbox"        # keep aspect ratio, pad with black (the scope surround)
     layout: str = "NCHW"
     channel_order: str = "RGB"
+    dark_below: int = 12              # grey level under which pixels (the scope's black surround) stay unlabelled
     training: dict[str, Any] = field(default_factory=dict)   # data provenance, command, date
     metrics: dict[str, Any] = field(default_factory=dict)
     speed: dict[str, Any] = field(default_factory=dict)
@@ -89,6 +90,8 @@ class ModelCard:
             raise ModelError(f"{where}: input size {self.input_width}x{self.input_height} must be positive multiples of 32")
         if self.resize not in ("letterbox", "stretch"):
             raise ModelError(f"{where}: resize must be letterbox or stretch, not {self.resize!r}")
+        if not 0 <= self.dark_below <= 255:
+            raise ModelError(f"{where}: dark_below must be a grey level 0..255, not {self.dark_below}")
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise ModelError(f"{where}: mean/std need 3 values, std > 0")
 

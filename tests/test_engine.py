@@ -206,3 +206,16 @@ def test_argmax_classes_equals_numpy_argmax():
     p[:, 0, 0] = 0.5                                                    # a tie: the first class wins
     np.testing.assert_array_equal(argmax_classes(p), p.argmax(axis=0).astype(np.uint8))
     assert argmax_classes(p)[0, 0] == 0
+
+
+def test_black_scope_surround_is_never_labelled(tiny_model_dir):
+    """Training ignores the surround, so the engine leaves near-black pixels unlabelled."""
+    from surgical_seg.engine import load_segmenter
+    seg = load_segmenter(tiny_model_dir, backend="onnxruntime")
+    frame = np.full((180, 320, 3), 6, np.uint8)                     # the black surround (with noise floor)
+    frame[40:140, 100:220] = np.random.default_rng(0).integers(60, 255, (100, 120, 3), dtype=np.uint8)
+    labels = seg.segment(frame).labels
+    dark = np.ones((180, 320), bool)
+    dark[36:144, 96:224] = False                                    # model-resolution edge slack
+    assert labels[dark].max() == 0
+    assert seg.card.dark_below == 12

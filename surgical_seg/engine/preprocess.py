@@ -8,7 +8,7 @@ frame with nearest neighbour (far cheaper than resizing C float planes).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -25,6 +25,9 @@ class Letterbox:
     y: int
     w: int
     h: int
+    # h x w bool, True where the frame is near black (the scope's surround): never labelled. Training
+    # ignores those pixels, so the model's answer there means nothing. Not part of the geometry.
+    dark: np.ndarray | None = field(default=None, compare=False, hash=False, repr=False)
 
 
 def letterbox_geometry(frame_w: int, frame_h: int, input_w: int, input_h: int,
@@ -63,6 +66,8 @@ class Preprocessor:
         box = self.geometry(fw, fh)
         img = frame if (box.w, box.h) == (fw, fh) else cv2.resize(frame, (box.w, box.h),
                                                                    interpolation=cv2.INTER_LINEAR)
+        if self.card.dark_below > 0:
+            box = replace(box, dark=cv2.cvtColor(img, cv2.COLOR_BGR2GRAY) < self.card.dark_below)
         iw, ih = self.size
         if (box.w, box.h) != (iw, ih):
             img = cv2.copyMakeBorder(img, box.y, ih - box.h - box.y, box.x, iw - box.w - box.x,
@@ -97,6 +102,8 @@ def argmax_classes(p: np.ndarray) -> np.ndarray:
 def labels_to_frame(probs: np.ndarray, box: Letterbox) -> np.ndarray:
     """argmax at model resolution, then nearest-neighbour resize to the frame: HxW uint8."""
     small = argmax_classes(crop(probs, box))
+    if box.dark is not None:
+        small[box.dark] = 0
     if small.shape == (box.frame_h, box.frame_w):
         return small
     return cv2.resize(small, (box.frame_w, box.frame_h), interpolation=cv2.INTER_NEAREST_EXACT)
