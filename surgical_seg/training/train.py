@@ -221,6 +221,7 @@ def _train(cfg, out_dir, resume, config_path, overrides) -> str:
     import paddle
     import paddle.distributed as dist
     from tqdm import tqdm
+    from .export import save_weights, write_run_json
     from .models import build_model
 
     cfg = _apply_overrides(cfg, overrides or [])
@@ -277,14 +278,13 @@ def _train(cfg, out_dir, resume, config_path, overrides) -> str:
     def checkpoint(best: bool) -> None:
         if rank != 0:
             return
-        paddle.save(model.state_dict(), str(out / "last.pdparams"))
+        save_weights(out, model, "last")
         paddle.save(opt.state_dict(), str(out / "last.pdopt"))
         if best:
-            paddle.save(model.state_dict(), str(out / "best.pdparams"))
+            save_weights(out, model, "best")
         state_path.write_text(json.dumps(state, indent=1))
-        (out / "run.json").write_text(json.dumps({**run_info, "best": state["best"],
-                                                  "iterations": state["iter"],
-                                                  "train_minutes": round(state["elapsed_s"] / 60, 1)}, indent=1))
+        write_run_json(out, {**run_info, "best": state["best"], "iterations": state["iter"],
+                             "train_minutes": round(state["elapsed_s"] / 60, 1)})
         _plot_curve(state, out / "curve.png")
 
     feeder = BatchFeeder(train_samples, shard(len(train_samples), rank, world), cfg, seed=cfg.seed * 1000 + rank
