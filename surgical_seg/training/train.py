@@ -231,8 +231,7 @@ def _train(cfg, out_dir, resume, config_path, overrides) -> str:
     if paddle.is_compiled_with_cuda() and paddle.device.cuda.device_count() > 0:
         paddle.set_device(f"gpu:{dist.ParallelEnv().dev_id}" if world > 1 else "gpu")
     else:
-        paddle.set_device("cpu")
-        paddle.set_flags({"FLAGS_use_mkldnn": True})
+        paddle.set_device("cpu")     # no global oneDNN flag: it breaks Paddle Inference later in the process
     if world > 1:
         dist.init_parallel_env()
     try:

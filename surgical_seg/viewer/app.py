@@ -35,7 +35,7 @@ from .hud import Hud
 from .latency import LatencyPanel
 from .playback import PlaybackSource
 from .recorder import Recorder
-from .settings import ViewerSettings, load_settings, save_settings
+from .settings import load_settings, save_settings
 from .video import VideoWidget
 
 # The clip shipped with the project (scripts/build_assets.sh makes it); opened when no source is given.
