@@ -360,29 +360,26 @@ class Pipeline:
         self._count("frames_in")
         self._put(self._frames_q, packet)
 
+    def _drain(self, q: queue.Queue, handle: Callable[[FramePacket], None]) -> None:
+        """Hand every packet of a replay queue to `handle` until the end marker or stop()."""
+        while not self._stop.is_set():
+            try:
+                packet = q.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            if packet is _END:
+                break
+            handle(packet)
+
     def _replay_inference(self) -> None:
         try:
-            while not self._stop.is_set():
-                try:
-                    packet = self._frames_q.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-                if packet is _END:
-                    break
-                self._put(self._segmented_q, self._segment(packet))
+            self._drain(self._frames_q, lambda p: self._put(self._segmented_q, self._segment(p)))
         finally:
             self._put(self._segmented_q, _END, force=True)
 
     def _replay_compositor(self) -> None:
         try:
-            while not self._stop.is_set():
-                try:
-                    packet = self._segmented_q.get(timeout=0.1)
-                except queue.Empty:
-                    continue
-                if packet is _END:
-                    break
-                self._composite(packet, packet.segmentation, packet.overlay_off_reason)
+            self._drain(self._segmented_q, lambda p: self._composite(p, p.segmentation, p.overlay_off_reason))
         finally:
             self._finish()
 
