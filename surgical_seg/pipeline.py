@@ -317,43 +317,46 @@ class Pipeline:
             if self.stats is not None:
                 self.stats.dropped(lost)
 
-    def _live_inference(self) -> None:
+    def _follow(self, slot: "LatestSlot", handle: Callable[[Any], None]) -> None:
+        """Hand each newer item of a latest-value slot to `handle` until the slot closes or stop()."""
         last = -1
         while not self._stop.is_set():
-            got = self._to_model.get(newer_than=last, timeout=0.1)
+            got = slot.get(newer_than=last, timeout=0.1)
             if got is None:
-                if self._to_model.closed:
+                if slot.closed:
                     break
                 continue
-            last, packet = got
-            self._segment(packet)
-            if self.stats is not None:
-                self.stats.add(packet)
-            if packet.segmentation is not None:
-                self._masks.put(packet.index, packet.segmentation)
+            last, item = got
+            handle(item)
+
+    def _live_inference(self) -> None:
+        self._follow(self._to_model, self._infer_newest)
+
+    def _infer_newest(self, packet: FramePacket) -> None:
+        self._segment(packet)
+        if self.stats is not None:
+            self.stats.add(packet)
+        if packet.segmentation is not None:
+            self._masks.put(packet.index, packet.segmentation)
 
     def _live_compositor(self) -> None:
-        last = -1
         try:
-            while not self._stop.is_set():
-                got = self._raw.get(newer_than=last, timeout=0.1)
-                if got is None:
-                    if self._raw.closed:
-                        break
-                    continue
-                last, packet = got
-                _, seg = self._masks.peek()
-                reason = self._model_error
-                if reason is None:
-                    if seg is None:
-                        reason = "waiting for the first mask"
-                    else:
-                        age_ms = (time.perf_counter_ns() - seg.t_capture_ns) / 1e6
-                        if age_ms > self.stale_ms:
-                            reason = f"stale ({age_ms:.0f} ms)"
-                self._composite(packet, seg if reason is None else None, reason)
+            self._follow(self._raw, self._composite_with_newest_mask)
         finally:
             self._finish()
+
+    def _composite_with_newest_mask(self, packet: FramePacket) -> None:
+        """Draw the newest mask unless it is stale or the model failed; then say why not."""
+        _, seg = self._masks.peek()
+        reason = self._model_error
+        if reason is None:
+            if seg is None:
+                reason = "waiting for the first mask"
+            else:
+                age_ms = (time.perf_counter_ns() - seg.t_capture_ns) / 1e6
+                if age_ms > self.stale_ms:
+                    reason = f"stale ({age_ms:.0f} ms)"
+        self._composite(packet, seg if reason is None else None, reason)
 
     # ------------------------------------------------------------------ replay
     def _replay_source_out(self, packet: FramePacket) -> None:
