@@ -135,7 +135,8 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
     max_frames = run.frames or (ENDLESS_DEFAULT_FRAMES if endless and not run.seconds else None)
     source = open_source(run.source, src_cfg, max_frames=max_frames)
     e = cfg.engine
-    seg = load_segmenter(run.model, backend=run.backend, threads=e.pipeline_threads, device=e.device, smoothing=e.smoothing)
+    seg = load_segmenter(run.model, backend=run.backend, threads=e.pipeline_threads, device=e.device,
+                         smoothing=e.smoothing, precision=e.precision)
     w, h = source.size or (seg.card.input_width, seg.card.input_height)
     warm = np.zeros((h, w, 3), np.uint8)
     for _ in range(2):                                  # first calls compile/allocate: not part of the run
@@ -181,7 +182,8 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
     eo_fps = engine_only_fps(seg, frames)
     extra: dict[str, Any] = {
         "source": run.source, "source_kind": source.kind, "mode": run.mode, "realtime": run.realtime,
-        "backend": seg.backend_name, "backend_why": getattr(seg, "why", ""), "model": seg.card.name,
+        "backend": seg.backend_name, "backend_why": getattr(seg, "why", ""),
+        "device": seg.device, "precision": seg.precision, "model": seg.card.name,
         "model_dir": str(getattr(seg, "model_dir", run.model)), "architecture": seg.card.architecture,
         "input_size": f"{seg.card.input_width}x{seg.card.input_height}", "frame_size": f"{w}x{h}",
         "threads": e.threads, "fps": fps, "wall_s": wall_s,
@@ -217,7 +219,8 @@ def _f(v: Any, fmt: str = "{:.1f}") -> str:
 def format_table(s: dict[str, Any]) -> str:
     """The run's figures for a terminal."""
     lines = [f"source {s['source']} ({s['frame_size']}), mode {s['mode']}{' realtime' if s.get('realtime') else ''}",
-             f"model {s['model']} ({s['architecture']}, input {s['input_size']}), backend {s['backend']}",
+             f"model {s['model']} ({s['architecture']}, input {s['input_size']}), backend {s['backend']} "
+             f"({s.get('device', 'cpu')}, {s.get('precision', 'f32')})",
              f"frames in {s['frames_in']}  out {s['frames_out']}  dropped {s['dropped']}  "
              f"fps {_f(s['fps'])}  engine-only fps {_f(s['engine_only_fps'])}  "
              f"overhead ratio {_f(s['overhead_ratio'], '{:.2f}')}",
@@ -327,6 +330,8 @@ def plan(sources: list[str], models: list[str], backends: list[str], **kw: Any) 
 def main(args) -> int:
     """The CLI handler: check everything that can be checked up front, then run each combination."""
     cfg = load_app_config(args.config)
+    if args.precision:
+        cfg = replace_section(cfg, "engine", precision=args.precision)
     if args.frames is not None and args.frames <= 0:
         raise ConfigError(f"bench: --frames must be > 0, not {args.frames}")
     if args.seconds is not None and args.seconds <= 0:

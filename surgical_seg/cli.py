@@ -159,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seconds", type=float)
     s.add_argument("--out", default="out/bench")
     s.add_argument("--baseline", action="store_true", help="also time the naive cv2 + Paddle loop")
+    s.add_argument("--precision", choices=("f32", "bf16", "f16"),
+                   help="inference precision (default engine.precision in the config: f32; bf16/f16 OpenVINO only)")
     s.add_argument("--config", help="app config YAML (default configs/app.yml)")
     s.set_defaults(func=cmd_bench)
 
@@ -166,6 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("source", nargs="?", help="file, URL or device index (default: the sample clip)")
     s.add_argument("--model")
     s.add_argument("--backend")
+    s.add_argument("--precision", choices=("f32", "bf16", "f16"),
+                   help="inference precision (default engine.precision in the config: f32; bf16/f16 OpenVINO only)")
     s.add_argument("--fullscreen", action="store_true")
     s.add_argument("--record", help="record raw + overlaid video and per-frame CSV to this folder")
     s.add_argument("--screenshot", help="save a PNG of the window (with --quit-after)")

@@ -35,6 +35,7 @@ class EngineConfig:
     backend: str = "auto"           # auto | openvino | onnxruntime | paddle
     threads: int = 0                # 0 = auto: in a pipeline all cores but one, alone the backend's default
     device: str = "auto"            # auto | cpu | gpu
+    precision: str = "f32"          # f32 | bf16 | f16 (OpenVINO only); explicit, never the runtime's default
     smoothing: float = 0.0          # temporal EMA of probabilities, 0 = off
 
     @property
@@ -190,6 +191,8 @@ def _check_app(cfg: AppConfig, where: str) -> None:
         raise ConfigError(f"{where}: overlay.opacity must be between 0 and 1")
     if cfg.overlay.style not in ("fill", "contour"):
         raise ConfigError(f"{where}: overlay.style must be fill or contour")
+    if cfg.engine.precision not in ("f32", "bf16", "f16"):
+        raise ConfigError(f"{where}: engine.precision must be f32, bf16 or f16, not {cfg.engine.precision!r}")
     if not 0.0 <= cfg.engine.smoothing < 1.0:
         raise ConfigError(f"{where}: engine.smoothing must be in [0, 1)")
 

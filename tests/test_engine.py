@@ -219,3 +219,31 @@ def test_black_scope_surround_is_never_labelled(tiny_model_dir):
     dark[36:144, 96:224] = False                                    # model-resolution edge slack
     assert labels[dark].max() == 0
     assert seg.card.dark_below == 12
+
+
+def test_precision_is_f32_unless_asked(tiny_model_dir):
+    """OpenVINO's default on AVX-512 BF16 CPUs is bf16: we never inherit it."""
+    for name in BACKENDS:
+        seg = load_segmenter(tiny_model_dir, backend=name, threads=1, device="cpu")
+        assert seg.precision == "f32", name
+    with pytest.raises(ConfigError, match="engine.precision: 'int4' unknown"):
+        load_segmenter(tiny_model_dir, backend="openvino", precision="int4")
+    for name in ("onnxruntime", "paddle"):
+        with pytest.raises(BackendUnavailable, match=f"backend {name}: engine.precision bf16 is not supported"):
+            load_segmenter(tiny_model_dir, backend=name, device="cpu", precision="bf16")
+
+
+def test_openvino_bf16_where_the_cpu_has_it(tiny_model_dir):
+    import openvino as ov
+    caps = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    if "BF16" not in caps:
+        with pytest.raises(BackendUnavailable, match="engine.precision bf16 is not supported by this CPU"):
+            load_segmenter(tiny_model_dir, backend="openvino", device="cpu", precision="bf16")
+        return
+    frame = synthetic_frame(5, (640, 360))
+    f32 = load_segmenter(tiny_model_dir, backend="openvino", threads=1, device="cpu").segment(frame, True)
+    bf16_seg = load_segmenter(tiny_model_dir, backend="openvino", threads=1, device="cpu", precision="bf16")
+    assert bf16_seg.precision == "bf16"
+    bf16 = bf16_seg.segment(frame, True)
+    diff = np.abs(bf16.probabilities - f32.probabilities).max()
+    assert 1e-4 < diff < 0.2                      # really ran in bf16, and still the same model

@@ -19,6 +19,7 @@ from ..errors import BackendUnavailable, ConfigError, ModelError
 from ..modelcard import ONNX_FILE, PADDLE_FILES, ModelCard
 
 DEVICES = ("auto", "cpu", "gpu", "tensorrt")
+PRECISIONS = ("f32", "bf16", "f16")
 
 
 def _first_line(e: BaseException) -> str:
@@ -61,9 +62,13 @@ class Backend:
     name = ""
     module = ""                        # the Python package it needs
 
-    def __init__(self, model_dir: Path, card: ModelCard, threads: int = 0, device: str = "auto"):
+    def __init__(self, model_dir: Path, card: ModelCard, threads: int = 0, device: str = "auto",
+                 precision: str = "f32"):
+        if precision not in PRECISIONS:
+            raise ConfigError(f"engine.precision: {precision!r} unknown (choose from {', '.join(PRECISIONS)})")
         self.model_dir, self.card, self.threads = Path(model_dir), card, int(threads)
         self.device = "cpu"
+        self.precision = "f32"            # what actually runs; a backend that honours others sets it
         self.input_shape = (1, 3, card.input_height, card.input_width)
 
     @classmethod
@@ -97,6 +102,12 @@ class Backend:
             raise ModelError(f"{where}: output shape {list(out.shape)} does not match model.yml "
                              f"({self.card.num_classes} classes at {self.card.input_height}x{self.card.input_width})")
 
+    def _only_f32(self, precision: str) -> None:
+        """Backends that run the exported f32 graph as it is refuse other precisions in one line."""
+        if precision != "f32":
+            raise BackendUnavailable(f"backend {self.name}: engine.precision {precision} is not supported "
+                                     "(only f32; use --backend openvino for bf16/f16)")
+
     def _want_gpu(self, device: str) -> str | None:
         """Resolve device -> None (CPU), "gpu" or "tensorrt"; BackendUnavailable if asked but impossible."""
         if device not in DEVICES:
@@ -116,8 +127,8 @@ class OpenVINOBackend(Backend):
     """OpenVINO on CPU from model.onnx (it cannot read Paddle's PIR .json), latency hint."""
     name, module = "openvino", "openvino"
 
-    def __init__(self, model_dir, card, threads=0, device="auto"):
-        super().__init__(model_dir, card, threads, device)
+    def __init__(self, model_dir, card, threads=0, device="auto", precision="f32"):
+        super().__init__(model_dir, card, threads, device, precision)
         import openvino as ov
         path = _require(self.model_dir / ONNX_FILE)
         core = ov.Core()
@@ -127,7 +138,14 @@ class OpenVINOBackend(Backend):
         except Exception as e:
             raise ModelError(f"{path}: cannot be read by OpenVINO ({_first_line(e)})") from None
         target = "GPU" if gpu else "CPU"
-        config = {"PERFORMANCE_HINT": "LATENCY"}
+        # Explicit precision: on CPUs with AVX-512 BF16 OpenVINO's default hint is bf16, which moves
+        # probabilities by up to ~0.04 and breaks parity with the other backends.
+        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": precision}
+        if precision != "f32" and target == "CPU":
+            caps = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+            if {"bf16": "BF16", "f16": "FP16"}[precision] not in caps:
+                raise BackendUnavailable(f"backend openvino: engine.precision {precision} is not supported by "
+                                         f"this CPU (it offers {', '.join(caps)})")
         if self.threads > 0 and target == "CPU":
             config["INFERENCE_NUM_THREADS"] = self.threads
         ps = model.input(0).get_partial_shape()
@@ -138,6 +156,7 @@ class OpenVINOBackend(Backend):
             raise ModelError(f"{path}: OpenVINO cannot compile it for {target} ({_first_line(e)})") from None
         self._request = self._compiled.create_infer_request()
         self.device = target.lower()
+        self.precision = self._compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()   # what runs
         self._check_io(path, in_shape)
 
     @classmethod
@@ -157,8 +176,9 @@ class OnnxRuntimeBackend(Backend):
     """ONNX Runtime: CPU, or the CUDA / TensorRT execution providers of onnxruntime-gpu."""
     name, module = "onnxruntime", "onnxruntime"
 
-    def __init__(self, model_dir, card, threads=0, device="auto"):
-        super().__init__(model_dir, card, threads, device)
+    def __init__(self, model_dir, card, threads=0, device="auto", precision="f32"):
+        super().__init__(model_dir, card, threads, device, precision)
+        self._only_f32(precision)
         import onnxruntime as ort
         path = _require(self.model_dir / ONNX_FILE)
         gpu = self._want_gpu(device)
@@ -206,8 +226,9 @@ class PaddleBackend(Backend):
     """Paddle Inference from model.json + model.pdiparams (PIR); oneDNN off on CPU (it fails on this graph)."""
     name, module = "paddle", "paddle.inference"
 
-    def __init__(self, model_dir, card, threads=0, device="auto"):
-        super().__init__(model_dir, card, threads, device)
+    def __init__(self, model_dir, card, threads=0, device="auto", precision="f32"):
+        super().__init__(model_dir, card, threads, device, precision)
+        self._only_f32(precision)
         import paddle.inference as pi
         prog, params = (_require(self.model_dir / f) for f in PADDLE_FILES)
         gpu = self._want_gpu(device)
@@ -284,5 +305,5 @@ def choose_backend(device: str = "auto") -> tuple[str, str]:
     raise BackendUnavailable("no inference backend installed (pip install openvino or onnxruntime)")
 
 
-__all__ = ["Backend", "BACKENDS", "DEVICES", "OpenVINOBackend", "OnnxRuntimeBackend", "PaddleBackend",
+__all__ = ["Backend", "BACKENDS", "DEVICES", "PRECISIONS", "OpenVINOBackend", "OnnxRuntimeBackend", "PaddleBackend",
            "available_backends", "choose_backend", "cache_dir"]

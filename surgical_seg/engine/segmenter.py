@@ -39,9 +39,14 @@ class Segmenter:
     def device(self) -> str:
         return self.backend.device
 
+    @property
+    def precision(self) -> str:
+        """The arithmetic the backend actually runs (f32 unless engine.precision asked otherwise)."""
+        return self.backend.precision
+
     def __repr__(self) -> str:
         return (f"Segmenter({self.card.name}, {self.card.architecture} {self.card.input_width}x"
-                f"{self.card.input_height}, backend={self.backend_name}, device={self.device})")
+                f"{self.card.input_height}, backend={self.backend_name}, device={self.device}, precision={self.precision})")
 
     def reset(self) -> None:
         """Forget the smoothing state (call on a cut: new source, seek)."""
@@ -90,7 +95,7 @@ class Segmenter:
 
 
 def load_segmenter(model: str | Path, backend: str = "auto", threads: int = 0, device: str = "auto",
-                   smoothing: float = 0.0) -> Segmenter:
+                   smoothing: float = 0.0, precision: str = "f32") -> Segmenter:
     """Load a model folder (or a name under weights/) on one backend; "auto" picks the fastest here.
 
     `segmenter.why` says why that backend was chosen.
@@ -113,7 +118,8 @@ def load_segmenter(model: str | Path, backend: str = "auto", threads: int = 0, d
     status = cls.availability()
     if status != "ok":
         raise BackendUnavailable(f"backend {backend}: {status}")
-    return Segmenter(card, cls(model_dir, card, threads=threads, device=device), smoothing, model_dir, why)
+    return Segmenter(card, cls(model_dir, card, threads=threads, device=device, precision=precision),
+                     smoothing, model_dir, why)
 
 
 __all__ = ["Segmenter", "load_segmenter"]

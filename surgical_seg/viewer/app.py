@@ -82,7 +82,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("surgical-seg — theatre viewer")
         self._build_ui()
         self._apply_overlay(self.controls.choice())
-        self.latency.set_model(self.card.name, segmenter.backend_name)
+        self.latency.set_model(self.card.name, f"{segmenter.backend_name} ({segmenter.device}, {segmenter.precision})")
 
         self.poll_timer = QTimer(self, interval=POLL_MS, timerType=Qt.TimerType.PreciseTimer)
         self.poll_timer.timeout.connect(self._poll)
@@ -360,6 +360,8 @@ class MainWindow(QMainWindow):
             extra = "overlay hidden [O]"
         if self.recorder is not None:
             extra = (extra + " REC").strip()
+        if self.segmenter.precision != "f32":          # reduced precision is never silent
+            extra = (extra + f" {self.segmenter.precision}").strip()
         w = self.stats.window() if self.stats is not None else None
         e2e = None
         if w is not None:
@@ -456,6 +458,7 @@ class MainWindow(QMainWindow):
         ends = sorted(r.spans["display"][1] for r in rows)
         fps = (len(ends) - 1) / ((ends[-1] - ends[0]) / 1e9) if len(ends) > 1 else None
         extra = {"source": self.source_spec, "model": self.card.name, "backend": self.segmenter.backend_name,
+                 "precision": self.segmenter.precision,
                  "frames_displayed": len(rows), "display_fps": fps,
                  "display_latency_ms": describe(r.latency_ms("display") for r in rows),
                  "paint_ms_last": self.video.last_paint_ms}
@@ -482,9 +485,10 @@ def main(args) -> int:
     cfg = load_app_config(args.config)
     settings = load_settings()
     model = args.model or settings.model or cfg.engine.model
-    cfg = replace_section(cfg, "engine", model=model, backend=args.backend)
+    cfg = replace_section(cfg, "engine", model=model, backend=args.backend, precision=args.precision)
     e = cfg.engine
-    segmenter = load_segmenter(e.model, backend=e.backend, threads=e.threads, device=e.device, smoothing=e.smoothing)
+    segmenter = load_segmenter(e.model, backend=e.backend, threads=e.threads, device=e.device, smoothing=e.smoothing,
+                               precision=e.precision)
     source = args.source if args.source is not None else sample_source()
 
     app = QApplication.instance() or QApplication([])
