@@ -42,6 +42,7 @@ class SlowSegmenter:
     def __init__(self, inner, delay_s: float = 0.0, fail: bool = False):
         self.inner, self.delay_s, self.fail = inner, delay_s, fail
         self.card, self.backend_name = inner.card, inner.backend_name
+        self.device, self.precision = inner.device, inner.precision
 
     def reset(self):
         self.inner.reset()
