@@ -438,7 +438,7 @@ def write_contact_sheet(data_dir: str | Path, out_png: str | Path, n: int = 8, t
         cv2.rectangle(legend, (x, 6), (x + 16, 22), rgb[::-1], -1)
         cv2.putText(legend, name, (x + 22, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
         x += 140
-    cv2.putText(legend, "synthetic frames (top) and exact labels (bottom); black = outside scope (ignored)",
+    cv2.putText(legend, "synthetic frames (top) and exact labels (bottom); instruments and scope surround are background",
                 (x, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (60, 60, 60), 1, cv2.LINE_AA)
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
