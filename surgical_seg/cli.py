@@ -39,7 +39,8 @@ def cmd_synth(a: argparse.Namespace) -> int:
 def cmd_import_labelstudio(a: argparse.Namespace) -> int:
     from .training import labelstudio
     report = labelstudio.import_export(a.export, a.images, a.out, labels=[s.strip() for s in a.labels.split(",")],
-                                       on_overlap=a.on_overlap)
+                                       on_overlap=a.on_overlap, per_annotator=a.per_annotator,
+                                       annotator_groups=a.annotator_groups)
     print(report.summary())
     return 0 if report.written else 1
 
@@ -118,6 +119,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True)
     s.add_argument("--labels", default="bone,ligament,disc", help="label names in class-id order")
     s.add_argument("--on-overlap", choices=("later-wins", "error"), default="later-wins")
+    s.add_argument("--per-annotator", action="store_true",
+                   help="reader study: each annotator's labels to OUT/readers/<e-mail or id>/labels")
+    s.add_argument("--annotator-groups", metavar="FILE",
+                   help="with --per-annotator: YAML/JSON mapping annotator e-mail or id -> group (senior, mid...)")
     s.set_defaults(func=cmd_import_labelstudio)
 
     s = sub.add_parser("split", help="write train/val/test split files, grouped by video")
