@@ -48,13 +48,17 @@ def parse_reader(text: str) -> tuple[str, Path]:
         raise ConfigError(f"readers: --reader must look like NAME=DIR, not {text!r}")
     if name == MODEL:
         raise ConfigError(f"readers: the reader name {MODEL!r} is kept for the model")
-    path = Path(folder.strip())
+    return name, _labels_folder(Path(folder.strip()), f"reader {name!r}")
+
+
+def _labels_folder(path: Path, who: str) -> Path:
+    """A rater's folder holding labels/, or the labels folder itself; it must hold PNGs."""
     labels = path / "labels" if (path / "labels").is_dir() else path
     if not labels.is_dir():
-        raise DataError(f"{path}: reader {name!r} folder not found")
+        raise DataError(f"{path}: {who} folder not found")
     if not any(labels.glob("*.png")):
-        raise DataError(f"{labels}: reader {name!r} has no label PNGs")
-    return name, labels
+        raise DataError(f"{labels}: {who} has no label PNGs")
+    return labels
 
 
 @dataclass
@@ -115,9 +119,7 @@ def collect(truth: Path, split: str, readers: dict[str, Path], model=None, backe
         raise DataError(f"{truth}: split {split!r} lists no frames")
     sources = dict(readers)
     if model_labels is not None:
-        if not Path(model_labels).is_dir():
-            raise DataError(f"{model_labels}: model labels folder not found")
-        sources[MODEL] = Path(model_labels)
+        sources[MODEL] = _labels_folder(Path(model_labels), "the model's labels")
     have = {name: {p.stem for p in folder.glob("*.png")} for name, folder in sources.items()}
     common = sorted(set(pairs).intersection(*have.values()))
     if not common:

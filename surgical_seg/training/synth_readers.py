@@ -52,11 +52,12 @@ def perturb(truth: np.ndarray, profile: ReaderProfile, rng: np.random.Generator,
             class_names: tuple[str, ...] = CLASS_NAMES) -> np.ndarray:
     """One reader's label map of a frame: a new HxW uint8 array (the truth is not touched)."""
     scope = truth == IGNORE_INDEX
-    out = np.where(scope, 0, truth).astype(np.uint8)
+    base = np.where(scope, 0, truth).astype(np.uint8)
+    out = base.copy()
     pair = [class_names.index(c) for c in profile.confused]
-    # region by region: miss small ones, relabel some of the confused pair
+    # region by region of the truth: miss small ones, relabel some of the confused pair
     for k in range(1, len(class_names)):
-        n, comp, stats, _ = cv2.connectedComponentsWithStats((out == k).astype(np.uint8), connectivity=8)
+        n, comp, stats, _ = cv2.connectedComponentsWithStats((base == k).astype(np.uint8), connectivity=8)
         for c in range(1, n):
             region = comp == c
             if stats[c, cv2.CC_STAT_AREA] < profile.small_px and rng.random() < profile.miss_prob:
@@ -100,11 +101,11 @@ def write_readers(data: str | Path, out: str | Path, profiles: str = "senior,mid
     labels = sorted((data / "labels").glob("*.png"))
     if not labels:
         raise DataError(f"{data}: no label PNGs under labels/ to draw readers from")
-    for i, profile in enumerate(chosen):
+    for profile in chosen:
         folder = out / profile.name / "labels"
         folder.mkdir(parents=True, exist_ok=True)
         for path in tqdm(labels, desc=f"reader {profile.name}", unit="img", disable=not progress):
-            rng = np.random.default_rng([seed, i, zlib.crc32(path.stem.encode())])
+            rng = np.random.default_rng([seed, zlib.crc32(profile.name.encode()), zlib.crc32(path.stem.encode())])
             cv2.imwrite(str(folder / path.name), perturb(load_label(path), profile, rng))
         (out / profile.name / "profile.json").write_text(json.dumps(
             {**asdict(profile), "seed": seed, "truth": str(data)}, indent=1))
