@@ -129,6 +129,11 @@ def test_model_identical_to_a_reader_and_a_perfect_reader(tmp_path, study, tiny_
     assert ag["mean_iou"][i][j] == 1.0 and ag["pixel_agreement"][i][j] == 1.0
     assert res["raters"]["twin"]["mean"] == res["raters"]["model"]["mean"]
     assert res["raters"]["perfect"]["mean"]["iou"] == 1.0
+    assert res["raters"]["perfect"]["spurious_classes"] == res["raters"]["perfect"]["missed_classes"] == 0
+    spurious = sum(int((cv2.imread(str(twin / f"{s}.png"), cv2.IMREAD_UNCHANGED)[t != 255] == k).any()
+                       and not (t == k).any()) for s in stems(data) for t in [load(data / "labels" / f"{s}.png")]
+                   for k in FG)
+    assert res["raters"]["model"]["spurious_classes"] == spurious
     assert best["mean_difference"] < -0.3 and best["wilcoxon_p"] < 0.001 and best["permutation_p"] < 0.01
     assert best["non_inferiority"] == "inferior"
     assert res["model"] == "tiny_fastscnn" and res["backend"] == "openvino"

@@ -92,6 +92,11 @@ def markdown(result: dict) -> str:
                      f"{_pct(r['mean']['dice'])} | {_pct(r['mean']['precision'])} | {_pct(r['mean']['recall'])} | "
                      + (f"{_p(c['wilcoxon_p'])} | {_p(c['permutation_p'])} | {c['non_inferiority']} |" if c
                         else "– | – | – |"))
+    lines += ["", "Classes drawn in a frame whose truth has none of them (spurious) or left out of a frame that "
+              "has them (missed), out of " + f"{result['frames']} frames × {len(fg)} classes; each costs that frame "
+              "a class IoU of 0, which is why *frame mIoU* can sit well below the pooled mean IoU: "
+              + "; ".join(f"{_label(result, n)} {result['raters'][n]['spurious_classes']} spurious, "
+                          f"{result['raters'][n]['missed_classes']} missed" for n in _ranked(result)) + "."]
     if result["comparisons"]:
         first = next(iter(result["comparisons"].values()))
         lines += ["", "## Model against each reader", "",

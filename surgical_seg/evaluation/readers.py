@@ -190,6 +190,7 @@ def score_readers(truth: str | Path, readers: list[str] | dict[str, Path], model
         low, high = rs.bootstrap_figures(unit_cms[n], fg, n_resamples, seed)
         res = r.metrics.result()
         frame_mean, frame_low, frame_high = rs.bootstrap_mean(per_frame[n], units, n_resamples, seed)
+        in_truth, drawn = cms.sum(axis=2)[:, fg] > 0, cms.sum(axis=1)[:, fg] > 0
         raters[n] = {
             "per_class": {c: {f: res["per_class"][c][f] for f in rs.FIGURE_NAMES} for c in fg_names},
             "mean": {f: res["mean"][f] for f in rs.FIGURE_NAMES},
@@ -197,6 +198,9 @@ def score_readers(truth: str | Path, readers: list[str] | dict[str, Path], model
                      for i, f in enumerate(rs.FIGURE_NAMES)},
             "per_frame_iou": {"mean": frame_mean, "ci95": [frame_low, frame_high],
                               "frames": int(np.isfinite(per_frame[n]).sum())},
+            # (frame, class) cases: drawn where the truth has none of it / in the truth but not drawn at all;
+            # each costs that frame a class IoU of 0, so they separate frame mIoU from the pooled mIoU
+            "spurious_classes": int((drawn & ~in_truth).sum()), "missed_classes": int((in_truth & ~drawn).sum()),
             "num_pixels": res["num_pixels"]}
     comparisons = {}
     if MODEL in raters:
