@@ -147,13 +147,13 @@ def plot_agreement(result: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     ag = result["agreement"]
-    m = np.array(ag["mean_iou"], float)
+    m = 100 * np.array(ag["mean_iou"], float)
     labels = [_label(result, n) for n in ag["raters"]]
     fig, ax = plt.subplots(figsize=(1.8 + 1.1 * len(labels), 1.4 + 1.0 * len(labels)))
-    im = ax.imshow(m, cmap="viridis", vmin=np.nanmin(m) if np.isfinite(m).any() else 0, vmax=1.0)
+    im = ax.imshow(m, cmap="viridis", vmin=np.nanmin(m) if np.isfinite(m).any() else 0, vmax=100.0)
     for i in range(len(labels)):
         for j in range(len(labels)):
-            ax.text(j, i, f"{100 * m[i, j]:.1f}", ha="center", va="center", fontsize=8,
+            ax.text(j, i, f"{m[i, j]:.1f}", ha="center", va="center", fontsize=8,
                     color="black" if m[i, j] > np.nanmean(m) else "white")
     ax.set_xticks(range(len(labels)), labels, rotation=30, fontsize=8)
     ax.set_yticks(range(len(labels)), labels, fontsize=8)
