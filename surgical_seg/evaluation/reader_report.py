@@ -18,6 +18,10 @@ def _p(v) -> str:
     return "n/a" if v is None else ("< 0.0001" if v < 1e-4 else f"{v:.4f}")
 
 
+def _p_is(v) -> str:
+    return "p n/a" if v is None else ("p < 0.0001" if v < 1e-4 else f"p = {v:.4f}")
+
+
 def _ranked(result: dict) -> list[str]:
     return sorted(result["raters"], key=lambda n: -(result["raters"][n]["mean"]["iou"] or 0.0))
 
@@ -41,7 +45,7 @@ def comparison_line(result: dict, reader: str) -> str:
     low, high = c["difference_ci95"]
     ci = "n/a" if low is None else f"{100 * low:+.1f} to {100 * high:+.1f}"
     return (f"model − {reader}: per-frame mean IoU {100 * c['mean_difference']:+.1f} points (95 % CI {ci}), "
-            f"Wilcoxon p = {_p(c['wilcoxon_p'])}, permutation p = {_p(c['permutation_p'])} ({c['frames']} frames): "
+            f"Wilcoxon {_p_is(c['wilcoxon_p'])}, permutation {_p_is(c['permutation_p'])} ({c['frames']} frames): "
             f"{_verdict(c)} at 0.05; {c['non_inferiority']} at a margin of {margin:.1f} points")
 
 
