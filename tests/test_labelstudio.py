@@ -342,17 +342,21 @@ def test_per_annotator_writes_one_reader_folder_each(tmp_path, frames, capsys):
         annotated(21, senior, brush(tmp_path, disc, "disc")),
         annotated(22, 7, brush(tmp_path, disc, "ligament"), created_username=" junior@hospital.org, 7"),
         annotated(23, 9, brush(tmp_path, disc, "bone"), was_cancelled=True)]}           # cancelled: no reader
-    report = run(tmp_path, frames, [t1, t2], per_annotator=True)
+    t3 = task(3, "/data/upload/1/vidC_0004.jpg")
+    t3["annotations"] = [annotated(31, 12, brush(tmp_path, disc, "disc"))]            # only a user id
+    report = run(tmp_path, frames, [t1, t2, t3], per_annotator=True)
     readers = tmp_path / "out" / "readers"
-    assert sorted(p.name for p in readers.iterdir() if p.is_dir()) == ["dr.senior@hospital.org", "junior@hospital.org"]
+    assert sorted(p.name for p in readers.iterdir() if p.is_dir()) == ["dr.senior@hospital.org", "junior@hospital.org",
+                                                                        "user12"]
     got = lambda who, stem: cv2.imread(str(readers / who / "labels" / f"{stem}.png"), cv2.IMREAD_UNCHANGED)
     assert np.array_equal(got("dr.senior@hospital.org", "vidA_0001"), a_bone * np.uint8(1))
     assert np.array_equal(got("junior@hospital.org", "vidA_0001"), b_bone * np.uint8(1))
     assert np.array_equal(got("dr.senior@hospital.org", "vidD_0005"), disc * np.uint8(3))
     assert np.array_equal(got("junior@hospital.org", "vidD_0005"), disc * np.uint8(2))
-    assert report.readers == {"dr.senior@hospital.org": 2, "junior@hospital.org": 2} and not report.skipped
-    assert not (tmp_path / "out" / "labels").exists()                     # no single "truth" was written
-    assert sorted(p.name for p in (tmp_path / "out" / "images").iterdir()) == ["vidA_0001.png", "vidD_0005.png"]
+    assert report.readers == {"dr.senior@hospital.org": 2, "junior@hospital.org": 2, "user12": 1}
+    assert not report.skipped and not (tmp_path / "out" / "labels").exists()   # no single "truth" was written
+    assert sorted(p.name for p in (tmp_path / "out" / "images").iterdir()) == ["vidA_0001.png", "vidC_0004.jpg",
+                                                                                "vidD_0005.png"]
     listed = json.loads((readers / "readers.json").read_text())
     assert listed["junior@hospital.org"] == {"frames": 2, "annotators": ["junior@hospital.org 7"]}
 
@@ -364,14 +368,14 @@ def test_per_annotator_writes_one_reader_folder_each(tmp_path, frames, capsys):
     assert main(["import-labelstudio", str(export), "--images", str(frames), "--out", str(out),
                  "--per-annotator", "--annotator-groups", str(mapping)]) == 0
     text = capsys.readouterr().out
-    assert "readers under" in text and "junior 2, senior 2" in text
+    assert "readers under" in text and "junior 2, senior 2, user12 1" in text
     assert np.array_equal(cv2.imread(str(out / "readers" / "junior" / "labels" / "vidD_0005.png"),
                                      cv2.IMREAD_UNCHANGED), disc * np.uint8(2))
     mapping.write_text("7: junior\n")                                     # the senior is kept under the e-mail
     report = import_export(export, frames, tmp_path / "partial", progress=False, per_annotator=True,
                            annotator_groups=mapping)
-    assert report.readers == {"dr.senior@hospital.org": 2, "junior": 2}
-    assert report.unmapped == ["dr.senior@hospital.org"] and "not in the mapping file" in report.summary()
+    assert report.readers == {"dr.senior@hospital.org": 2, "junior": 2, "user12": 1}
+    assert report.unmapped == ["dr.senior@hospital.org", "user12"] and "not in the mapping file" in report.summary()
 
 
 def test_per_annotator_without_names_and_bad_mapping(tmp_path, frames, capsys):

@@ -79,7 +79,10 @@ def _units(data: Path, stems: list[str], group_pattern: str | None) -> tuple[np.
         raise ConfigError(f"readers: --group-pattern is not a valid regex ({e})") from None
     names = [m.group(1) if (m := rx.match(s)) and m.groups() else s for s in stems]
     if group_pattern is None:
-        known = set(json.loads(groups_file.read_text()))
+        try:
+            known = set(json.loads(groups_file.read_text()))
+        except (json.JSONDecodeError, UnicodeDecodeError, TypeError) as e:
+            raise DataError(f"{groups_file}: not a JSON mapping of video -> split ({e})") from None
         if not set(names) <= known:            # the file's groups came from another pattern: do not guess
             return None, "frame", f"{groups_file.name} does not match the frame names; give --group-pattern"
     if len(set(names)) < MIN_VIDEOS:            # a bootstrap over 2 or 3 videos says nothing
