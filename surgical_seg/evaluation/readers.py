@@ -222,12 +222,13 @@ def score_readers(truth: str | Path, readers: list[str] | dict[str, Path], model
         agreement[i, j] = agreement[j, i] = float(rs.mean_iou(cm, fg))
         pixel_agreement[i, j] = pixel_agreement[j, i] = float(np.trace(cm) / max(cm.sum(), 1))
     card = raw["card"]
+    model_name = card.name if card is not None else (str(model_labels) if model_labels else None)
     result = _clean({
         "truth": str(truth), "split": split, "classes": list(names), "frames": len(raw["frames"]),
-        "frame_names": raw["frames"], "unit": unit, "unit_note": unit_note, "units": len(np.unique(units)) if units is not None else
-        len(raw["frames"]), "frames_outside_common_set": raw["outside"],
-        "model": (card.name if card is not None else None) if model is not None else
-        (str(model_labels) if model_labels else None), "model_path": str(model) if model is not None else None,
+        "frame_names": raw["frames"], "unit": unit, "unit_note": unit_note,
+        "units": len(np.unique(units)) if units is not None else len(raw["frames"]),
+        "frames_outside_common_set": raw["outside"],
+        "model": model_name, "model_path": str(model) if model is not None else None,
         "backend": raw["backend"], "readers": list(readers), "margin": margin, "resamples": n_resamples,
         "seed": seed, "raters": raters, "comparisons": comparisons,
         "per_frame_iou": {n: [float(v) for v in per_frame[n]] for n in order},

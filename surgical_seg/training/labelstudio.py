@@ -535,5 +535,6 @@ def import_export(export_json: str | Path, images_dir: str | Path, out_dir: str 
     return report
 
 
-__all__ = ["import_export", "ImportReport", "annotator_of", "load_annotator_groups", "READERS_DIR", "decode_rle", "rle_to_mask", "polygon_to_mask",
+__all__ = ["import_export", "ImportReport", "annotator_of", "load_annotator_groups", "READERS_DIR",
+           "decode_rle", "rle_to_mask", "polygon_to_mask",
            "frame_name_candidates", "ALPHA_THRESHOLD", "OVERLAP_MODES"]
