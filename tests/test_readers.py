@@ -163,7 +163,7 @@ def test_bootstrap_over_videos_when_frames_are_grouped(study):
     assert res["unit"] == "frame" and "only 2 videos" in res["unit_note"] and not res["comparisons"]
 
 
-def test_synthetic_readers_are_graded_seeded_and_keep_the_scope(study, tmp_path):
+def test_synthetic_readers_are_graded_seeded_and_keep_ignored_pixels(study, tmp_path):
     data, readers = study
     res = score_readers(data, [f"{n}={readers / n}" for n in ("senior", "mid", "junior")], n_resamples=FAST,
                         progress=False)
@@ -182,6 +182,7 @@ def test_synthetic_readers_are_graded_seeded_and_keep_the_scope(study, tmp_path)
     # each kind of disagreement on its own: a missed small region, a confused pair, a shifted boundary
     truth = np.zeros((60, 80), np.uint8)
     truth[5:25, 5:40], truth[40:44, 60:64], truth[30:55, 5:30] = 2, 1, 3
+    truth[:, :3] = 255                                                  # ignored pixels (e.g. outside the scope)
     miss = PROFILES["senior"].__class__("t", boundary_px=(0, 0), small_px=20, miss_prob=1.0)
     assert np.array_equal(perturb(truth, miss, np.random.default_rng(0)), np.where(truth == 1, 0, truth))
     swap = PROFILES["senior"].__class__("t", boundary_px=(0, 0), small_px=0, miss_prob=0, confuse_prob=1.0)
@@ -189,7 +190,7 @@ def test_synthetic_readers_are_graded_seeded_and_keep_the_scope(study, tmp_path)
     assert (swapped[truth == 2] == 3).all() and (swapped[truth == 3] == 2).all()
     shift = PROFILES["senior"].__class__("t", boundary_px=(2, 2), small_px=0, miss_prob=0)
     moved = perturb(truth, shift, np.random.default_rng(1))
-    assert 0 < (moved != truth).sum() < 0.25 * truth.size
+    assert 0 < (moved != truth).sum() < 0.25 * truth.size and np.array_equal(moved == 255, truth == 255)
 
 
 def test_user_errors_are_one_line(tmp_path, study, capsys):

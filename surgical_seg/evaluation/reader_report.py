@@ -81,7 +81,7 @@ def markdown(result: dict) -> str:
     lines = [f"# Reader study: {result['model'] or 'readers only'}", "",
              f"Truth: `{result['truth']}` (split `{result['split']}`), {result['frames']} frames labelled by every "
              f"rater. Per-class and mean figures are pooled over all pixels, as `eval` computes them (pixels "
-             f"outside the scope excluded; a reader's 255 counts as background), in %. *Frame mIoU* is the "
+             f"labelled 255 (ignore) in the truth excluded; a reader's 255 counts as background), in %. *Frame mIoU* is the "
              f"mean over frames of each frame's mean IoU: the quantity the paired tests compare. 95 % "
              f"intervals by BCa bootstrap over {unit}, {result['resamples']} resamples, seed {result['seed']}.", "",
              "| Rater | " + " | ".join(f"{c} IoU" for c in fg) + " | **mean IoU** [95 % CI] | frame mIoU [95 % CI] | "

@@ -8,7 +8,7 @@ Model vs each reader: Wilcoxon signed-rank and a paired permutation test on per-
 and a non-inferiority verdict from the paired bootstrap interval of the mean-IoU difference.
 Agreement: pairwise mean IoU between raters and Fleiss' kappa over pixels.
 
-A reader's 255 ("not labelled") counts as background; truth 255 (outside the scope) is left out.
+A reader's 255 ("not labelled") counts as background; truth 255 (ignore) is left out.
 """
 from __future__ import annotations
 

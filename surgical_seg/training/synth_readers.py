@@ -10,7 +10,7 @@ synthetic reader perturbs the true label map in the three ways annotators differ
 - **confused pair**: whole regions of one class of `confused` labelled as the other with
   probability `confuse_prob` (ligamentum flavum and disc are the study's hard pair).
 
-Pixels outside the scope circle (255 in the truth) stay 255. Figures are in pixels at 640x360
+Pixels the truth ignores (255) stay 255. Figures are in pixels at 640x360
 (the synth default); perturbations are seeded per profile and frame, so readers are reproducible.
 """
 from __future__ import annotations
@@ -51,8 +51,8 @@ def _disk(r: int) -> np.ndarray:
 def perturb(truth: np.ndarray, profile: ReaderProfile, rng: np.random.Generator,
             class_names: tuple[str, ...] = CLASS_NAMES) -> np.ndarray:
     """One reader's label map of a frame: a new HxW uint8 array (the truth is not touched)."""
-    scope = truth == IGNORE_INDEX
-    base = np.where(scope, 0, truth).astype(np.uint8)
+    ignored = truth == IGNORE_INDEX
+    base = np.where(ignored, 0, truth).astype(np.uint8)
     out = base.copy()
     pair = [class_names.index(c) for c in profile.confused]
     # region by region of the truth: miss small ones, relabel some of the confused pair
@@ -77,7 +77,7 @@ def perturb(truth: np.ndarray, profile: ReaderProfile, rng: np.random.Generator,
             drawn[(cv2.dilate(mask, _disk(r)) > 0) & (mask == 0)] = k
         else:
             drawn[(mask > 0) & (cv2.erode(mask, _disk(r)) == 0) & (drawn == k)] = 0
-    drawn[scope] = IGNORE_INDEX
+    drawn[ignored] = IGNORE_INDEX
     return drawn
 
 
