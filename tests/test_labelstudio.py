@@ -360,7 +360,7 @@ def test_per_annotator_writes_one_reader_folder_each(tmp_path, frames, capsys):
     listed = json.loads((readers / "readers.json").read_text())
     assert listed["junior@hospital.org"] == {"frames": 2, "annotators": ["junior@hospital.org 7"]}
 
-    # a mapping file names groups; the CLI writes readers/senior and readers/junior, ids or e-mails as keys
+    # a mapping file names groups (ids or e-mails as keys): readers/<group>/<annotator>/labels
     mapping = tmp_path / "groups.yml"
     mapping.write_text("DR.Senior@hospital.org: senior\n7: junior\n")
     export = tmp_path / "export.json"
@@ -368,14 +368,16 @@ def test_per_annotator_writes_one_reader_folder_each(tmp_path, frames, capsys):
     assert main(["import-labelstudio", str(export), "--images", str(frames), "--out", str(out),
                  "--per-annotator", "--annotator-groups", str(mapping)]) == 0
     text = capsys.readouterr().out
-    assert "readers under" in text and "junior 2, senior 2, user12 1" in text
-    assert np.array_equal(cv2.imread(str(out / "readers" / "junior" / "labels" / "vidD_0005.png"),
+    assert "readers under" in text and "junior/junior@hospital.org 2, senior/dr.senior@hospital.org 2, user12 1" in text
+    assert np.array_equal(cv2.imread(str(out / "readers" / "junior" / "junior@hospital.org" / "labels" / "vidD_0005.png"),
                                      cv2.IMREAD_UNCHANGED), disc * np.uint8(2))
-    mapping.write_text("7: junior\n")                                     # the senior is kept under the e-mail
-    report = import_export(export, frames, tmp_path / "partial", progress=False, per_annotator=True,
-                           annotator_groups=mapping)
-    assert report.readers == {"dr.senior@hospital.org": 2, "junior": 2, "user12": 1}
-    assert report.unmapped == ["dr.senior@hospital.org", "user12"] and "not in the mapping file" in report.summary()
+    # two annotators of one group who labelled the same frames: both kept, side by side
+    report = import_export(export, frames, tmp_path / "two", progress=False, per_annotator=True,
+                           annotator_groups={"dr.senior@hospital.org": "senior", "7": "senior"})
+    assert report.readers == {"senior/dr.senior@hospital.org": 2, "senior/junior@hospital.org": 2, "user12": 1}
+    assert not report.skipped and report.unmapped == ["user12"] and "not in the mapping file" in report.summary()
+    assert json.loads((tmp_path / "two" / "readers" / "readers.json").read_text())["senior/junior@hospital.org"] == \
+        {"frames": 2, "annotators": ["junior@hospital.org 7"]}
 
 
 def test_per_annotator_without_names_and_bad_mapping(tmp_path, frames, capsys):

@@ -221,3 +221,38 @@ def test_user_errors_are_one_line(tmp_path, study, capsys):
         write_readers(tmp_path, tmp_path / "y", progress=False)
     with pytest.raises(ConfigError, match="not both"):
         score_readers(data, [f"mid={readers / 'mid'}"], model="m", model_labels=readers / "senior", progress=False)
+
+
+def test_a_group_of_readers_pools_into_one_row(tmp_path, study):
+    """Two seniors (a folder per reader, as import-labelstudio --annotator-groups writes) are one row:
+    pooled over both readers' pixels, per frame too; agreement stays per reader."""
+    import shutil
+    data, readers = study
+    group = tmp_path / "senior"
+    shutil.copytree(readers / "senior" / "labels", group / "dr.a@h.org" / "labels")
+    shutil.copytree(readers / "mid" / "labels", group / "dr.b@h.org" / "labels")
+    res = score_readers(data, [f"senior={group}", f"junior={readers / 'junior'}"], n_resamples=FAST,
+                        report_dir=tmp_path / "rep", progress=False)
+    assert res["members"] == {"senior": ["senior/dr.a@h.org", "senior/dr.b@h.org"], "junior": ["junior"]}
+    truth = [load(data / "labels" / f"{s}.png") for s in stems(data)]
+    a = [load(readers / "senior" / "labels" / f"{s}.png") for s in stems(data)]
+    b = [load(readers / "mid" / "labels" / f"{s}.png") for s in stems(data)]
+    t2 = np.concatenate([x[x != 255] for x in truth] * 2)
+    p2 = np.concatenate([y[x != 255] for x, y in zip(truth, a)] + [y[x != 255] for x, y in zip(truth, b)])
+    want = jaccard_score(t2, p2, labels=FG, average=None)
+    assert [res["raters"]["senior"]["per_class"][c]["iou"] for c in ("bone", "ligament", "disc")] == \
+        pytest.approx(want, abs=1e-12)
+    per_frame = [sk_frame_iou(np.r_[x.ravel(), x.ravel()], np.r_[y.ravel(), z.ravel()]) for x, y, z in zip(truth, a, b)]
+    assert res["per_frame_iou"]["senior"] == pytest.approx(per_frame, abs=1e-12)
+    ag = res["agreement"]
+    assert ag["raters"] == ["senior/dr.a@h.org", "senior/dr.b@h.org", "junior"]
+    fa = np.concatenate([y[x != 255] for x, y in zip(truth, a)])
+    fb = np.concatenate([y[x != 255] for x, y in zip(truth, b)])
+    assert ag["mean_iou"][0][1] == pytest.approx(np.mean(jaccard_score(fa, fb, labels=FG, average=None)), abs=1e-12)
+    assert 0 < ag["fleiss_kappa_readers"] < 1
+    assert "| senior (2 readers) |" in (tmp_path / "rep" / "report.md").read_text()
+    # the same group given as two --reader senior=... options
+    again = score_readers(data, [f"senior={group / 'dr.a@h.org'}", f"senior={group / 'dr.b@h.org'}",
+                                 f"junior={readers / 'junior'}"], n_resamples=FAST, progress=False)
+    assert again["raters"]["senior"]["mean"] == res["raters"]["senior"]["mean"]
+    assert again["members"]["senior"] == ["senior/dr.a@h.org", "senior/dr.b@h.org"]

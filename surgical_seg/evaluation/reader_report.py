@@ -27,7 +27,10 @@ def _ranked(result: dict) -> list[str]:
 
 
 def _label(result: dict, name: str) -> str:
-    return f"model ({result['model']})" if name == MODEL else name
+    if name == MODEL:
+        return f"model ({result['model']})"
+    k = len(result.get("members", {}).get(name, ()))
+    return f"{name} ({k} readers)" if k > 1 else name
 
 
 def _verdict(c: dict) -> str:
@@ -89,7 +92,7 @@ def markdown(result: dict) -> str:
              "|---" * (len(fg) + 9) + "|"]
     for n in _ranked(result):
         r, c = result["raters"][n], result["comparisons"].get(n)
-        name = f"**{_label(result, n)}**" if n == MODEL else n
+        name = f"**{_label(result, n)}**" if n == MODEL else _label(result, n)
         lines.append(f"| {name} | " + " | ".join(_pct(r["per_class"][k]["iou"]) for k in fg)
                      + f" | **{_pct(r['mean']['iou'])}** [{_ci_text(r['ci95']['iou']['mean'])}] | "
                      f"{_pct(r['per_frame_iou']['mean'])} [{_ci_text(r['per_frame_iou']['ci95'])}] | "

@@ -40,25 +40,47 @@ def class_list(card=None) -> tuple[tuple[str, ...], tuple[str, ...]]:
     return names, names[1:]
 
 
-def parse_reader(text: str) -> tuple[str, Path]:
-    """NAME=DIR -> (name, labels folder); DIR may be a reader folder holding labels/ or the labels itself."""
+def parse_reader(text: str) -> tuple[str, list[tuple[str, Path]]]:
+    """NAME=DIR -> (name, [(member, labels folder)]). DIR is a reader's folder holding labels/, the
+    labels folder itself, or a group's folder holding one <member>/labels per reader (as
+    `import-labelstudio --annotator-groups` writes it)."""
     name, sep, folder = text.partition("=")
     name = name.strip()
     if not sep or not name or not folder.strip():
         raise ConfigError(f"readers: --reader must look like NAME=DIR, not {text!r}")
     if name == MODEL:
         raise ConfigError(f"readers: the reader name {MODEL!r} is kept for the model")
-    return name, _labels_folder(Path(folder.strip()), f"reader {name!r}")
+    return name, _labels_folders(Path(folder.strip()), f"reader {name!r}")
 
 
-def _labels_folder(path: Path, who: str) -> Path:
-    """A rater's folder holding labels/, or the labels folder itself; it must hold PNGs."""
-    labels = path / "labels" if (path / "labels").is_dir() else path
-    if not labels.is_dir():
+def _labels_folders(path: Path, who: str) -> list[tuple[str, Path]]:
+    if (path / "labels").is_dir() or (path.is_dir() and any(path.glob("*.png"))):
+        labels = path / "labels" if (path / "labels").is_dir() else path
+        if not any(labels.glob("*.png")):
+            raise DataError(f"{labels}: {who} has no label PNGs")
+        return [(path.name if labels != path else path.parent.name, labels)]
+    if not path.is_dir():
         raise DataError(f"{path}: {who} folder not found")
-    if not any(labels.glob("*.png")):
-        raise DataError(f"{labels}: {who} has no label PNGs")
-    return labels
+    members = [(sub.name, sub / "labels") for sub in sorted(path.iterdir())
+               if (sub / "labels").is_dir() and any((sub / "labels").glob("*.png"))]
+    if not members:
+        raise DataError(f"{path}: {who} has no label PNGs (neither labels/ nor <reader>/labels/ inside)")
+    return members
+
+
+def _group(pairs: list[tuple[str, list[tuple[str, Path]]]]) -> dict[str, list[tuple[str, Path]]]:
+    """Raters by name (a repeated NAME adds readers to that group); members named NAME/<member>
+    in groups of several, NAME alone otherwise."""
+    groups: dict[str, list[tuple[str, Path]]] = {}
+    for name, members in pairs:
+        groups.setdefault(name, []).extend(members)
+    out = {}
+    for name, members in groups.items():
+        labels = [f"{name}/{m}" for m, _ in members] if len(members) > 1 else [name]
+        if len(set(labels)) != len(labels):
+            labels = [f"{name}/{k + 1}" for k in range(len(members))]
+        out[name] = [(label, folder) for label, (_, folder) in zip(labels, members)]
+    return out
 
 
 @dataclass
@@ -103,7 +125,7 @@ def _load_reader_label(path: Path, shape: tuple[int, int], n_classes: int) -> np
     return lab
 
 
-def collect(truth: Path, split: str, readers: dict[str, Path], model=None, backend: str = "auto",
+def collect(truth: Path, split: str, readers: dict[str, list[tuple[str, Path]]], model=None, backend: str = "auto",
             model_labels: Path | None = None, progress: bool = True) -> dict:
     """Run over the common frames: per-rater SegmentationMetrics and per-frame confusion matrices,
     pairwise confusion between raters, Fleiss accumulators. Returns the raw pieces."""
@@ -122,20 +144,26 @@ def collect(truth: Path, split: str, readers: dict[str, Path], model=None, backe
         raise DataError(f"{truth}: split {split!r} lists no frames")
     sources = dict(readers)
     if model_labels is not None:
-        sources[MODEL] = _labels_folder(Path(model_labels), "the model's labels")
-    have = {name: {p.stem for p in folder.glob("*.png")} for name, folder in sources.items()}
+        sources[MODEL] = [(MODEL, _labels_folders(Path(model_labels), "the model's labels")[0][1])]
+    have = {name: set.intersection(*({p.stem for p in folder.glob("*.png")} for _, folder in members))
+            for name, members in sources.items()}
     common = sorted(set(pairs).intersection(*have.values()))
     if not common:
         raise DataError(f"no frame of {truth} (split {split}) is labelled by every reader: "
                         + ", ".join(f"{n} {len(s & set(pairs))}" for n, s in have.items()))
-    rater_names = [*readers, *([MODEL] if seg is not None or model_labels is not None else [])]
+    if seg is not None:
+        sources[MODEL] = [(MODEL, None)]
+    rater_names = list(sources)
+    readers_flat = [m for n in readers for m, _ in sources[n]]           # every single reader, in order
+    individuals = [m for n in rater_names for m, _ in sources[n]]
     raters = {n: _Rater(n, SegmentationMetrics(names, fg, auc_samples=None)) for n in rater_names}
-    pair_cms = {p: np.zeros((len(names),) * 2, np.int64) for p in combinations(rater_names, 2)}
+    pair_cms = {p: np.zeros((len(names),) * 2, np.int64) for p in combinations(individuals, 2)}
     fleiss_readers, fleiss_all = rs.FleissAccumulator(len(names)), rs.FleissAccumulator(len(names))
     for stem in tqdm(common, desc="readers", unit="img", disable=not progress):
         img_path, lab_path = pairs[stem]
         t = load_label(lab_path)
-        labels = {n: _load_reader_label(sources[n] / f"{stem}.png", t.shape, len(names)) for n in sources}
+        labels = {m: _load_reader_label(folder / f"{stem}.png", t.shape, len(names))
+                  for members in sources.values() for m, folder in members if folder is not None}
         if seg is not None:
             frame = cv2.imread(str(img_path), cv2.IMREAD_COLOR)
             if frame is None:
@@ -143,21 +171,23 @@ def collect(truth: Path, split: str, readers: dict[str, Path], model=None, backe
             labels[MODEL] = seg.segment(frame).labels
         for n, r in raters.items():
             before = r.metrics.confusion.copy()
-            try:
-                r.metrics.update(t, labels[n])
-            except ValueError as e:
-                raise DataError(f"{lab_path}: {e}") from None
+            for m, _ in sources[n]:                     # a group's readers pool into one row
+                try:
+                    r.metrics.update(t, labels[m])
+                except ValueError as e:
+                    raise DataError(f"{lab_path}: {e}") from None
             r.frame_cms.append(r.metrics.confusion - before)
         valid = t != IGNORE_INDEX
-        flat = {n: labels[n][valid].astype(np.int64) for n in rater_names}
+        flat = {m: labels[m][valid].astype(np.int64) for m in individuals}
         for a, b in pair_cms:
             pair_cms[a, b] += np.bincount(flat[a] * len(names) + flat[b],
                                           minlength=len(names) ** 2).reshape(len(names), len(names))
-        if len(readers) >= 2:
-            fleiss_readers.add(np.stack([flat[n] for n in readers]))
-        if len(rater_names) >= 2 and len(rater_names) > len(readers):
-            fleiss_all.add(np.stack([flat[n] for n in rater_names]))
+        if len(readers_flat) >= 2:
+            fleiss_readers.add(np.stack([flat[m] for m in readers_flat]))
+        if len(individuals) > len(readers_flat) >= 1:
+            fleiss_all.add(np.stack([flat[m] for m in individuals]))
     return {"classes": names, "foreground": fg, "frames": common, "raters": raters, "pair_cms": pair_cms,
+            "individuals": individuals, "members": {n: [m for m, _ in sources[n]] for n in readers},
             "fleiss_readers": fleiss_readers, "fleiss_all": fleiss_all, "card": card,
             "backend": seg.backend_name if seg is not None else None,
             "outside": {n: len(s - set(common)) for n, s in have.items()}}
@@ -172,7 +202,8 @@ def score_readers(truth: str | Path, readers: list[str] | dict[str, Path], model
     truth = Path(truth)
     if not truth.is_dir():
         raise DataError(f"{truth}: truth dataset folder not found")
-    readers = dict(readers) if isinstance(readers, dict) else dict(parse_reader(r) for r in readers)
+    readers = _group([(n, [(Path(d).name, Path(d))]) for n, d in readers.items()] if isinstance(readers, dict)
+                     else [parse_reader(r) for r in readers])
     if not readers:
         raise ConfigError("readers: give at least one --reader NAME=DIR")
     if model is not None and model_labels is not None:
@@ -214,7 +245,7 @@ def score_readers(truth: str | Path, readers: list[str] | dict[str, Path], model
             tests = rs.paired_tests(per_frame[MODEL], per_frame[n], units, n_resamples, seed)
             comparisons[n] = {**tests, "difference_ci95": [low, high],
                               "non_inferiority": rs.non_inferiority(diff, low, high, margin)}
-    order = list(raw["raters"])
+    order = raw["individuals"]
     agreement = np.eye(len(order))
     pixel_agreement = np.eye(len(order))
     for (a, b), cm in raw["pair_cms"].items():
@@ -229,9 +260,9 @@ def score_readers(truth: str | Path, readers: list[str] | dict[str, Path], model
         "units": len(np.unique(units)) if units is not None else len(raw["frames"]),
         "frames_outside_common_set": raw["outside"],
         "model": model_name, "model_path": str(model) if model is not None else None,
-        "backend": raw["backend"], "readers": list(readers), "margin": margin, "resamples": n_resamples,
+        "backend": raw["backend"], "readers": list(readers), "members": raw["members"], "margin": margin, "resamples": n_resamples,
         "seed": seed, "raters": raters, "comparisons": comparisons,
-        "per_frame_iou": {n: [float(v) for v in per_frame[n]] for n in order},
+        "per_frame_iou": {n: [float(v) for v in per_frame[n]] for n in raw["raters"]},
         "agreement": {"raters": order, "mean_iou": agreement.tolist(), "pixel_agreement": pixel_agreement.tolist(),
                       "fleiss_kappa_readers": raw["fleiss_readers"].kappa(),
                       "fleiss_kappa_with_model": raw["fleiss_all"].kappa()}})

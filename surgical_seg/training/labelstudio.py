@@ -11,8 +11,9 @@ DataError naming the task.
 
 With per_annotator=True (a reader study: several surgeons labelled the same frames) every
 annotator's newest annotation of a task is written to OUT/readers/<annotator>/labels/<stem>.png,
-the annotator named by e-mail (else user id), or by the group a mapping file gives (senior, mid,
-junior); predictions are never used in that mode. OUT/readers/readers.json lists who is where.
+the annotator named by e-mail (else user<id>); with a mapping file to groups (senior, mid, junior)
+to OUT/readers/<group>/<annotator>/labels, so `readers --reader senior=OUT/readers/senior` scores
+the group. Predictions are never used in that mode. OUT/readers/readers.json lists who is where.
 
 Brush RLE is decoded here (no Label Studio package needed at run time). It is thi.ng's rle-pack
 format, which Label Studio's editor writes from the canvas: header (32-bit count, 5-bit word size,
@@ -193,7 +194,7 @@ class ImportReport:
             if len(self.overlap_examples) > examples:
                 lines.append(f"    ... and {len(self.overlap_examples) - examples} more")
         if self.stale_labels:
-            where = self.out_dir / (f"{READERS_DIR}/*/labels" if self.readers else "labels")
+            where = self.out_dir / (f"{READERS_DIR}/.../labels" if self.readers else "labels")
             lines.append(f"note: {len(self.stale_labels)} label PNGs in {where} were not written "
                          f"by this import (earlier runs?), e.g. {', '.join(self.stale_labels[:examples])}")
         return "\n".join(lines)
@@ -386,12 +387,13 @@ def load_annotator_groups(path: str | Path) -> dict[str, str]:
 
 
 def _reader_name(annotation: dict, groups: dict[str, str] | None, report: ImportReport) -> str:
+    """The annotator's folder: e-mail, else user<id>; under its group's folder when the mapping names one."""
     email, ident = annotator_of(annotation)
+    own = _folder_name(email) or (f"user{_folder_name(ident)}" if ident else "unknown")
     if groups:
         for key in (email.lower(), ident.lower()):
             if key and key in groups:
-                return groups[key]
-    own = _folder_name(email) or (f"user{_folder_name(ident)}" if ident else "unknown")
+                return f"{groups[key]}/{own}"
     if groups and own not in report.unmapped:
         report.unmapped.append(own)
     return own
@@ -427,8 +429,8 @@ def import_export(export_json: str | Path, images_dir: str | Path, out_dir: str 
 
     Per task the newest non-cancelled annotation is used; predictions only when the task has no
     annotation at all. With per_annotator=True, the newest annotation of *each* annotator goes to
-    OUT/readers/<annotator or group>/labels (annotator_groups: a mapping file or dict, e-mail or
-    user id -> group name). `labels` gives class ids 1..n in order (matched case-insensitively).
+    OUT/readers/<annotator>/labels, or OUT/readers/<group>/<annotator>/labels (annotator_groups: a
+    mapping file or dict, e-mail or user id -> group name). `labels` gives class ids 1..n in order (matched case-insensitively).
     Pixels claimed by two classes go to the later region (counted in the report), or with
     on_overlap="error" raise DataError at the first such task (frames before it stay written).
     A progress bar is shown on a terminal only.
@@ -523,9 +525,10 @@ def import_export(export_json: str | Path, images_dir: str | Path, out_dir: str 
     done = set(report.written)
     if per_annotator:
         report.readers = dict(sorted(report.readers.items()))
-        found = sorted((out_dir / READERS_DIR).glob("*/labels/*.png")) if (out_dir / READERS_DIR).is_dir() else []
-        report.stale_labels = [f"{p.parent.parent.name}/{p.stem}" for p in found
-                               if f"{p.parent.parent.name}/{p.stem}" not in done]
+        root = out_dir / READERS_DIR
+        found = [f"{p.parent.parent.relative_to(root).as_posix()}/{p.stem}"
+                 for p in sorted(root.rglob("labels/*.png"))] if root.is_dir() else []
+        report.stale_labels = [name for name in found if name not in done]
         if report.readers:
             (out_dir / READERS_DIR / "readers.json").write_text(json.dumps(
                 {name: {"frames": n, "annotators": sorted(annotators[name])} for name, n in report.readers.items()},
