@@ -193,17 +193,20 @@ def collect(truth: Path, split: str, readers: dict[str, list[tuple[str, Path]]],
             "outside": {n: len(s - set(common)) for n, s in have.items()}}
 
 
-def score_readers(truth: str | Path, readers: list[str] | dict[str, Path], model: str | Path | None = None,
+def score_readers(truth: str | Path, readers: list[str] | dict[str, str | Path], model: str | Path | None = None,
                   model_labels: str | Path | None = None, backend: str = "auto", split: str = "all",
                   margin: float = 0.05, n_resamples: int = 9999, seed: int = 0, group_pattern: str | None = None,
                   json_out: str | Path | None = None, report_dir: str | Path | None = None,
                   progress: bool = True) -> dict:
-    """The whole reader study; returns (and optionally writes) a JSON-ready dict."""
+    """The whole reader study; returns (and optionally writes) a JSON-ready dict.
+
+    readers: "NAME=DIR" strings as on the command line (a repeated NAME makes a group), or {name: DIR}.
+    """
     truth = Path(truth)
     if not truth.is_dir():
         raise DataError(f"{truth}: truth dataset folder not found")
-    readers = _group([(n, [(Path(d).name, Path(d))]) for n, d in readers.items()] if isinstance(readers, dict)
-                     else [parse_reader(r) for r in readers])
+    readers = _group([(n, _labels_folders(Path(d), f"reader {n!r}")) for n, d in readers.items()]
+                     if isinstance(readers, dict) else [parse_reader(r) for r in readers])
     if not readers:
         raise ConfigError("readers: give at least one --reader NAME=DIR")
     if model is not None and model_labels is not None:
@@ -260,8 +263,8 @@ def score_readers(truth: str | Path, readers: list[str] | dict[str, Path], model
         "units": len(np.unique(units)) if units is not None else len(raw["frames"]),
         "frames_outside_common_set": raw["outside"],
         "model": model_name, "model_path": str(model) if model is not None else None,
-        "backend": raw["backend"], "readers": list(readers), "members": raw["members"], "margin": margin, "resamples": n_resamples,
-        "seed": seed, "raters": raters, "comparisons": comparisons,
+        "backend": raw["backend"], "readers": list(readers), "members": raw["members"], "margin": margin,
+        "resamples": n_resamples, "seed": seed, "raters": raters, "comparisons": comparisons,
         "per_frame_iou": {n: [float(v) for v in per_frame[n]] for n in raw["raters"]},
         "agreement": {"raters": order, "mean_iou": agreement.tolist(), "pixel_agreement": pixel_agreement.tolist(),
                       "fleiss_kappa_readers": raw["fleiss_readers"].kappa(),
