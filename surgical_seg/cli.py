@@ -24,7 +24,10 @@ class _HelpFormatter(argparse.HelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if "default" in text or action.default in (None, False, argparse.SUPPRESS, []):
+        if action.option_strings and action.nargs == 0 and action.default is False and "default" not in text:
+            return text + " (default: off)"                      # a store_true flag
+        if "default" in text or action.default is None or action.default is False or action.default == [] \
+                or action.default == argparse.SUPPRESS:
             return text
         if not action.option_strings and action.nargs not in ("?", "*"):
             return text
@@ -32,11 +35,16 @@ class _HelpFormatter(argparse.HelpFormatter):
 
 
 class _Parser(argparse.ArgumentParser):
-    """Every (sub)parser formats help with _HelpFormatter: subparsers inherit the parser class."""
+    """Every (sub)parser formats help with _HelpFormatter and reports errors in one line; subparsers
+    inherit the parser class, so subcommands added later get both."""
 
     def __init__(self, *args, **kwargs):
         kwargs.setdefault("formatter_class", _HelpFormatter)
         super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        """A wrong option is a user error like any other: one line, exit 2 (no usage block)."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _size(text: str) -> tuple[int, int]:
