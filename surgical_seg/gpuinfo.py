@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import importlib.util
 import shutil
 import subprocess
+from pathlib import Path
 
 NVIDIA_SMI_TIMEOUT_S = 5.0
-# Libraries onnxruntime-gpu 1.31 (CUDA 12 build) loads for its CUDA provider.
-CUDA_LIBS = ("libcuda.so.1", "libcudart.so.12", "libcublas.so.12", "libcublasLt.so.12", "libcufft.so.11",
-             "libcudnn.so.9")
+# Looked up when no onnxruntime-gpu provider library is there to ask (see missing_provider_libs).
+CUDA_LIBS = ("libcuda.so.1", "libcudnn.so.9")
 
 
 @functools.lru_cache(maxsize=1)
@@ -48,8 +49,33 @@ def gpu_name(index: int = 0) -> str:
     return gpus[index]["name"] if len(gpus) > index else ""
 
 
-def missing_cuda_libs(names: tuple[str, ...] = CUDA_LIBS) -> list[str]:
-    """The CUDA libraries that the dynamic loader cannot find here."""
+def _ort_capi() -> Path | None:
+    spec = importlib.util.find_spec("onnxruntime")
+    return Path(spec.submodule_search_locations[0]) / "capi" if spec and spec.submodule_search_locations else None
+
+
+def ort_cuda_version() -> str:
+    """The CUDA major.minor the installed onnxruntime-gpu was built for ("" for the CPU build)."""
+    capi = _ort_capi()
+    info = capi / "build_and_package_info.py" if capi else None
+    if info is None or not info.is_file():
+        return ""
+    for line in info.read_text().splitlines():
+        if line.startswith("cuda_version"):
+            return line.split("=", 1)[1].strip().strip("'\"")
+    return ""
+
+
+def _ldd_missing(path: Path) -> list[str] | None:
+    """Libraries `path` links to that the loader cannot find (None when ldd is unavailable)."""
+    try:
+        out = subprocess.run(["ldd", str(path)], capture_output=True, text=True, timeout=10).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return [line.split()[0] for line in out.splitlines() if "not found" in line]
+
+
+def _dlopen_missing(names) -> list[str]:
     missing = []
     for name in names:
         try:
@@ -59,15 +85,36 @@ def missing_cuda_libs(names: tuple[str, ...] = CUDA_LIBS) -> list[str]:
     return missing
 
 
+def missing_provider_libs(kind: str = "cuda") -> list[str]:
+    """What ONNX Runtime's CUDA or TensorRT provider library needs and cannot find here.
+
+    Read from the provider library itself (ldd), plus cuDNN, which it loads only at run time;
+    without onnxruntime-gpu, the generic CUDA_LIBS are looked up instead.
+    """
+    capi = _ort_capi()
+    lib = capi / f"libonnxruntime_providers_{kind}.so" if capi else None
+    found = _ldd_missing(lib) if lib is not None and lib.is_file() else None
+    if found is None:
+        return _dlopen_missing(CUDA_LIBS if kind == "cuda" else ("libnvinfer.so.10",))
+    extra = [n for n in _dlopen_missing(("libcudnn.so.9",)) if n not in found] if kind == "cuda" else []
+    return found + extra
+
+
+def missing_cuda_libs(names: tuple[str, ...] = CUDA_LIBS) -> list[str]:
+    """The CUDA libraries that the dynamic loader cannot find here."""
+    return _dlopen_missing(names)
+
+
 def cuda_unusable_reason() -> str:
-    """"" when a GPU and the CUDA libraries are there, else one line saying what is missing."""
+    """"" when a GPU and the CUDA libraries ONNX Runtime needs are there, else one line saying what is missing."""
     gpus, why = nvidia_gpus()
-    if not gpus:
-        return why
-    missing = missing_cuda_libs()
+    parts = [] if gpus else [why]
+    missing = missing_provider_libs("cuda")
     if missing:
-        return f"CUDA libraries not found: {', '.join(missing)} (install CUDA 12 + cuDNN 9, or pip install nvidia-cudnn-cu12 ...)"
-    return ""
+        version = ort_cuda_version()
+        parts.append(f"CUDA{' ' + version if version else ''} libraries not found: {', '.join(missing)}")
+    return "; ".join(parts)
 
 
-__all__ = ["nvidia_gpus", "gpu_name", "missing_cuda_libs", "cuda_unusable_reason", "CUDA_LIBS"]
+__all__ = ["nvidia_gpus", "gpu_name", "missing_cuda_libs", "missing_provider_libs", "ort_cuda_version",
+           "cuda_unusable_reason", "CUDA_LIBS"]

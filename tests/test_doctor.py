@@ -75,4 +75,4 @@ def test_no_nvidia_driver_is_explained(monkeypatch):
     finally:
         gpuinfo.nvidia_gpus.cache_clear()
     assert gpus == {"found": [], "why_none": "no NVIDIA driver (nvidia-smi not found)"}
-    assert cuda == {"usable": False, "why_not": "no NVIDIA driver (nvidia-smi not found)"}
+    assert cuda["usable"] is False and cuda["why_not"].startswith("no NVIDIA driver (nvidia-smi not found)")

@@ -10,7 +10,9 @@ and `startup_note` reports a TensorRT engine build or cache load.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import importlib.metadata
 import importlib.util
 import os
@@ -21,13 +23,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendUnavailable, ConfigError, ModelError
-from ..gpuinfo import cuda_unusable_reason, gpu_name, missing_cuda_libs
+from ..gpuinfo import cuda_unusable_reason, gpu_name, missing_provider_libs
 from ..modelcard import ONNX_FILE, PADDLE_FILES, ModelCard
 from .cache import cache_root, engine_cache_dir
 
 DEVICES = ("auto", "cpu", "gpu", "cuda", "tensorrt")
 DEVICE_ALIASES = {"cuda": "gpu"}
-TENSORRT_LIBS = ("libnvinfer.so.10",)
 PRECISIONS = ("f32", "bf16", "f16")
 
 
@@ -223,17 +224,28 @@ class OnnxRuntimeBackend(Backend):
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3                       # no "removing unused initializer" noise
+        # A GPU provider that cannot load makes ORT log errors and print an "EP Error" banner to stdout
+        # (which would corrupt `doctor --json`); we read back what runs and say why in one line instead.
+        # (ORT's banner is kept in self.ort_banner for whoever wants the raw text.)
+        ort.set_default_logger_severity(4 if gpu else 3)
         try:
-            self._session = ort.InferenceSession(str(path), opts, providers=providers)
+            banner = io.StringIO()
+            with contextlib.redirect_stdout(banner):
+                self._session = ort.InferenceSession(str(path), opts, providers=providers)
+            self.ort_banner = banner.getvalue()
         except Exception as e:
             raise ModelError(f"{path}: ONNX Runtime cannot load it ({_first_line(e)})") from None
         used = self._session.get_providers()              # what the session runs, not what was asked
         self.providers = tuple(used)
         self.device = {"TensorrtExecutionProvider": "tensorrt", "CUDAExecutionProvider": "gpu"}.get(used[0], "cpu")
         if gpu and self.device != gpu:
-            missing = missing_cuda_libs(TENSORRT_LIBS) if gpu == "tensorrt" and self.device == "gpu" else []
-            why = (f"TensorRT libraries not found: {', '.join(missing)}" if missing
-                   else cuda_unusable_reason() or "the provider failed to start (see surgical-seg doctor)")
+            trt_missing = missing_provider_libs("tensorrt") if gpu == "tensorrt" else []
+            why = "; ".join(r for r in (cuda_unusable_reason() if self.device == "cpu" else "",
+                                        f"TensorRT libraries not found: {', '.join(trt_missing)}" if trt_missing else "")
+                            if r) or "the provider failed to start (see surgical-seg doctor)"
+            for folder in ((cache, cache.parent) if cache is not None else ()):
+                if not any(folder.iterdir()):
+                    folder.rmdir()                        # no engine will be built: leave no empty folder
             self._fell_back(device, f"{gpu} ({providers[0] if isinstance(providers[0], str) else providers[0][0]})",
                             f"the session runs on {used[0]}: {why}")
         inp = self._session.get_inputs()[0]
