@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendUnavailable, ConfigError, ModelError
-from ..gpuinfo import cuda_unusable_reason, gpu_name, missing_provider_libs
+from ..gpuinfo import cuda_unusable_reason, gpu_name, missing_provider_libs, nvidia_gpus
 from ..modelcard import ONNX_FILE, PADDLE_FILES, ModelCard
 from .cache import cache_root, engine_cache_dir
 
@@ -310,7 +310,7 @@ class PaddleBackend(Backend):
             raise ModelError(f"{prog}: Paddle Inference cannot load it ({_first_line(e)})") from None
         self.device = (gpu or "gpu") if config.use_gpu() else "cpu"
         if gpu and self.device == "cpu":
-            self._fell_back(device, gpu, "Paddle Inference runs on CPU: " + (cuda_unusable_reason() or "no GPU place"))
+            self._fell_back(device, gpu, "Paddle Inference runs on CPU: " + (nvidia_gpus()[1] or "it did not take the GPU"))
         name = self._predictor.get_input_names()[0]
         self._input = self._predictor.get_input_handle(name)
         self._output = self._predictor.get_output_handle(self._predictor.get_output_names()[0])
@@ -361,7 +361,7 @@ class PaddleBackend(Backend):
         if kind == "tensorrt":
             return ("this paddlepaddle-gpu has no TensorRT (PIR models need paddle.tensorrt, Paddle 3 built with "
                     "TensorRT); or use --backend onnxruntime --device tensorrt")
-        return cuda_unusable_reason() or "paddle sees no CUDA device"
+        return nvidia_gpus()[1] or "paddle sees no CUDA device"
 
     def _run(self, tensor):
         self._input.reshape(list(tensor.shape))
