@@ -90,11 +90,10 @@ def test_gpu_device_without_gpu_runtime_is_one_line(clip_path, tiny_model_dir):
 
 @pytest.mark.parametrize("extra_env", [{"QT_QPA_PLATFORM": "xcb"}, {"QT_QPA_PLATFORM": "xcb", "DISPLAY": ":99"},
                                        {"QT_QPA_PLATFORM": "nosuchplatform"}])
-def test_view_without_a_usable_display_is_one_line(tmp_path, extra_env):
+def test_view_without_a_usable_display_is_one_line(extra_env):
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM")}
-    proc = subprocess.run([sys.executable, "-m", "surgical_seg", "view", "--quit-after", "1"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120, env={**env, **extra_env,
-                                                                            "PYTHONPATH": os.getcwd()})
+    proc = subprocess.run([sys.executable, "-m", "surgical_seg", "view", "--quit-after", "1"],
+                          capture_output=True, text=True, timeout=120, env={**env, **extra_env})
     lines = proc.stderr.strip().splitlines()
     assert proc.returncode == 2 and len(lines) == 1, proc.stderr          # not Qt's abort (134)
     assert lines[0].startswith("surgical-seg view: error: ")

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -113,6 +114,20 @@ def test_engine_cache_key_changes_on_reexport(tmp_path, tiny_model_dir, cli_expo
     export_model(cli_export[1].parent / "run", folder)          # re-export other weights into the same folder
     second = trt_cache()
     assert second != first and not any(second.iterdir())        # a fresh, empty cache: the engine is rebuilt
+    assert ModelCard.load(folder).files_sha256 == hash_model_files(folder)
+
+
+def test_stamp_script_re_stamps_a_trusted_model(tmp_path, tiny_model_dir):
+    import subprocess
+    import sys
+    folder = shutil.copytree(tiny_model_dir, tmp_path / "m", ignore=shutil.ignore_patterns("cache"))
+    (folder / "model.json").write_text((folder / "model.json").read_text() + "\n")    # a hand edit
+    with pytest.raises(ModelError, match="model.json: SHA-256 does not match"):
+        ModelCard.load(folder)
+    script = Path(__file__).resolve().parent.parent / "scripts" / "stamp_model_card.py"
+    proc = subprocess.run([sys.executable, str(script), str(folder)], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith(f"stamped {folder}/model.yml: model.onnx "), proc.stderr
     assert ModelCard.load(folder).files_sha256 == hash_model_files(folder)
 
 
