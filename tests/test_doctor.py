@@ -5,7 +5,6 @@ import json
 import shutil
 import threading
 
-
 from surgical_seg import doctor
 from surgical_seg.cli import main
 
