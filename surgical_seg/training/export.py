@@ -20,7 +20,7 @@ import numpy as np
 import paddle
 
 from ..errors import ConfigError, DataError, ModelError
-from ..modelcard import ONNX_FILE, PADDLE_FILES, ModelCard
+from ..modelcard import ONNX_FILE, PADDLE_FILES, ModelCard, hash_model_files
 
 RUN_FILE = "run.json"
 RUN_KEYS = ("architecture", "name", "classes", "colors_rgb", "input_width", "input_height",
@@ -253,6 +253,7 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str 
             raise ModelError(f"{out / f}: paddle.jit.save did not write it")
     _to_onnx(out)
 
+    card = dataclasses.replace(card, files_sha256=hash_model_files(out))   # loading refuses other files
     card.save(out)
     frames = _check_frames(check_frames, card)
     agreement = parity(out, frames)
