@@ -96,6 +96,7 @@ class TrainConfig:
     schedule: str = "poly"                  # poly | cosine
     loss: str = "ce+dice"                   # ce | ce+dice | ohem+dice
     dice_weight: float = 0.5
+    instrument_weight: float = 1.0          # CE weight of instrument pixels (datasets with instruments/ masks)
     eval_every: int = 250
     log_every: int = 20
     seed: int = 0

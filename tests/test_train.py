@@ -157,3 +157,19 @@ def test_data_parallel_launch_on_two_cpu_processes(tmp_path):
     info = json.loads((tmp_path / "run" / "run.json").read_text())
     assert info["world_size"] == 2 and info["iterations"] == 2
     assert "rank 1 of 2 finished 2 iterations" in (tmp_path / "log" / "workerlog.1").read_text()
+
+
+def test_instrument_pixels_are_background_weighted_in_the_loss():
+    from surgical_seg.training.train import INSTRUMENT
+    rng = np.random.default_rng(4)
+    logits = paddle.to_tensor(rng.normal(size=(1, 4, 6, 5)).astype(np.float32))
+    plain = rng.integers(0, 4, (1, 6, 5)).astype(np.int64)
+    plain[0, :2] = 0
+    tools = plain.copy()
+    tools[0, :2] = INSTRUMENT
+    cfg = TrainConfig(loss="ce", instrument_weight=1.0)
+    same = float(seg_loss(logits, paddle.to_tensor(plain), cfg, 4))
+    assert float(seg_loss(logits, paddle.to_tensor(tools), cfg, 4)) == pytest.approx(same, rel=1e-6)
+    heavy = TrainConfig(loss="ce", instrument_weight=5.0)
+    assert float(seg_loss(logits, paddle.to_tensor(tools), heavy, 4)) > same * 1.2
+    assert confusion(np.zeros((2, 2), np.uint8), np.full((2, 2), INSTRUMENT, np.uint8), 4)[0, 0] == 4

@@ -31,6 +31,7 @@ from .augment import Augment
 
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.5, 0.5, 0.5)
+INSTRUMENT = 254   # in-memory label: background that is an instrument (from instruments/<name>.png)
 
 
 # ---------------------------------------------------------------- data
@@ -46,6 +47,12 @@ def load_samples(data_dir: str | Path, split: str, cache_width: int) -> list[tup
         lab = load_label(lab_path)
         if lab.shape != img.shape[:2]:
             raise DataError(f"{lab_path}: label size {lab.shape[::-1]} differs from image {img.shape[1::-1]}")
+        tools = lab_path.parent.parent / "instruments" / lab_path.name
+        if tools.is_file():                      # instruments are background the loss can weight up
+            mask = cv2.imread(str(tools), cv2.IMREAD_UNCHANGED)
+            if mask is None or mask.shape != lab.shape:
+                raise DataError(f"{tools}: not an instrument mask of the label's size")
+            lab = np.where((mask > 0) & (lab == 0), np.uint8(INSTRUMENT), lab)
         if img.shape[1] > cache_width:
             size = (cache_width, round(img.shape[0] * cache_width / img.shape[1]))
             img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
@@ -104,12 +111,20 @@ class BatchFeeder:
 # ---------------------------------------------------------------- loss and metrics
 
 def seg_loss(logits, labels, cfg: TrainConfig, num_classes: int):
-    """CE (or OHEM CE) + soft Dice over foreground classes, ignoring label 255."""
+    """CE (or OHEM CE) + soft Dice over foreground classes, ignoring label 255.
+
+    Instrument pixels (label INSTRUMENT) are background whose CE counts `instrument_weight` times:
+    anatomy painted on a tool is the error a surgeon notices first.
+    """
     import paddle
     import paddle.nn.functional as F
+    tool = labels == INSTRUMENT
+    labels = paddle.where(tool, paddle.zeros_like(labels), labels)
     ce = F.cross_entropy(logits, labels.unsqueeze(1), axis=1, ignore_index=IGNORE_INDEX, reduction="none")
     valid = (labels != IGNORE_INDEX).astype("float32")
     ce = ce.squeeze(1) * valid
+    if cfg.instrument_weight != 1.0:
+        ce = ce * (1.0 + (cfg.instrument_weight - 1.0) * tool.astype("float32"))
     if cfg.loss.startswith("ohem"):
         flat = ce.flatten()
         k = max(1, int(0.25 * int(valid.sum().item())))
@@ -129,6 +144,7 @@ def seg_loss(logits, labels, cfg: TrainConfig, num_classes: int):
 
 
 def confusion(pred: np.ndarray, truth: np.ndarray, num_classes: int) -> np.ndarray:
+    truth = np.where(truth == INSTRUMENT, 0, truth)
     keep = truth != IGNORE_INDEX
     idx = truth[keep].astype(np.int64) * num_classes + pred[keep].astype(np.int64)
     return np.bincount(idx, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
