@@ -31,7 +31,7 @@ def cmd_synth(a: argparse.Namespace) -> int:
         if not a.out:
             raise ConfigError("synth: give --out DIR (images) or --video FILE.mp4")
         summary = synth.write_dataset(a.out, n_images=a.images, seed=a.seed, size=a.size or (640, 360),
-                                      contact_sheet=a.contact_sheet)
+                                      contact_sheet=a.contact_sheet, classes=tuple(a.classes.split(",")))
         print(summary)
     return 0
 
@@ -104,6 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--size", type=_size, help="WxH (default 640x360 images, 1280x720 video)")
     s.add_argument("--contact-sheet", help="also write a PNG of samples with labels overlaid")
+    s.add_argument("--classes", default="bone,ligament,disc",
+                   help="foreground classes in id order; bone,ligament,disc,nerve labels the nerve root / dura as 4")
     s.add_argument("--video", help="write an H.264 clip instead")
     s.add_argument("--seconds", type=float, default=5.0)
     s.add_argument("--fps", type=float, default=30.0)
