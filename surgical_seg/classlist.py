@@ -69,7 +69,7 @@ class ClassList:
         path = Path(data_dir) / MANIFEST
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("# class ids of the label PNGs (0 = background); pixels labelled `ignore` are left out\n"
-                        + yaml.safe_dump(self.to_dict(), sort_keys=False))
+                        + yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None))
         return path
 
     @classmethod

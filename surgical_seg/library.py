@@ -113,8 +113,8 @@ class _Progress:
 
     def __init__(self, n_videos: int, enabled: bool):
         from tqdm import tqdm
-        self.videos = tqdm(total=n_videos, desc="videos", unit="video", disable=not enabled, position=0)
-        self.frames = tqdm(total=0, desc="frames", unit="frame", disable=not enabled, position=1)
+        self.videos = tqdm(total=n_videos, desc="videos", unit="video", disable=None if enabled else True, position=0)
+        self.frames = tqdm(total=0, desc="frames", unit="frame", disable=None if enabled else True, position=1)
 
     def feed(self, msg: tuple[str, str, int]) -> None:
         _, kind, value = msg
