@@ -183,6 +183,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seconds", type=float)
     s.add_argument("--out", default="out/bench")
     s.add_argument("--baseline", action="store_true", help="also time the naive cv2 + Paddle loop")
+    s.add_argument("--workers", type=int, default=1,
+                   help="replay a video library (folders, globs, manifest CSV) with N parallel jobs (0 = CPU count)")
+    s.add_argument("--ray", help="replay a video library as Ray tasks: ADDRESS, auto, or local")
     s.add_argument("--precision", choices=("f32", "bf16", "f16"),
                    help="inference precision (default engine.precision in the config: f32; bf16/f16 OpenVINO only)")
     s.add_argument("--config", help="app config YAML (default configs/app.yml)")

@@ -30,6 +30,7 @@ class VideoJob:
     name: str                   # unique, file-name safe: prefixes the frames written for it
     source: str                 # anything open_source takes
     truth: str | None = None    # folder of per-frame label PNGs (000000.png ...), when known
+    params: tuple[tuple[str, str], ...] = ()   # what else the job function needs (e.g. model, backend)
 
 
 def _safe(text: str) -> str:

@@ -168,3 +168,19 @@ def test_pool_and_local_ray_give_the_same_outputs_as_one_process(library, tiny_m
         for name in labels:
             np.testing.assert_array_equal(labels[name], ref_labels[name])
     assert one["frames_decoded"] == pool["frames_decoded"] == on_ray["frames_decoded"] == 36
+
+
+def test_bench_replays_a_library_in_parallel_with_one_merged_summary(library, tiny_model_dir, tmp_path):
+    out = tmp_path / "bench"
+    rc = main(["bench", str(library / "case*.mp4"), str(tmp_path / "missing.mp4"), "--model", str(tiny_model_dir),
+               "--backend", "onnxruntime", "--workers", "2", "--out", str(out)])
+    assert rc == 1                                              # one video failed, the others ran
+    with (out / "library.csv").open() as f:
+        rows = {r["run"]: r for r in csv.DictReader(f)}
+    assert [rows[n]["frames_out"] for n in ("caseA", "caseB", "caseC")] == ["12", "9", "15"]
+    assert all(float(rows[n]["fps"]) > 0 and float(rows[n]["overlay_age_p95_ms"]) > 0 for n in ("caseA", "caseB", "caseC"))
+    assert rows["missing"]["status"] == "failed" and "no such file" in rows["missing"]["error"]
+    for n in ("caseA", "caseB", "caseC"):
+        assert json.loads((out / n / "summary.json").read_text())["frames_out"] == int(rows[n]["frames_out"])
+    md = (out / "compare.md").read_text()
+    assert "| caseB |" in md and "3 of 4 runs ok; 36 frames" in md and (out / "compare.png").is_file()
