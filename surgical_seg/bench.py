@@ -337,7 +337,7 @@ def _library_main(args, cfg: AppConfig, models: list[str], backends: list[str]) 
     for m in models:
         ModelCard.load(resolve_model_dir(m))
     rows = run_library(list(args.sources), models, backends, args.out, cfg, frames=args.frames,
-                       workers=args.workers, ray=args.ray)
+                       workers=0 if args.ray and args.workers == 1 else args.workers, ray=args.ray)
     print((Path(args.out) / "compare.md").read_text() if (Path(args.out) / "compare.md").is_file() else "")
     print(f"wrote {Path(args.out) / 'library.csv'}, compare.md, compare.png and one folder per run")
     return 1 if any(r["status"] != "ok" for r in rows) else 0
