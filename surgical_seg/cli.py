@@ -32,7 +32,8 @@ def cmd_synth(a: argparse.Namespace) -> int:
         if not a.out:
             raise ConfigError("synth: give --out DIR (images) or --video FILE.mp4")
         summary = synth.write_dataset(a.out, n_images=a.images, seed=a.seed, size=a.size or (640, 360),
-                                      contact_sheet=a.contact_sheet, classes=tuple(a.classes.split(",")))
+                                      contact_sheet=a.contact_sheet, instrument_masks=a.instrument_masks,
+                                      classes=tuple(a.classes.split(",")))
         print(summary)
     return 0
 
@@ -80,7 +81,7 @@ def cmd_export(a: argparse.Namespace) -> int:
 def cmd_eval(a: argparse.Namespace) -> int:
     from .evaluation import evaluate
     result = evaluate.run_eval(a.data, split=a.split, model=a.model, backend=a.backend, json_out=a.json,
-                               predictions_dir=a.predictions, report_dir=a.report)
+                               predictions_dir=a.predictions, report_dir=a.report, degrade_seed=a.degrade)
     print(evaluate.format_table(result))
     return 0
 
@@ -126,6 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--size", type=_size, help="WxH (default 640x360 images, 1280x720 video)")
     s.add_argument("--contact-sheet", help="also write a PNG of samples with labels overlaid")
+    s.add_argument("--instrument-masks", action="store_true",
+                   help="also write instruments/<name>.png (255 = instrument) for eval's instrument check")
     s.add_argument("--classes", default="bone,ligament,disc",
                    help="foreground classes in id order; bone,ligament,disc,nerve labels the nerve root / dura as 4")
     s.add_argument("--video", help="write an H.264 clip instead")
@@ -171,6 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", help="write the metrics JSON here")
     s.add_argument("--predictions", help="write predicted label PNGs here")
     s.add_argument("--report", help="write Markdown + confusion matrix + ROC plots here")
+    s.add_argument("--degrade", type=int, nargs="?", const=0, metavar="SEED",
+                   help="degrade every frame as theatre video is (16:9 crop, gamma, white balance, blur, "
+                        "noise, JPEG), seeded per frame (default seed 0 when given without a value)")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("bench", help="replay or live benchmark: per-frame timings, summary, plots")
