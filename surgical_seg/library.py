@@ -139,7 +139,7 @@ def _drain(q, progress: _Progress) -> None:
     while True:
         try:
             progress.feed(q.get_nowait())
-        except (_queue.Empty, Exception):  # noqa: BLE001 - ray's queue raises its own Empty
+        except Exception:  # noqa: BLE001 - queue.Empty, or ray.util.queue's own Empty
             return
 
 
