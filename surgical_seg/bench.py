@@ -332,6 +332,22 @@ def plan(sources: list[str], models: list[str], backends: list[str], **kw: Any) 
     return [RunSpec(s, m, b, **kw) for s, m, b in itertools.product(sources, models, backends)]
 
 
+def _library_main(args, cfg: AppConfig, models: list[str], backends: list[str]) -> int:
+    """bench --workers N / --ray: every video of folders, globs and manifests, in parallel."""
+    from .bench_library import run_library
+    from .modelcard import ModelCard, resolve_model_dir
+    if args.mode != "replay" or args.realtime or args.baseline or args.seconds:
+        raise ConfigError("bench: --workers/--ray run replay benchmarks only (no --mode live, --realtime, "
+                          "--baseline or --seconds)")
+    for m in models:
+        ModelCard.load(resolve_model_dir(m))
+    rows = run_library(list(args.sources), models, backends, args.out, cfg, frames=args.frames,
+                       workers=0 if args.ray and args.workers == 1 else args.workers, ray=args.ray)
+    print((Path(args.out) / "compare.md").read_text() if (Path(args.out) / "compare.md").is_file() else "")
+    print(f"wrote {Path(args.out) / 'library.csv'}, compare.md, compare.png and one folder per run")
+    return 1 if any(r["status"] != "ok" for r in rows) else 0
+
+
 def main(args) -> int:
     """The CLI handler: check everything that can be checked up front, then run each combination."""
     cfg = load_app_config(args.config)
@@ -342,6 +358,8 @@ def main(args) -> int:
         raise ConfigError(f"bench: --seconds must be > 0, not {args.seconds}")
     models = args.model or [cfg.engine.model]
     backends = args.backend or [cfg.engine.backend]
+    if getattr(args, "workers", 1) != 1 or getattr(args, "ray", None):   # a library: one job per video
+        return _library_main(args, cfg, models, backends)
     src_cfg = replace_section(cfg, "source", realtime=args.realtime).source
     for spec in dict.fromkeys(args.sources):           # fail fast, before any model loads
         open_source(spec, src_cfg).close()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from . import __version__
 from .errors import ConfigError, SurgicalSegError
@@ -73,7 +74,8 @@ def cmd_synth(a: argparse.Namespace) -> int:
         if not a.out:
             raise ConfigError("synth: give --out DIR (images) or --video FILE.mp4")
         summary = synth.write_dataset(a.out, n_images=a.images, seed=a.seed, size=a.size or (640, 360),
-                                      contact_sheet=a.contact_sheet, instrument_masks=a.instrument_masks)
+                                      contact_sheet=a.contact_sheet, instrument_masks=a.instrument_masks,
+                                      classes=tuple(a.classes.split(",")))
         print(summary)
     return 0
 
@@ -143,6 +145,27 @@ def cmd_bench(a: argparse.Namespace) -> int:
     return bench.main(a)
 
 
+def cmd_predict(a: argparse.Namespace) -> int:
+    from . import predict
+    k = None
+    if a.select:
+        if a.select[0] != "uncertain":
+            raise ConfigError(f"predict: --select {a.select[0]!r} unknown (use: --select uncertain K)")
+        try:
+            k = int(a.select[1])
+        except ValueError:
+            raise ConfigError(f"predict: --select uncertain K needs a number, not {a.select[1]!r}") from None
+    totals = predict.run_predict(a.sources, a.model, a.out, every=a.every, fps=a.fps, labelstudio=a.labelstudio,
+                                 select=k, workers=a.workers, ray=a.ray, backend=a.backend, threads=a.threads,
+                                 max_frames=a.frames, ls_document_root=a.ls_document_root,
+                                 ls_url_prefix=a.ls_url_prefix)
+    print((Path(a.out) / "summary.md").read_text())
+    print(f"wrote {totals['written']} frames to {a.out} (+ classes.yml, predictions.csv, summary.md/csv/png)"
+          + (f"; Label Studio tasks {totals['labelstudio']} (model_version {totals['model_version']})"
+             if a.labelstudio else ""))
+    return 1 if totals["failed"] else 0
+
+
 def cmd_view(a: argparse.Namespace) -> int:
     from .viewer.qtcheck import require_qt
     require_qt()                        # one line instead of Qt aborting the process (exit 134)
@@ -168,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--contact-sheet", help="also write a PNG of samples with labels overlaid")
     s.add_argument("--instrument-masks", action="store_true",
                    help="also write instruments/<name>.png (255 = instrument) for eval's instrument check")
+    s.add_argument("--classes", default="bone,ligament,disc",
+                   help="foreground classes in id order; bone,ligament,disc,nerve labels the nerve root / dura as 4")
     s.add_argument("--video", help="write an H.264 clip instead")
     s.add_argument("--seconds", type=float, default=5.0, help="with --video: clip length in seconds")
     s.add_argument("--fps", type=float, default=30.0, help="with --video: frames per second")
@@ -256,10 +281,31 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seconds", type=float, help="stop after this many seconds (default: no limit)")
     s.add_argument("--out", help="results folder (default: a new out/bench/YYYYmmdd-HHMMSS)")
     s.add_argument("--baseline", action="store_true", help="also time the naive cv2 + Paddle loop")
+    s.add_argument("--workers", type=int, default=1,
+                   help="replay a video library (folders, globs, manifest CSV) with N parallel jobs (0 = CPU count)")
+    s.add_argument("--ray", help="replay a video library as Ray tasks: ADDRESS, auto, or local")
     s.add_argument("--precision", choices=PRECISION_CHOICES,
                    help="inference precision (default engine.precision in the config: f32; bf16/f16 OpenVINO only)")
     s.add_argument("--config", help="app config YAML (default configs/app.yml)")
     s.set_defaults(func=cmd_bench)
+
+    s = sub.add_parser("predict", help="run a model over recorded videos: a dataset + Label Studio pre-annotations")
+    s.add_argument("sources", nargs="+", help="videos, folders of videos, globs, or a manifest CSV (source[,name,truth])")
+    s.add_argument("--model", default="fastscnn_spine", help="model name or folder")
+    s.add_argument("--out", required=True, help="dataset folder to write (images/, labels/, classes.yml)")
+    g = s.add_mutually_exclusive_group(required=True)
+    g.add_argument("--every", type=int, help="keep every N-th frame")
+    g.add_argument("--fps", type=float, help="keep F frames per second of video")
+    s.add_argument("--labelstudio", help="also write Label Studio tasks with brush-RLE predictions here")
+    s.add_argument("--select", nargs=2, metavar=("uncertain", "K"), help="keep only the K least certain frames")
+    s.add_argument("--workers", type=int, default=0, help="parallel videos (default: CPU count; 1 = this process)")
+    s.add_argument("--ray", help="run each video as a task on Ray: ADDRESS, auto, or local (start one here)")
+    s.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="inference backend")
+    s.add_argument("--threads", type=int, default=1, help="inference threads per video job")
+    s.add_argument("--frames", type=int, help="read at most this many frames per video")
+    s.add_argument("--ls-document-root", help="Label Studio local-files document root (default: OUT's parent)")
+    s.add_argument("--ls-url-prefix", help="instead: frames served at this URL prefix (e.g. http://host:8081/images)")
+    s.set_defaults(func=cmd_predict)
 
     s = sub.add_parser("view", help="the theatre viewer")
     s.add_argument("source", nargs="?", help="file, URL or device index (default: the sample clip)")

@@ -102,6 +102,6 @@ def test_eval_errors_are_one_line(tmp_path, tiny_data, tiny_model_dir, capsys):
     fails(["--data", str(bad), "--model", str(tiny_model_dir)], "test.txt: split file not found")
     cv2.imwrite(str(bad / "images" / "a_0.png"), np.zeros((96, 160, 3), np.uint8))
     cv2.imwrite(str(bad / "labels" / "a_0.png"), np.full((96, 160), 7, np.uint8))
-    fails(["--data", str(bad), "--split", "all", "--model", str(tiny_model_dir)], "a_0.png: truth holds class id 7")
+    fails(["--data", str(bad), "--split", "all", "--model", str(tiny_model_dir)], "a_0.png: label id 7 not in the default classes")
     cv2.imwrite(str(bad / "labels" / "a_0.png"), np.zeros((48, 80), np.uint8))
     fails(["--data", str(bad), "--split", "all", "--model", str(tiny_model_dir)], "label is 80x48, image a_0.png is 160x96")

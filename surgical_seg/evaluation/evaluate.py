@@ -14,7 +14,7 @@ from pathlib import Path
 
 import cv2
 
-from ..classes import CLASS_NAMES, FOREGROUND
+from ..classlist import ClassList
 from ..errors import DataError, ModelError
 from .metrics import SegmentationMetrics
 
@@ -62,15 +62,16 @@ def _instrument_mask(lab_path: Path):
 
 def evaluate_pairs(seg, pairs, predictions_dir: str | Path | None = None, progress: bool = True,
                    desc: str = "eval", degrade_seed: int | None = None,
-                   instruments: InstrumentCheck | None = None) -> SegmentationMetrics:
-    """Feed every (image, label) pair through `seg` into a SegmentationMetrics."""
+                   instruments: InstrumentCheck | None = None, classes: ClassList | None = None) -> SegmentationMetrics:
+    """Feed every (image, label) pair through `seg` into a SegmentationMetrics (default: 4 classes)."""
     import numpy as np
     from tqdm import tqdm
 
     from ..training.datasets import load_label
     from ..training.degrade import degrade
 
-    metrics = SegmentationMetrics(CLASS_NAMES, FOREGROUND)
+    classes = classes or ClassList.default()
+    metrics = SegmentationMetrics(classes.names, classes.foreground, ignore=classes.ignore)
     pred_dir = Path(predictions_dir) if predictions_dir else None
     if pred_dir:
         pred_dir.mkdir(parents=True, exist_ok=True)
@@ -79,6 +80,7 @@ def evaluate_pairs(seg, pairs, predictions_dir: str | Path | None = None, progre
         if frame is None:
             raise DataError(f"{img_path}: cannot read image")
         truth = load_label(lab_path)
+        classes.check_labels(truth, lab_path)
         if truth.shape != frame.shape[:2]:
             raise DataError(f"{lab_path}: label is {truth.shape[1]}x{truth.shape[0]}, "
                             f"image {img_path.name} is {frame.shape[1]}x{frame.shape[0]}")
@@ -114,15 +116,16 @@ def run_eval(data: str | Path, split: str = "test", model: str | Path = "fastscn
     pairs = read_split(data, split)
     if not pairs:
         raise DataError(f"{data}: split {split!r} lists no images")
+    classes = ClassList.for_dataset(data)
     seg = load_segmenter(model, backend=backend)
-    if tuple(seg.card.classes) != CLASS_NAMES:
+    if not classes.same_as(seg.card.classes):
         raise ModelError(f"model {model}: classes {', '.join(seg.card.classes)} differ from the "
-                         f"dataset's {', '.join(CLASS_NAMES)}")
+                         f"dataset's {', '.join(classes.names)} ({classes.source})")
     tools = InstrumentCheck()
     metrics = evaluate_pairs(seg, pairs, predictions_dir, progress, desc=f"eval {split}",
-                             degrade_seed=degrade_seed, instruments=tools)
+                             degrade_seed=degrade_seed, instruments=tools, classes=classes)
     raw = metrics.result()
-    result = _clean({**raw, "classes": list(CLASS_NAMES), "model": str(model), "backend": seg.backend_name,
+    result = _clean({**raw, "classes": list(classes.names), "model": str(model), "backend": seg.backend_name,
                      "precision": seg.precision, "split": split, "data": str(data),
                      "degraded": degrade_seed is not None, "degrade_seed": degrade_seed,
                      "instruments": tools.result()})
@@ -131,7 +134,7 @@ def run_eval(data: str | Path, split: str = "test", model: str | Path = "fastscn
         Path(json_out).write_text(json.dumps(result, indent=1))
     if report_dir:
         from .report import write_report
-        write_report(result, {name: metrics.roc(name)[:2] for name in FOREGROUND}, report_dir)
+        write_report(result, {name: metrics.roc(name)[:2] for name in classes.foreground}, report_dir)
     return result
 
 

@@ -232,6 +232,12 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str 
 
     info, weights = read_run(checkpoint)
     card = card_from_run(info)
+    from ..classlist import MANIFEST, ClassList
+    if check_frames and (Path(check_frames) / MANIFEST).is_file():     # the run must know the data's classes
+        data_classes = ClassList.load(Path(check_frames) / MANIFEST)
+        if not data_classes.same_as(card.classes):
+            raise ModelError(f"{checkpoint}: trained on classes {', '.join(card.classes)}, but "
+                             f"{data_classes.source} lists {', '.join(data_classes.names)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 

@@ -455,9 +455,15 @@ def import_export(export_json: str | Path, images_dir: str | Path, out_dir: str 
         raise DataError(f"{images_dir}: images folder not found")
     index = _ImageIndex(images_dir)
     class_ids = {name.lower(): k + 1 for k, name in enumerate(labels)}
+    from ..classlist import MANIFEST, ClassList
+    class_list = ClassList.from_foreground(labels, "import-labelstudio --labels")
+    if (out_dir / MANIFEST).is_file() and not ClassList.load(out_dir / MANIFEST).same_as(class_list.names):
+        raise DataError(f"{out_dir / MANIFEST}: lists {', '.join(ClassList.load(out_dir / MANIFEST).names)}, but "
+                        f"--labels gives {', '.join(class_list.names)}; import into a new folder or fix --labels")
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
     if not per_annotator:
         (out_dir / "labels").mkdir(parents=True, exist_ok=True)
+    class_list.save(out_dir)
     report = ImportReport(out_dir=out_dir, tasks=len(tasks))
     seen: dict[tuple[str | None, str], str] = {}
     annotators: dict[str, set[str]] = {}

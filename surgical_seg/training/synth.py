@@ -159,8 +159,9 @@ def _random_curve(rng, h, w, n=4):
     return out.astype(np.int32)
 
 
-def _negatives(rng, style, img, labels):
-    """Unlabelled look-alikes drawn over the tissue; they take label 0 where they cover it."""
+def _negatives(rng, style, img, labels, nerve_id=BG):
+    """Unlabelled look-alikes drawn over the tissue; they take label 0 where they cover it
+    (the nerve root / dura takes `nerve_id`: 0, or its own class with synth --classes ...,nerve)."""
     h, w = labels.shape
     s = h / 360.0
     # nerve root / dura: a smooth white-pink tube with surface vessels (hard negative for disc)
@@ -177,7 +178,7 @@ def _negatives(rng, style, img, labels):
             cv2.polylines(layer, [v], False, (0.35, 0.35, 0.75), max(1, int(1.5 * s)), cv2.LINE_AA)
         m = mask > 0
         img[m] = layer[m]
-        labels[m] = BG
+        labels[m] = nerve_id
     # fat globules (yellow, like ligament): clusters of round cells with bright rims
     for _ in range(int(rng.integers(0, 3))):
         cx, cy = rng.uniform(0, w), rng.uniform(0, h)
@@ -345,14 +346,14 @@ def _jpeg(rng, bgr):
     return cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else bgr
 
 
-def render_sample(seed: int, size: tuple[int, int] = (640, 360), style: Style | None = None):
+def render_sample(seed: int, size: tuple[int, int] = (640, 360), style: Style | None = None, nerve_id: int = BG):
     """One still frame, its label map and its instrument mask (255 = instrument, inside the scope)."""
     w, h = size
     rng = np.random.default_rng(seed)
     style = style or Style.random(rng)
     labels = _territories(rng, h, w)
     img = _tissue(rng, style, labels)
-    _negatives(rng, style, img, labels)
+    _negatives(rng, style, img, labels, nerve_id)
     instruments = np.zeros((h, w), np.uint8)
     for _ in range(int(rng.choice([0, 1, 1, 2, 3], p=[0.2, 0.35, 0.15, 0.2, 0.1]))):
         _instrument(rng, img, labels, instruments=instruments)
@@ -360,17 +361,29 @@ def render_sample(seed: int, size: tuple[int, int] = (640, 360), style: Style | 
     return _jpeg(rng, bgr), labels, instruments
 
 
-def render_frame(seed: int, size: tuple[int, int] = (640, 360), style: Style | None = None):
+def render_frame(seed: int, size: tuple[int, int] = (640, 360), style: Style | None = None, nerve_id: int = BG):
     """One still frame and its label map. Returns (BGR uint8 HxWx3, labels uint8 HxW)."""
-    img, labels, _ = render_sample(seed, size, style)
+    img, labels, _ = render_sample(seed, size, style, nerve_id)
     return img, labels
 
 
 # ---------------------------------------------------------------- dataset
 
+SYNTH_CLASSES = ("bone", "ligament", "disc", "nerve")
+
+
+def synth_classes(classes) -> tuple["ClassList", int]:
+    """The class list synth writes and the id its nerve root / dura gets (0 unless 'nerve' is asked)."""
+    from ..classlist import ClassList
+    names = tuple(str(c).strip().lower() for c in classes)
+    if names not in (SYNTH_CLASSES[:3], SYNTH_CLASSES):
+        raise ConfigError(f"synth: --classes must be bone,ligament,disc or bone,ligament,disc,nerve, not {','.join(names)}")
+    return ClassList.from_foreground(names, "synth --classes"), (4 if "nerve" in names else BG)
+
+
 def write_dataset(out: str | Path, n_images: int, seed: int = 0, size: tuple[int, int] = (640, 360),
                   frames_per_patient: int = 10, contact_sheet: str | None = None, progress: bool = True,
-                  instrument_masks: bool = False) -> str:
+                  instrument_masks: bool = False, classes: tuple[str, ...] = ("bone", "ligament", "disc")) -> str:
     """Write images/, labels/ and a train/val/test split grouped by synthetic patient.
 
     Frames of one 'patient' share a style (tints, white balance, scope), like frames of one
@@ -380,9 +393,11 @@ def write_dataset(out: str | Path, n_images: int, seed: int = 0, size: tuple[int
 
     if n_images <= 0:
         raise ConfigError(f"synth: --images must be > 0, not {n_images}")
+    class_list, nerve_id = synth_classes(classes)
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "labels").mkdir(parents=True, exist_ok=True)
+    class_list.save(out)
     if instrument_masks:
         (out / "instruments").mkdir(parents=True, exist_ok=True)
     styles: dict[int, Style] = {}
@@ -391,7 +406,7 @@ def write_dataset(out: str | Path, n_images: int, seed: int = 0, size: tuple[int
         if patient not in styles:
             styles[patient] = Style.random(np.random.default_rng([seed, patient, 1]))
         frame_seed = int(np.random.default_rng([seed, i, 2]).integers(2**31))
-        img, lab, instruments = render_sample(frame_seed, size, styles[patient])
+        img, lab, instruments = render_sample(frame_seed, size, styles[patient], nerve_id)
         stem = f"s{seed}p{patient:04d}_{i % frames_per_patient:04d}"
         cv2.imwrite(str(out / "images" / f"{stem}.png"), img)
         cv2.imwrite(str(out / "labels" / f"{stem}.png"), lab)
@@ -400,7 +415,9 @@ def write_dataset(out: str | Path, n_images: int, seed: int = 0, size: tuple[int
     (out / "synth.json").write_text(json.dumps({
         "generator": "surgical_seg.training.synth", "seed": seed, "images": n_images, "size": list(size),
         "command": f"surgical-seg synth --out {out} --images {n_images} --seed {seed} --size {size[0]}x{size[1]}"
-                   + (" --instrument-masks" if instrument_masks else "")}))
+                   + (" --instrument-masks" if instrument_masks else "")
+                   + (f" --classes {','.join(class_list.foreground)}" if nerve_id else ""),
+        "classes": list(class_list.names)}))
     from .datasets import make_split
     counts = make_split(out, group_pattern=r"^(.+?)_\d+$", seed=seed)
     if contact_sheet:

@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..classes import CLASS_COLORS_RGB, CLASS_NAMES, IGNORE_INDEX
+from ..classes import IGNORE_INDEX
 from ..config import TrainConfig, from_dict
 from ..errors import ConfigError, DataError
 from .augment import Augment
@@ -38,13 +38,16 @@ INSTRUMENT = 254   # in-memory label: background that is an instrument (from ins
 
 def load_samples(data_dir: str | Path, split: str, cache_width: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Images and labels of a split, downsized once to `cache_width` and kept in memory."""
+    from ..classlist import ClassList
     from .datasets import load_label, read_split
+    classes = ClassList.for_dataset(data_dir)
     out = []
     for img_path, lab_path in read_split(data_dir, split):
         img = cv2.imread(str(img_path), cv2.IMREAD_COLOR)
         if img is None:
             raise DataError(f"{img_path}: cannot read image")
         lab = load_label(lab_path)
+        classes.check_labels(lab, lab_path)
         if lab.shape != img.shape[:2]:
             raise DataError(f"{lab_path}: label size {lab.shape[::-1]} differs from image {img.shape[1::-1]}")
         tools = lab_path.parent.parent / "instruments" / lab_path.name
@@ -262,7 +265,9 @@ def _train(cfg, out_dir, resume, config_path, overrides) -> str:
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     paddle.seed(cfg.seed + rank)
-    num_classes = len(CLASS_NAMES)
+    from ..classlist import ClassList
+    class_list = ClassList.for_dataset(cfg.data)
+    num_classes = len(class_list)
     cache_w = int(cfg.input_width * max(cfg.augment.get("scale", [1, 1])[1], 1.0) * 1.2)
     train_samples = load_samples(cfg.data, "train", cache_w)
     val_samples = load_samples(cfg.data, "val", cache_w) if rank == 0 else []
@@ -286,8 +291,8 @@ def _train(cfg, out_dir, resume, config_path, overrides) -> str:
     net = paddle.DataParallel(model) if world > 1 else model
     command = "surgical-seg train " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if config_path else ""
     run_info = {
-        "architecture": cfg.architecture, "name": cfg.name, "classes": list(CLASS_NAMES),
-        "colors_rgb": [list(c) for c in CLASS_COLORS_RGB], "input_width": cfg.input_width,
+        "architecture": cfg.architecture, "name": cfg.name, "classes": list(class_list.names),
+        "colors_rgb": [list(c) for c in class_list.colors_rgb], "input_width": cfg.input_width,
         "input_height": cfg.input_height, "mean": list(MEAN), "std": list(STD), "resize": "letterbox",
         "config": dataclasses.asdict(cfg), "command": command, "data": _provenance(cfg.data),
         "date": _dt.date.today().isoformat(), "world_size": world,
@@ -340,8 +345,8 @@ def _train(cfg, out_dir, resume, config_path, overrides) -> str:
                 if better:
                     state["best"] = {"iter": it, "miou": round(miou, 4), "iou": [round(v, 4) for v in ious]}
                 checkpoint(better)
-                bar.write(f"iter {it}: val mIoU {miou:.4f} (bone {ious[1]:.3f}, ligament {ious[2]:.3f}, "
-                          f"disc {ious[3]:.3f}){'  * best' if better else ''}")
+                per = ", ".join(f"{n} {v:.3f}" for n, v in zip(class_list.foreground, ious[1:]))
+                bar.write(f"iter {it}: val mIoU {miou:.4f} ({per}){'  * best' if better else ''}")
             if out_of_time:
                 bar.write(f"stopping at iter {it}: max_minutes={cfg.max_minutes} reached (resume with --resume)")
                 break
@@ -363,7 +368,8 @@ def _init_weights(model, cfg: TrainConfig) -> int:
     from .export import exported_state_dict
     src = Path(cfg.init_from)
     if src.is_dir() and (src / "model.json").is_file():
-        state = exported_state_dict(src, cfg.architecture, len(CLASS_NAMES))
+        from ..modelcard import ModelCard        # its own class count; a head that differs is not copied
+        state = exported_state_dict(src, cfg.architecture, ModelCard.load(src).num_classes)
     elif src.suffix == ".pdparams" and src.is_file():
         state = paddle.load(str(src))
     else:

@@ -174,10 +174,10 @@ class MainWindow(QMainWindow):
         self.prober = DeviceProber(self)
         self.prober.finished.connect(self._devices_found)
 
-        keys = {"O": lambda: self.controls.enabled_box.toggle(),
-                "1": lambda: self.controls.toggle_class(1), "2": lambda: self.controls.toggle_class(2),
-                "3": lambda: self.controls.toggle_class(3), "Space": self.toggle_pause,
+        keys = {"O": lambda: self.controls.enabled_box.toggle(), "Space": self.toggle_pause,
                 "Right": self.step, "F11": self.toggle_fullscreen, "Esc": self.leave_fullscreen}
+        for n in range(1, min(9, len(self.card.classes) - 1) + 1):      # keys 1-9: the card's classes
+            keys[str(n)] = lambda n=n: self.controls.toggle_class(n)
         for key, fn in keys.items():
             sc = QShortcut(QKeySequence(key), self)
             sc.setContext(Qt.ShortcutContext.ApplicationShortcut)

@@ -76,7 +76,7 @@ class OverlayControls(QGroupBox):
                              "contour" if self.contour_radio.isChecked() else "fill", hidden)
 
     def toggle_class(self, number: int) -> None:
-        """Keyboard 1/2/3: toggle the n-th foreground class."""
+        """Keyboard 1-9: toggle the n-th foreground class."""
         boxes = list(self.class_boxes.values())
         if 1 <= number <= len(boxes):
             boxes[number - 1].toggle()
