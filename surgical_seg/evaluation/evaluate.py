@@ -11,6 +11,7 @@ from pathlib import Path
 
 import cv2
 
+from ..atomic import atomic_write_json
 from ..classes import CLASS_NAMES, FOREGROUND
 from ..errors import DataError, ModelError
 from .metrics import SegmentationMetrics
@@ -81,7 +82,7 @@ def run_eval(data: str | Path, split: str = "test", model: str | Path = "fastscn
                      "split": split, "data": str(data)})
     if json_out:
         Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_out).write_text(json.dumps(result, indent=1))
+        atomic_write_json(json_out, result, indent=1)
     if report_dir:
         from .report import write_report
         write_report(result, {name: metrics.roc(name)[:2] for name in FOREGROUND}, report_dir)
