@@ -94,6 +94,11 @@ def cmd_view(a: argparse.Namespace) -> int:
     return app.main(a)
 
 
+def cmd_soak(a: argparse.Namespace) -> int:
+    from . import soak
+    return soak.main(a)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="surgical-seg", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -177,6 +182,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--stats", help="on quit, write frames.csv + summary.json (capture → painted) here")
     s.add_argument("--config", help="app config YAML (default configs/app.yml)")
     s.set_defaults(func=cmd_view)
+
+    s = sub.add_parser("soak", help="the viewer on a local UDP stream with faults injected on a schedule")
+    s.add_argument("--minutes", type=float, default=30.0)
+    s.add_argument("--faults", default="drop=5s@60s/60s,raise@300s/300s,hang=10s@450s",
+                   help="KIND[=VALUE]@START[/EVERY][+LENGTH],...: drop (stream stops), raise, hang, slow "
+                        "(inference); e.g. drop=5s@60s/60s,raise@120s/120s,hang=10s@150s,slow=100ms@200s+10s")
+    s.add_argument("--out", default="out/soak")
+    s.add_argument("--port", type=int, default=5600, help="local UDP port of the MPEG-TS stream")
+    s.add_argument("--size", default="1280x720")
+    s.add_argument("--fps", type=float, default=30.0)
+    s.add_argument("--model")
+    s.add_argument("--backend")
+    s.add_argument("--config", help="app config YAML (default configs/app.yml)")
+    s.set_defaults(func=cmd_soak)
     return p
 
 
