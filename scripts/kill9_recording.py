@@ -25,6 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from surgical_seg.atomic import atomic_write_json  # noqa: E402
 from surgical_seg.viewer.recorder import CSV_COLUMNS, decodable_times  # noqa: E402
 
 
@@ -82,7 +83,7 @@ def main() -> int:
     lost = [r["lost_frames"] for r in results if "lost_frames" in r]
     summary = {"runs": len(results), "passed": passed, "lost_frames_max": max(lost, default=None),
                "lost_frames_mean": sum(lost) / len(lost) if lost else None, "results": results}
-    (out / "kill9.json").write_text(json.dumps(summary, indent=2))
+    atomic_write_json(out / "kill9.json", summary)
     print(f"{passed}/{len(results)} runs passed; frames lost at the cut: max {summary['lost_frames_max']}, "
           f"mean {summary['lost_frames_mean']}")
     return 0 if passed == len(results) else 1

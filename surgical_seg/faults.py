@@ -40,7 +40,7 @@ class Fault:
         if self.every_s is None:
             return [self.start_s] if self.start_s < duration_s else []
         n = int((duration_s - self.start_s) // self.every_s) + 1 if self.start_s < duration_s else 0
-        return [self.start_s + i * self.every_s for i in range(max(0, n))]
+        return [t for t in (self.start_s + i * self.every_s for i in range(max(0, n))) if t < duration_s]
 
 
 def parse_faults(spec: str) -> list[Fault]:

@@ -25,6 +25,9 @@ Modes (an argument, because it changes the pipeline's shape):
 
 An exception in the segmenter never stops the video: that frame (and every frame until the model
 works again) gets overlay_off_reason "model error: ...", and an Event says so once.
+With `watchdog=StallBounds(...)` (open_pipeline sets it from the `watchdog:` section) the model runs
+behind surgical_seg.watchdog: a call past stall_s turns the overlay off as "model stalled (N ms)" while
+it runs; past abandon_s it is abandoned and `segmenter_factory()` gives a new inference session.
 Sinks and `on_event` are called on worker threads: they must be quick and must not touch widgets.
 """
 from __future__ import annotations

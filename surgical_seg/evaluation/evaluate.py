@@ -5,7 +5,6 @@ its softmax probabilities at frame resolution; pixels labelled 255 (outside the 
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 

@@ -6,7 +6,6 @@ PaddleSeg's `Dataset` reads them. Frames of one video/patient must never land in
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
