@@ -54,6 +54,8 @@ class SoakMonitor:
         self._last_tick = time.perf_counter_ns()
         self._reason: Any = object()
         self._on: bool | None = None
+        self.events: list[tuple[int, str, str]] = []          # (t_ns, kind, message) of the viewer's events
+        self._seen_event: Any = None
         self.timer = QTimer(win, interval=HEARTBEAT_MS, timerType=Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(self.tick)
         self.timer.start()
@@ -70,6 +72,15 @@ class SoakMonitor:
             self.max_stall_after_warmup_ms = max(self.max_stall_after_warmup_ms, stall)
         self.stalls_ms[next(b for b in (16, 33, 50, 100, 1e9) if stall < b)] += 1
         win = self.win
+        log = win.events_log
+        if log and log[-1] is not self._seen_event:            # new events since the last tick
+            new = []
+            for ev in reversed(log):
+                if ev is self._seen_event:
+                    break
+                new.append(ev)
+            self.events += [(ev.t_ns, ev.kind, ev.message) for ev in reversed(new)]
+            self._seen_event = log[-1]
         reason = win.off_reason()
         if reason != self._reason:
             frozen_age = win.freeze.age_ms() if reason and reason.startswith("source frozen") else None
@@ -101,6 +112,12 @@ class SoakMonitor:
     def excerpt(self, a_ns: int, b_ns: int) -> list[tuple[float, str]]:
         """Cause changes between a and b, as (s after a, cause) - for reading a fault's story."""
         return [(round((t - a_ns) / 1e9, 3), r or "overlay on") for t, r, _ in self.timeline if a_ns <= t <= b_ns][:40]
+
+    def first_event(self, after_ns: int, kind: str, until_ns: int) -> tuple[int, str] | None:
+        for t, k, message in self.events:
+            if after_ns <= t <= until_ns and k == kind:
+                return t, message
+        return None
 
     def overlay_back(self, after_ns: int) -> int | None:
         for t, on in self.overlay:
@@ -143,15 +160,22 @@ def analyse(mon: SoakMonitor, clock: FaultClock, sender_events: list[dict], end_
             occurrences.append({"kind": o.kind, "at_s": o.at_s, "fired": False})
             continue
         limit = o.fired_ns + int((o.value_s + o.length_s + 10) * 1e9)
-        found = mon.first_reason(o.fired_ns, EXPECTED[o.kind], limit)
+        hud = mon.first_reason(o.fired_ns, EXPECTED[o.kind], limit)
+        # raise/hang: the pipeline's own report (the status line says it; a single failed call between two
+        # good ones may never reach the HUD, whose state is per composited frame)
+        ev = mon.first_event(o.fired_ns, {"raise": "model_error", "hang": "model_stalled"}[o.kind], limit) \
+            if o.kind in ("raise", "hang") else None
+        found = ev if ev is not None else hud
         end = o.ended_ns or o.fired_ns
         back = mon.overlay_back(o.fired_ns if o.kind in ("raise", "hang") else end)
         occurrences.append({"kind": o.kind, "at_s": o.at_s, "value_s": o.value_s,
                             "shown_before": mon.state_at(o.fired_ns),
                             "story": mon.excerpt(o.fired_ns, limit),
+                            "hud_ms": None if hud is None else (hud[0] - o.fired_ns) / 1e6,
                             "detected_ms": None if found is None else (found[0] - o.fired_ns) / 1e6,
-                            "detected_as": None if found is None else next(
-                                r for t, r, _ in mon.timeline if t == found[0]),
+                            "detected_as": None if found is None else (
+                                ("model stalled: " if o.kind == "hang" else "") + ev[1] if ev is not None else next(
+                                r for t, r, _ in mon.timeline if t == found[0])),
                             "recovered_ms": None if back is None else (back - o.fired_ns) / 1e6,
                             "recovered_from": "fault start" if o.kind in ("raise", "hang") else "fault end"})
     windows = [(s, (e or end_ns) + int(3e9)) for s, e, _ in drops]
@@ -177,7 +201,7 @@ def analyse(mon: SoakMonitor, clock: FaultClock, sender_events: list[dict], end_
 def run_soak(out_dir: str | Path, minutes: float, faults_spec: str, *, port: int = 5600, model: str | None = None,
              backend: str | None = None, config: str | None = None, size: str = "1280x720",
              fps: float = 30.0) -> dict[str, Any]:
-    from PyQt6.QtCore import QTimer
+    from PyQt6.QtCore import QEventLoop, QTimer
     from PyQt6.QtWidgets import QApplication
 
     from .config import load_app_config, replace_section
@@ -237,13 +261,14 @@ def run_soak(out_dir: str | Path, minutes: float, faults_spec: str, *, port: int
             result.update({"faults": faults_spec, "source": f"udp://127.0.0.1:{port} (MPEG-TS, H.264 {size}@{fps:g})",
                            "backend": seg.backend_name, "model": seg.card.name, "leaked_threads": leaked,
                            "restarts": getattr(pipe.segmenter, "restarts", None) if pipe else None,
-                           "events": list(win.events_log)[-50:],
+                           "events": [str(ev) for ev in win.events_log][-50:],
                            "machine_load": list(psutil.getloadavg())})
             win.close()
-            app.quit()
+            loop.quit()
 
+        loop = QEventLoop()                    # a local loop: the application's own state stays untouched
         QTimer.singleShot(remaining_ms, finish)
-        app.exec()
+        loop.exec()
     finally:
         sender.kill()
         sender.wait(10)
@@ -254,13 +279,13 @@ def run_soak(out_dir: str | Path, minutes: float, faults_spec: str, *, port: int
 def format_soak(r: dict[str, Any]) -> str:
     f = (lambda v, fmt="{:.0f}": "–" if v is None else fmt.format(v))
     lines = [f"soak {r['duration_s'] / 60:.1f} min of {r['source']}, {r['backend']}, faults {r['faults']}",
-             f"{'fault':<7}{'at s':>7}{'detected ms':>13}{'as':>16}{'frozen after last frame ms':>28}"
+             f"{'fault':<7}{'at s':>7}{'detected ms':>13}{'HUD ms':>8}{'as':>16}{'frozen after last frame ms':>28}"
              f"{'recovered ms':>14}  shown just before"]
     for o in r["occurrences"]:
         if o.get("fired") is False:
             lines.append(f"{o['kind']:<7}{o['at_s']:>7.0f}   (not reached)")
             continue
-        lines.append(f"{o['kind']:<7}{o['at_s']:>7.0f}{f(o['detected_ms']):>13}"
+        lines.append(f"{o['kind']:<7}{o['at_s']:>7.0f}{f(o['detected_ms']):>13}{f(o.get('hud_ms')):>8}"
                      f"{(o['detected_as'] or '–').split(' (')[0].split(':')[0]:>16}"
                      f"{f(o.get('frozen_after_last_frame_ms')):>28}{f(o['recovered_ms']):>14}  "
                      f"{(o['shown_before'] or 'overlay on').split(' (')[0].split(':')[0]}")

@@ -58,7 +58,7 @@ def free_udp_port() -> int:
 def test_short_soak_detects_and_recovers_every_fault(tiny_model_dir, tmp_path, monkeypatch, qapp):
     from surgical_seg import soak
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "viewer.ini"))
-    result = soak.run_soak(tmp_path / "soak", minutes=0.5, faults_spec="drop=2s@8s,raise@14s,hang=3s@18s",
+    result = soak.run_soak(tmp_path / "soak", minutes=0.45, faults_spec="drop=2s@8s,raise@14s,hang=3s@18s",
                            port=free_udp_port(), model=str(tiny_model_dir), size="320x180")
     kinds = {o["kind"]: o for o in result["occurrences"]}
     assert set(kinds) == {"drop", "raise", "hang"}
@@ -67,6 +67,7 @@ def test_short_soak_detects_and_recovers_every_fault(tiny_model_dir, tmp_path, m
     assert kinds["hang"]["detected_as"].startswith("model stalled")
     for o in kinds.values():
         assert o["detected_ms"] is not None and o["recovered_ms"] is not None, o
+    assert kinds["hang"]["hud_ms"] is not None                    # the HUD said "model stalled" too
     assert result["restarts"] == 1 and result["overlay_on_frozen_frame"] == 0
     assert result["rss_mb"]["end"] > 0 and result["ui"]["ticks"] > 100
     saved = json.loads((tmp_path / "soak" / "soak.json").read_text())

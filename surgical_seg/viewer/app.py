@@ -84,7 +84,7 @@ class MainWindow(QMainWindow):
         self._last_new_frame = time.monotonic()
         self._painted_times: collections.deque[int] = collections.deque(maxlen=240)
         self.display_latency_ms: collections.deque[float] = collections.deque(maxlen=10_000)
-        self.events_log: collections.deque[str] = collections.deque(maxlen=cfg.viewer.max_events)
+        self.events_log: collections.deque = collections.deque(maxlen=cfg.viewer.max_events)   # Events, newest last
         self.freeze = FreezeDetector(cfg.viewer.frozen_ms)
         self.layer_maker: MaskLayer | None = None
         self.source_tasks, self.file_tasks = Background("source"), Background("files")
@@ -377,7 +377,7 @@ class MainWindow(QMainWindow):
             self.position_label.setText(f"{pb.position_s:6.2f} / {pb.duration_s:.2f} s")
 
     def _on_event(self, ev) -> None:
-        self.events_log.append(str(ev))
+        self.events_log.append(ev)
         if ev.kind in ("signal_lost", "retrying"):
             self.source_state = "source lost"
         elif ev.kind == "reconnected":
