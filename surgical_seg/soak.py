@@ -82,10 +82,11 @@ class SoakMonitor:
             self.events += [(ev.t_ns, ev.kind, ev.message) for ev in reversed(new)]
             self._seen_event = log[-1]
         reason = win.off_reason()
-        if reason != self._reason:
-            frozen_age = win.freeze.age_ms() if reason and reason.startswith("source frozen") else None
+        cause = reason.split(" (")[0] if reason else None
+        if cause != self._reason:                  # a change of cause (not of the ms counting up in it)
+            frozen_age = win.freeze.age_ms() if cause == "source frozen" else None
             self.timeline.append((now, reason, frozen_age))
-            self._reason = reason
+            self._reason = cause
         on = reason is None and win.video.layer_painted
         if on != self._on:
             self.overlay.append((now, on))

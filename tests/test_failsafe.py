@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from PyQt6.QtGui import QImage, QPainter
 
-from surgical_seg.config import AppConfig, PipelineConfig, SourceConfig, WatchdogConfig
+from surgical_seg.config import AppConfig, PipelineConfig, SourceConfig, ViewerConfig, WatchdogConfig
 from surgical_seg.engine import load_segmenter
 from surgical_seg.overlay import MaskAnnotator
 from surgical_seg.packet import Segmentation
@@ -92,7 +92,8 @@ def overlay_on_screen(win):
 
 def test_frozen_source_takes_the_overlay_off_and_says_frozen_then_lost(qtbot, segmenter):
     cfg = AppConfig(pipeline=PipelineConfig(stale_ms=5000.0),
-                    source=SourceConfig(read_timeout_s=1.5, retry_backoff_s=(0.2,)))
+                    source=SourceConfig(read_timeout_s=1.5, retry_backoff_s=(0.2,)),
+                    viewer=ViewerConfig(max_stats_rows=100, max_events=10))
     win = open_window(qtbot, segmenter, "synthetic:320x180@30;dropout=60+4", cfg)
     qtbot.waitUntil(lambda: overlay_on_screen(win), timeout=WAIT_MS)
     seen = {"banner": set(), "hud": [], "painted_frozen": 0}
@@ -113,6 +114,9 @@ def test_frozen_source_takes_the_overlay_off_and_says_frozen_then_lost(qtbot, se
     frame_before = win.current.index
     qtbot.waitUntil(lambda: win.current.index > frame_before and overlay_on_screen(win), timeout=WAIT_MS)
     assert win.video.overlay_on_frozen == 0
+    # memory stays bounded: rolling stats rows and event log
+    qtbot.waitUntil(lambda: win.current.index > 130, timeout=WAIT_MS)
+    assert len(win.stats.rows()) <= 100 and win.events_log.maxlen == 10 and len(win.events_log) <= 10
 
 
 class HangsOnce:

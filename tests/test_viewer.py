@@ -13,7 +13,7 @@ from PyQt6.QtGui import QImage
 
 from fixtures_media import CLIP_FRAMES, CLIP_SIZE, read_index
 from surgical_seg import cli
-from surgical_seg.config import AppConfig, PipelineConfig, SourceConfig, ViewerConfig, WatchdogConfig
+from surgical_seg.config import AppConfig, PipelineConfig, SourceConfig, WatchdogConfig
 from surgical_seg.engine import load_segmenter
 from surgical_seg.viewer.app import MainWindow
 from surgical_seg.viewer.recorder import CSV_COLUMNS

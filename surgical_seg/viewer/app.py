@@ -367,10 +367,10 @@ class MainWindow(QMainWindow):
             self.source_state = self.source_state or "source lost"
         frozen = playing and self.current is not None and self.freeze.frozen()
         self.video.set_banner("SIGNAL LOST" if self.source_state else "FROZEN" if frozen else "")
-        if frozen or self.video.layer_painted:
-            self.video.update()                  # repaint: the gate takes the layer off a frozen frame
         reason = self.off_reason()
-        if reason != self._hud_reason:           # a new failure shows now, not at the next 4 Hz refresh
+        if reason is not None and self.video.layer_painted:
+            self.video.update()                  # repaint now: the gate takes the layer off this frame
+        if _cause(reason) != _cause(self._hud_reason):   # a new failure shows now, not at the 4 Hz refresh
             self._show_hud(reason)
         if pb is not None and pb.duration_s and not self.seek_slider.isSliderDown():
             self.seek_slider.setValue(int(1000 * min(1.0, pb.position_s / pb.duration_s)))
@@ -549,6 +549,11 @@ class MainWindow(QMainWindow):
         self.file_tasks.wait_idle(10.0)
         self._save_settings()
         super().closeEvent(event)
+
+
+def _cause(reason) -> str | None:
+    """'source frozen (no new frame for 120 ms)' -> 'source frozen': what changes the HUD at once."""
+    return reason.split(" (")[0] if isinstance(reason, str) else reason
 
 
 def main(args) -> int:
