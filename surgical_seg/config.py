@@ -70,7 +70,7 @@ class ViewerConfig:
     stats_window_s: float = 10.0
     fullscreen: bool = False
     frozen_ms: float = 0.0          # no new frame for this long = FROZEN, overlay off; 0 = 3 frame intervals
-    max_stats_rows: int = 20_000    # rolling per-frame rows kept for --stats (≈ 11 min at 30 fps)
+    max_stats_rows: int = 9_000     # rolling per-frame rows kept for --stats (5 min at 30 fps, ~12 MB)
     max_events: int = 500           # rolling event log
 
 

@@ -224,6 +224,7 @@ def run_soak(out_dir: str | Path, minutes: float, faults_spec: str, *, port: int
                               smoothing=e.smoothing, precision=e.precision)
 
     seg = new_session()
+    backend_name, model_name = seg.backend_name, seg.card.name
     drop_spec = ",".join(item for item in faults_spec.split(",") if item.strip().startswith("drop"))
     send_url = f"udp://127.0.0.1:{port}?pkt_size=1316"
     sender = subprocess.Popen([sys.executable, "-m", "surgical_seg.stream_sender", send_url, "--size", size,
@@ -241,6 +242,7 @@ def run_soak(out_dir: str | Path, minutes: float, faults_spec: str, *, port: int
         app = QApplication.instance() or QApplication([])
         win = MainWindow(cfg, FaultySegmenter(seg, clock), None, settings_path=str(out / "viewer.ini"),
                          segmenter_factory=lambda: FaultySegmenter(new_session(), clock))
+        del seg                                # after a hang the window holds the only reference
         win.resize(1280, 800)
         win.show()
         win.open_source(f"udp://127.0.0.1:{port}?buffer_size=4194304&overrun_nonfatal=1", wait=True)
@@ -260,7 +262,7 @@ def run_soak(out_dir: str | Path, minutes: float, faults_spec: str, *, port: int
             clock.release.set()
             result.update(analyse(mon, clock, events, end_ns))
             result.update({"faults": faults_spec, "source": f"udp://127.0.0.1:{port} (MPEG-TS, H.264 {size}@{fps:g})",
-                           "backend": seg.backend_name, "model": seg.card.name, "leaked_threads": leaked,
+                           "backend": backend_name, "model": model_name, "leaked_threads": leaked,
                            "restarts": getattr(pipe.segmenter, "restarts", None) if pipe else None,
                            "events": [str(ev) for ev in win.events_log][-50:],
                            "machine_load": list(psutil.getloadavg())})

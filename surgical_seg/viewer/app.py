@@ -419,6 +419,9 @@ class MainWindow(QMainWindow):
         return (len(t) - 1) / ((t[-1] - t[0]) / 1e9)
 
     def _refresh_stats(self) -> None:
+        guarded = self.pipeline.segmenter if self.pipeline is not None else None
+        if isinstance(guarded, GuardedSegmenter) and guarded.inner is not self.segmenter:
+            self.segmenter = guarded.inner       # after a watchdog restart: let the abandoned session go
         w = self.stats.window() if self.stats is not None else None
         if w is not None:
             self.latency.refresh(w.fps_in, self.display_fps(), w.dropped, w.rows, w.t_s, w.e2e_ms, w.infer_ms)
