@@ -261,6 +261,9 @@ def _train(cfg, out_dir, resume, config_path, overrides) -> str:
         opt = paddle.optimizer.AdamW(sched, parameters=model.parameters(), weight_decay=cfg.weight_decay)
     state = {"name": cfg.name, "iter": 0, "best": {"iter": 0, "miou": 0.0, "iou": []},
              "history": {"loss": [], "val_miou": []}, "elapsed_s": 0.0}
+    if cfg.init_from and not resume:
+        loaded = _init_weights(model, cfg)
+        print(f"initialised {loaded} of {len(model.state_dict())} tensors from {cfg.init_from}", file=sys.stderr)
     if resume:
         state = json.loads(state_path.read_text())
         model.set_state_dict(paddle.load(str(out / "last.pdparams")))
@@ -319,7 +322,7 @@ def _train(cfg, out_dir, resume, config_path, overrides) -> str:
             if rank == 0 and (it % cfg.eval_every == 0 or it == cfg.iters or out_of_time):
                 miou, ious = validate(model, val_samples, cfg, num_classes)
                 state["history"]["val_miou"].append((it, round(miou, 4), round(state["elapsed_s"] / 60, 2)))
-                better = miou > state["best"]["miou"]
+                better = miou > state["best"]["miou"] or state["best"]["iter"] == 0   # the first is the best so far
                 if better:
                     state["best"] = {"iter": it, "miou": round(miou, 4), "iou": [round(v, 4) for v in ious]}
                 checkpoint(better)
@@ -338,6 +341,25 @@ def _train(cfg, out_dir, resume, config_path, overrides) -> str:
         return f"{cfg.name}: rank {rank} of {world} finished {state['iter']} iterations"
     return (f"{cfg.name}: {state['iter']} iterations, best val mIoU {state['best']['miou']:.4f} at iter "
             f"{state['best']['iter']}, {state['elapsed_s'] / 60:.1f} min -> {out}")
+
+
+def _init_weights(model, cfg: TrainConfig) -> int:
+    """Fine-tune: copy matching tensors from an exported model folder or a .pdparams checkpoint."""
+    import paddle
+    from .export import exported_state_dict
+    src = Path(cfg.init_from)
+    if src.is_dir() and (src / "model.json").is_file():
+        state = exported_state_dict(src, cfg.architecture, len(CLASS_NAMES))
+    elif src.suffix == ".pdparams" and src.is_file():
+        state = paddle.load(str(src))
+    else:
+        raise ConfigError(f"init_from: {src} is neither an exported model folder nor a .pdparams file")
+    own = model.state_dict()
+    state = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
+    if not state:
+        raise ConfigError(f"init_from: {src} has no tensor that fits {cfg.architecture}")
+    model.set_state_dict(state)
+    return len(state)
 
 
 def _provenance(data_dir: str) -> str:

@@ -569,7 +569,8 @@ def main(args) -> int:
     cfg = load_app_config(args.config)
     settings = load_settings()
     model = args.model or settings.model or cfg.engine.model
-    cfg = replace_section(cfg, "engine", model=model, backend=args.backend, precision=args.precision)
+    cfg = replace_section(cfg, "engine", model=model, backend=args.backend, precision=args.precision,
+                          device=getattr(args, "device", None))
     e = cfg.engine
     segmenter = load_segmenter(e.model, backend=e.backend, threads=e.threads, device=e.device, smoothing=e.smoothing,
                                precision=e.precision)
