@@ -219,12 +219,15 @@ def run_soak(out_dir: str | Path, minutes: float, faults_spec: str, *, port: int
     cfg = replace_section(cfg, "engine", model=model, backend=backend)
     e = cfg.engine
 
-    def new_session():
-        return load_segmenter(e.model, backend=e.backend, threads=e.threads, device=e.device,
+    def load(backend: str, device: str):
+        return load_segmenter(e.model, backend=backend, threads=e.threads, device=device,
                               smoothing=e.smoothing, precision=e.precision)
 
-    seg = new_session()
-    backend_name, model_name = seg.backend_name, seg.card.name
+    seg = load(e.backend, e.device)
+    backend_name, model_name, device = seg.backend_name, seg.card.name, seg.device
+
+    def new_session():                         # after a hang: the same backend again, no new "auto" choice
+        return load(backend_name, device)
     drop_spec = ",".join(item for item in faults_spec.split(",") if item.strip().startswith("drop"))
     send_url = f"udp://127.0.0.1:{port}?pkt_size=1316"
     sender = subprocess.Popen([sys.executable, "-m", "surgical_seg.stream_sender", send_url, "--size", size,
@@ -264,6 +267,9 @@ def run_soak(out_dir: str | Path, minutes: float, faults_spec: str, *, port: int
             result.update({"faults": faults_spec, "source": f"udp://127.0.0.1:{port} (MPEG-TS, H.264 {size}@{fps:g})",
                            "backend": backend_name, "model": model_name, "leaked_threads": leaked,
                            "restarts": getattr(pipe.segmenter, "restarts", None) if pipe else None,
+                           "event_counts": dict(collections.Counter(k for _, k, _ in mon.events)),
+                           "restarts_at_s": [round((t - t0_ns) / 1e9, 1) for t, k, _ in mon.events
+                                             if k == "model_restarted"],
                            "events": [str(ev) for ev in win.events_log][-50:],
                            "machine_load": list(psutil.getloadavg())})
             win.close()

@@ -135,6 +135,19 @@ class StallBounds:
     abandon_s: float = 2.0
 
 
+def _warmed(segmenter: Any) -> Any:
+    """Run a new session once on a black frame: its first call (allocations, kernel choice) is the slow
+    one, and must not be the call the watchdog times on live video."""
+    card = getattr(segmenter, "card", None)
+    if card is not None and hasattr(segmenter, "segment"):
+        import numpy as np
+        try:
+            segmenter.segment(np.zeros((card.input_height, card.input_width, 3), np.uint8))
+        except Exception:  # noqa: BLE001 - a broken session shows on the next real call
+            pass
+    return segmenter
+
+
 class GuardedSegmenter:
     """The pipeline's model behind a CallGuard: flags a stall, restarts the session after a hang.
 
@@ -179,7 +192,7 @@ class GuardedSegmenter:
             if self.factory is not None:
                 self._restarting = True
                 try:
-                    self.inner = self.factory()
+                    self.inner = _warmed(self.factory())
                 finally:
                     self._restarting = False
             if self.on_event is not None:

@@ -580,7 +580,7 @@ def main(args) -> int:
     settings.model = model
     save_settings(settings)
     def new_session():                   # after a hung inference call: a fresh runtime session
-        return load_segmenter(e.model, backend=segmenter.backend_name, threads=e.threads, device=e.device,
+        return load_segmenter(e.model, backend=segmenter.backend_name, threads=e.threads, device=segmenter.device,
                               smoothing=e.smoothing, precision=e.precision)
 
     win = MainWindow(cfg, segmenter, None, record_dir=args.record, segmenter_factory=new_session)
