@@ -145,6 +145,7 @@ def analyse(mon: SoakMonitor, clock: FaultClock, sender_events: list[dict], end_
     drops = [(e["t_ns"], next((d["t_ns"] for d in sender_events if d["event"] == "drop_end"
                                and d["at_s"] == e["at_s"]), None), e) for e in sender_events
              if e["event"] == "drop_start"]
+    drops = [d for d in drops if d[0] < end_ns - int(1e9)]         # not one that began as the soak ended
     for start, end, e in drops:
         found = mon.first_reason(start, EXPECTED["drop"], (end or end_ns) + int(3e9))
         back = mon.overlay_back(end) if end else None
