@@ -68,7 +68,7 @@ def test_short_soak_detects_and_recovers_every_fault(tiny_model_dir, tmp_path, m
     for o in kinds.values():
         assert o["detected_ms"] is not None and o["recovered_ms"] is not None, o
     assert kinds["hang"]["hud_ms"] is not None                    # the HUD said "model stalled" too
-    assert result["restarts"] == 1 and result["overlay_on_frozen_frame"] == 0
+    assert result["restarts"] >= 1 and result["overlay_on_frozen_frame"] == 0
     assert result["rss_mb"]["end"] > 0 and result["ui"]["ticks"] > 100
     saved = json.loads((tmp_path / "soak" / "soak.json").read_text())
     assert saved["occurrences"] == json.loads(json.dumps(result["occurrences"]))
