@@ -173,6 +173,13 @@ def cmd_view(a: argparse.Namespace) -> int:
     return app.main(a)
 
 
+def cmd_soak(a: argparse.Namespace) -> int:
+    from .viewer.qtcheck import require_qt
+    require_qt()
+    from . import soak
+    return soak.main(a)
+
+
 def cmd_doctor(a: argparse.Namespace) -> int:
     from . import doctor
     return doctor.main(a)
@@ -322,6 +329,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--stats", help="on quit, write frames.csv + summary.json (capture → painted) here")
     s.add_argument("--config", help="app config YAML (default configs/app.yml)")
     s.set_defaults(func=cmd_view)
+
+    s = sub.add_parser("soak", help="the viewer on a local UDP stream with faults injected on a schedule")
+    s.add_argument("--minutes", type=float, default=30.0, help="how long to run")
+    s.add_argument("--faults", default="drop=5s@60s/60s,raise@300s/300s,hang=10s@450s",
+                   help="comma-separated KIND[=VALUE]@START[/EVERY][+LENGTH] items; kinds: drop (the stream "
+                        "stops), raise, hang, slow (inference), e.g. slow=100ms@200s+10s")
+    s.add_argument("--out", default="out/soak", help="folder for soak.json")
+    s.add_argument("--port", type=int, default=5600, help="local UDP port of the MPEG-TS stream")
+    s.add_argument("--size", default="1280x720", help="stream frame size WxH")
+    s.add_argument("--fps", type=float, default=30.0, help="stream frame rate")
+    s.add_argument("--model", help="model name or folder (default: engine.model in the config)")
+    s.add_argument("--backend", choices=BACKEND_CHOICES,
+                   help="inference backend (default: engine.backend in the config: auto)")
+    s.add_argument("--config", help="app config YAML (default configs/app.yml)")
+    s.set_defaults(func=cmd_soak)
 
     s = sub.add_parser("doctor", help="what this machine can run: runtimes, GPUs, devices, Qt, models")
     s.add_argument("--json", action="store_true", help="print one JSON object (for bug reports and scripts)")

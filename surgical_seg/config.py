@@ -27,6 +27,7 @@ class SourceConfig:
     open_timeout_s: float = 5.0     # streams: give up opening after this
     read_timeout_s: float = 2.0     # live: no frame for this long = signal lost
     retry_backoff_s: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
+    read_abandon_s: float = 4.0     # a read stuck this long (watchdog) is abandoned: new capture handle; 0 = off
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,15 @@ class RecorderConfig:
 class ViewerConfig:
     stats_window_s: float = 10.0
     fullscreen: bool = False
+    frozen_ms: float = 0.0          # no new frame for this long = FROZEN, overlay off; 0 = 3 frame intervals
+    max_stats_rows: int = 9_000     # rolling per-frame rows kept for --stats (5 min at 30 fps, ~12 MB)
+    max_events: int = 500           # rolling event log
+
+
+@dataclass(frozen=True)
+class WatchdogConfig:
+    infer_stall_ms: float = 150.0   # an inference call running longer is flagged "model stalled"
+    infer_abandon_s: float = 2.0    # ... and abandoned after this: new inference session
 
 
 @dataclass(frozen=True)
@@ -78,6 +88,7 @@ class AppConfig:
     overlay: OverlayConfig = field(default_factory=OverlayConfig)
     recorder: RecorderConfig = field(default_factory=RecorderConfig)
     viewer: ViewerConfig = field(default_factory=ViewerConfig)
+    watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
 
 
 @dataclass(frozen=True)
@@ -197,6 +208,11 @@ def _check_app(cfg: AppConfig, where: str) -> None:
         raise ConfigError(f"{where}: engine.precision must be f32, bf16 or f16, not {cfg.engine.precision!r}")
     if not 0.0 <= cfg.engine.smoothing < 1.0:
         raise ConfigError(f"{where}: engine.smoothing must be in [0, 1)")
+    w = cfg.watchdog
+    if not 0 < w.infer_stall_ms < w.infer_abandon_s * 1000:
+        raise ConfigError(f"{where}: watchdog.infer_stall_ms must be > 0 and below infer_abandon_s")
+    if cfg.viewer.frozen_ms < 0 or cfg.viewer.max_stats_rows < 100 or cfg.viewer.max_events < 10:
+        raise ConfigError(f"{where}: viewer.frozen_ms must be >= 0, max_stats_rows >= 100, max_events >= 10")
 
 
 def replace_section(cfg: AppConfig, section: str, **changes: Any) -> AppConfig:
@@ -206,5 +222,5 @@ def replace_section(cfg: AppConfig, section: str, **changes: Any) -> AppConfig:
 
 
 __all__ = ["AppConfig", "SourceConfig", "EngineConfig", "PipelineConfig", "OverlayConfig",
-           "RecorderConfig", "ViewerConfig", "TrainConfig", "load_app_config",
+           "RecorderConfig", "ViewerConfig", "WatchdogConfig", "TrainConfig", "load_app_config",
            "load_train_config", "from_dict", "replace_section", "CONFIG_DIR"]

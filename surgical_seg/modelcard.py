@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from .atomic import atomic_write_text
 from .errors import ModelError
 
 CARD_NAME = "model.yml"
@@ -53,7 +54,7 @@ class ModelCard:
 
     def save(self, model_dir: str | Path) -> Path:
         path = Path(model_dir) / CARD_NAME
-        path.write_text(yaml.safe_dump(self.to_dict(), sort_keys=False))
+        atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
         return path
 
     @classmethod

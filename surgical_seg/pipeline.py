@@ -25,6 +25,9 @@ Modes (an argument, because it changes the pipeline's shape):
 
 An exception in the segmenter never stops the video: that frame (and every frame until the model
 works again) gets overlay_off_reason "model error: ...", and an Event says so once.
+With `watchdog=StallBounds(...)` (open_pipeline sets it from the `watchdog:` section) the model runs
+behind surgical_seg.watchdog: a call past stall_s turns the overlay off as "model stalled (N ms)" while
+it runs; past abandon_s it is abandoned and `segmenter_factory()` gives a new inference session.
 Sinks and `on_event` are called on worker threads: they must be quick and must not touch widgets.
 """
 from __future__ import annotations
@@ -39,6 +42,7 @@ from typing import Any, Callable, Generic, Iterable, Protocol, TypeVar
 
 from .packet import FramePacket, Segmentation
 from .sources.base import Event, Source
+from .watchdog import GuardedSegmenter, StageHung, StallBounds
 
 T = TypeVar("T")
 _END = object()           # end-of-stream marker on replay queues
@@ -117,7 +121,8 @@ class Pipeline:
     def __init__(self, source: Source, segmenter: Segmenter, annotator: Annotator | None, *,
                  mode: str = "live", stale_ms: float = 150.0, stats: Any = None,
                  sinks: Iterable[Callable[[FramePacket], None]] = (),
-                 on_event: Callable[[Event], None] | None = None) -> None:
+                 on_event: Callable[[Event], None] | None = None,
+                 watchdog: StallBounds | None = None, segmenter_factory: Callable[[], Any] | None = None) -> None:
         if mode not in ("live", "replay"):
             raise ValueError(f"mode must be live or replay, not {mode!r}")
         self.source, self.segmenter, self.mode, self.stale_ms = source, segmenter, mode, stale_ms
@@ -135,6 +140,9 @@ class Pipeline:
         self._model_error: str | None = None   # set while the last inference failed
         self._threads: list[threading.Thread] = []
         self._started = False
+        if watchdog is not None:         # a hung call is flagged, then abandoned for a new session
+            self.segmenter = GuardedSegmenter(segmenter, watchdog, segmenter_factory,
+                                              on_event=lambda kind, text: self._event(kind, text))
         self._compose()
 
     # ------------------------------------------------------------------ wiring (the one place)
@@ -268,6 +276,8 @@ class Pipeline:
         except Exception as e:  # noqa: BLE001 - the video must keep running
             reason = f"model error: {type(e).__name__}: {str(e).strip().splitlines()[0] if str(e).strip() else ''}"
             reason = reason.rstrip(": ")
+            if isinstance(e, StageHung):  # abandoned by the watchdog; the next call uses a new session
+                reason = f"model stalled (hung {e.seconds:.1f} s, restarted)"
             packet.segmentation = None
             packet.overlay_off_reason = reason
             self._count("model_errors")
@@ -348,7 +358,7 @@ class Pipeline:
     def _composite_with_newest_mask(self, packet: FramePacket) -> None:
         """Draw the newest mask unless it is stale or the model failed; then say why not."""
         _, seg = self._masks.peek()
-        reason = self._model_error
+        reason = self._model_error or _stalled_reason(self.segmenter)
         if reason is None:
             if seg is None:
                 reason = "waiting for the first mask"
@@ -393,6 +403,18 @@ class Pipeline:
             self._finished.set()
 
 
+def stall_bounds(cfg: Any) -> StallBounds:
+    """The inference watchdog's bounds from an AppConfig's `watchdog:` section."""
+    w = cfg.watchdog
+    return StallBounds(stall_s=w.infer_stall_ms / 1e3, abandon_s=w.infer_abandon_s)
+
+
+def _stalled_reason(segmenter: Any) -> str | None:
+    """'model stalled (N ms)' while a watched inference call is past its bound (else None)."""
+    check = getattr(segmenter, "stalled_reason", None)
+    return check() if check is not None else None
+
+
 def open_pipeline(spec: str | int, cfg: Any = None, *, model: str | None = None, backend: str | None = None,
                   mode: str | None = None, max_frames: int | None = None, stats: Any = None,
                   sinks: Iterable[Callable[[FramePacket], None]] = (),
@@ -410,7 +432,10 @@ def open_pipeline(spec: str | int, cfg: Any = None, *, model: str | None = None,
                          smoothing=e.smoothing, precision=e.precision)
     annotator = MaskAnnotator.from_config(cfg.overlay, seg.card.colors_rgb, seg.card.classes)
     return Pipeline(source, seg, annotator, mode=mode or cfg.pipeline.mode, stale_ms=cfg.pipeline.stale_ms,
-                    stats=stats, sinks=sinks, on_event=on_event)
+                    stats=stats, sinks=sinks, on_event=on_event, watchdog=stall_bounds(cfg),
+                    segmenter_factory=lambda: load_segmenter(
+                        model or e.model, backend=seg.backend_name, threads=e.pipeline_threads, device=e.device,
+                        smoothing=e.smoothing, precision=e.precision))
 
 
-__all__ = ["Pipeline", "LatestSlot", "Counts", "Event", "Segmenter", "Annotator", "open_pipeline"]
+__all__ = ["Pipeline", "LatestSlot", "Counts", "Event", "Segmenter", "Annotator", "open_pipeline", "stall_bounds"]

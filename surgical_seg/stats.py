@@ -21,6 +21,7 @@ from typing import Any, Iterable
 import numpy as np
 import psutil
 
+from .atomic import atomic_path, atomic_write_json
 from .packet import STAGES, FramePacket
 
 CSV_NAME, SUMMARY_NAME = "frames.csv", "summary.json"
@@ -205,7 +206,7 @@ class StatsRecorder:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
         csv_path, json_path = out_dir / CSV_NAME, out_dir / SUMMARY_NAME
-        with csv_path.open("w", newline="") as f:
+        with atomic_path(csv_path) as tmp, tmp.open("w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["frame", "t_capture_ns", "pts_s", *(f"{s}_{e}_ns" for s in STAGES for e in ("start", "end")),
                         "latency_ms", "mask_frame", "mask_age_ms", "dropped", "overlay_off_reason"])
@@ -216,7 +217,7 @@ class StatsRecorder:
                             "" if lat is None else f"{lat:.3f}", "" if r.mask_frame is None else r.mask_frame,
                             "" if age is None else f"{age:.3f}", int(r.dropped), r.overlay_off_reason or ""])
         summary = self.summary(**extra)
-        json_path.write_text(json.dumps(summary, indent=2))
+        atomic_write_json(json_path, summary)
         return csv_path, json_path, summary
 
 

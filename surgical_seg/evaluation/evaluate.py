@@ -8,12 +8,12 @@ seeded per frame, so a run is repeatable). Where the dataset has instruments/<na
 """
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
 import cv2
 
+from ..atomic import atomic_write_json
 from ..classlist import ClassList
 from ..errors import DataError, ModelError
 from .metrics import SegmentationMetrics
@@ -131,7 +131,7 @@ def run_eval(data: str | Path, split: str = "test", model: str | Path = "fastscn
                      "instruments": tools.result()})
     if json_out:
         Path(json_out).parent.mkdir(parents=True, exist_ok=True)
-        Path(json_out).write_text(json.dumps(result, indent=1))
+        atomic_write_json(json_out, result, indent=1)
     if report_dir:
         from .report import write_report
         write_report(result, {name: metrics.roc(name)[:2] for name in classes.foreground}, report_dir)

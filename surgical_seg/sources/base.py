@@ -19,9 +19,11 @@ import numpy as np
 from ..config import SourceConfig
 from ..errors import SourceError
 from ..packet import FramePacket
+from ..watchdog import CallGuard, StageHung
 
 # Event kinds a source reports, in the order they can happen.
-EVENT_KINDS = ("opened", "warning", "signal_lost", "retrying", "reconnected", "end", "error", "stopped")
+EVENT_KINDS = ("opened", "warning", "read_hung", "signal_lost", "retrying", "reconnected", "end", "error",
+               "stopped")
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ class Source:
         self._thread: threading.Thread | None = None
         self._on_frame: FrameCallback | None = None
         self._on_event: EventCallback | None = None
+        self._read_guard = CallGuard(f"source-{self.kind}-read")   # watchdog: see _read_watched
+        self._handle_hung = False        # a read on the current handle never returned: do not close it
         self._open()
 
     # ---- what a kind implements
@@ -151,9 +155,13 @@ class Source:
                     break
                 t_read = time.perf_counter_ns()
                 try:
-                    item = self._read()
+                    item = self._read_watched()
                 except Exception as e:  # noqa: BLE001 - every decoder error becomes an event
                     reason = _reason(e)
+                    if isinstance(e, StageHung):
+                        self._handle_hung = True
+                        self._emit("read_hung", f"capture read hung {e.seconds:.1f} s at frame {index}; abandoned "
+                                                f"({e.leaked} stuck thread(s)), opening a new handle", index)
                     if self.live:
                         if self._recover(index, reason):
                             t0_ns = None
@@ -200,10 +208,24 @@ class Source:
             self._emit("error", f"source failed at frame {index}: {_reason(e)}", index)
         finally:
             try:
-                self._close()
+                if not self._handle_hung:
+                    self._close()
             except Exception:  # noqa: BLE001
                 pass
+            self._read_guard.close()
             self._emit("stopped", f"{self.kind} stopped after {index} frames", index)
+
+    @property
+    def leaked_reads(self) -> int:
+        """Capture threads abandoned by the watchdog and still stuck in their read."""
+        return self._read_guard.leaked
+
+    def _read_watched(self):
+        """`_read()` under the watchdog: a read stuck past cfg.read_abandon_s raises StageHung."""
+        bound = self.cfg.read_abandon_s
+        if not bound or bound <= 0:
+            return self._read()
+        return self._read_guard.call(self._read, stall_s=bound, abandon_s=bound)
 
     def _recover(self, index: int, reason: str) -> bool:
         """Live source went quiet: report, then reopen with the backoff list (last value repeats)."""
@@ -215,7 +237,9 @@ class Source:
             if self._stop.wait(delay):
                 return False
             try:
-                self._close()
+                if not self._handle_hung:    # a handle stuck in a read is dropped, never closed under it
+                    self._close()
+                self._handle_hung = False
                 self._open()
             except Exception as e:  # noqa: BLE001
                 self._emit("retrying", f"attempt {attempt} failed: {_reason(e)}", index)

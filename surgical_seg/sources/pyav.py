@@ -153,6 +153,10 @@ class PyAVStreamSource(_PyAVBase):
     def _av_open(self):
         # (fflags=nobuffer would cut latency on TS/RTSP but makes MP4 over HTTP deliver nothing)
         opts = {"rtsp_transport": "tcp"} if url_scheme(self.spec) in ("rtsp", "rtsps") else {}
+        if url_scheme(self.spec) in ("udp", "rtp", "srt"):
+            # MPEG-TS over a datagram link: FFmpeg's default probe (5 MB / 5 s) would hold the first frame
+            # (and every reconnect) for seconds; one keyframe with its SPS/PPS is all the decoder needs
+            opts.update({"probesize": "500000", "analyzeduration": "1000000"})
         return av.open(self.spec, mode="r", container_options=opts,
                        timeout=(self.cfg.open_timeout_s, self.cfg.read_timeout_s))
 

@@ -6,13 +6,13 @@ PaddleSeg's `Dataset` reads them. Frames of one video/patient must never land in
 """
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from ..atomic import atomic_write_json, atomic_write_text
 from ..errors import ConfigError, DataError
 
 SPLITS = ("train", "val", "test")
@@ -105,8 +105,8 @@ def make_split(data_dir: str | Path, ratios: tuple[float, ...] = (0.8, 0.1, 0.1)
     for k, split in enumerate(SPLITS):
         lines = [f"{img.relative_to(data_dir).as_posix()} {lab.relative_to(data_dir).as_posix()}"
                  for name in sorted(groups) if assign[name] == split for img, lab in groups[name]]
-        (data_dir / f"{split}.txt").write_text("".join(line + "\n" for line in lines))
-    (data_dir / "split_groups.json").write_text(json.dumps(dict(sorted(assign.items())), indent=1))
+        atomic_write_text(data_dir / f"{split}.txt", "".join(line + "\n" for line in lines))
+    atomic_write_json(data_dir / "split_groups.json", dict(sorted(assign.items())), indent=1)
     return {split: int(have[k]) for k, split in enumerate(SPLITS)}
 
 

@@ -12,6 +12,7 @@ import dataclasses
 import datetime as _dt
 import json
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import cv2
 import numpy as np
 import paddle
 
+from ..atomic import atomic_path, atomic_write_json, publish_folder, staging_folder
 from ..errors import ConfigError, DataError, ModelError
 from ..modelcard import ONNX_FILE, PADDLE_FILES, ModelCard, hash_model_files
 
@@ -106,9 +108,7 @@ def write_run_json(run_dir: str | Path, info: dict[str, Any]) -> Path:
     info = {**info, "date": info.get("date") or _dt.datetime.now().isoformat(timespec="seconds")}
     path = Path(run_dir) / RUN_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(info, indent=2))
-    tmp.replace(path)                  # never leave a half-written run.json behind
+    atomic_write_json(path, info)      # never leave a half-written run.json behind
     return path
 
 
@@ -116,7 +116,8 @@ def save_weights(run_dir: str | Path, model, name: str = "best") -> Path:
     """Save `model`'s state dict as <run_dir>/<name>.pdparams (best / last)."""
     path = Path(run_dir) / f"{name}.pdparams"
     path.parent.mkdir(parents=True, exist_ok=True)
-    paddle.save(model.state_dict(), str(path))
+    with atomic_path(path) as tmp:     # a crash mid-save keeps the previous checkpoint whole
+        paddle.save(model.state_dict(), str(tmp))
     return path
 
 
@@ -225,8 +226,10 @@ def card_from_run(info: dict[str, Any]) -> ModelCard:
 def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str | Path | None = None) -> Path:
     """Checkpoint -> out_dir/{model.json, model.pdiparams, model.onnx, model.yml}; returns out_dir.
 
-    Raises ModelError when Paddle Inference and ONNX Runtime disagree on more than 0.1 % of
-    pixels of the check frames (then the ONNX file would not be the model that was trained).
+    Everything is built in a staging folder beside out_dir and renamed into place only after the
+    Paddle/ONNX parity check passes, so a failed export leaves out_dir as it was (absent, or the
+    previous model) and never a loadable half-model. Raises ModelError when Paddle Inference and
+    ONNX Runtime disagree on more than 0.1 % of pixels of the check frames.
     """
     from .models import build_model
 
@@ -238,9 +241,7 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str 
         if not data_classes.same_as(card.classes):
             raise ModelError(f"{checkpoint}: trained on classes {', '.join(card.classes)}, but "
                              f"{data_classes.source} lists {', '.join(data_classes.names)}")
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-
+    frames = _check_frames(check_frames, card)
     model = build_model(card.architecture, card.num_classes)
     state = paddle.load(str(weights))
     missing, unexpected = _set_state(model, state)
@@ -251,26 +252,31 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str 
     make_pools_static(model, (card.input_height, card.input_width))
     net = SoftmaxHead(model)
     net.eval()
-    spec = [paddle.static.InputSpec([1, 3, card.input_height, card.input_width], "float32", name="x")]
-    paddle.jit.save(paddle.jit.to_static(net, input_spec=spec, full_graph=True), str(out / "model"),
-                    input_spec=spec)
-    for f in PADDLE_FILES:
-        if not (out / f).is_file():
-            raise ModelError(f"{out / f}: paddle.jit.save did not write it")
-    _to_onnx(out)
-
-    card = dataclasses.replace(card, files_sha256=hash_model_files(out))   # loading refuses other files
-    card.save(out)
-    frames = _check_frames(check_frames, card)
-    agreement = parity(out, frames)
-    card = dataclasses.replace(card, training={
-        **card.training, "checkpoint": str(weights), "export_parity": round(agreement, 6),
-        "export_parity_frames": len(frames), "export_date": _dt.datetime.now().isoformat(timespec="seconds")})
-    card.save(out)
-    if agreement < PARITY_MIN:
-        raise ModelError(f"{out}: Paddle Inference and ONNX Runtime labels agree on only "
-                         f"{agreement * 100:.3f} % of pixels (need {PARITY_MIN * 100:.1f} %)")
-    return out
+    final = Path(out_dir)
+    out = staging_folder(final)
+    try:
+        spec = [paddle.static.InputSpec([1, 3, card.input_height, card.input_width], "float32", name="x")]
+        paddle.jit.save(paddle.jit.to_static(net, input_spec=spec, full_graph=True), str(out / "model"),
+                        input_spec=spec)
+        for f in PADDLE_FILES:
+            if not (out / f).is_file():
+                raise ModelError(f"{final / f}: paddle.jit.save did not write it")
+        _to_onnx(out)
+        card = dataclasses.replace(card, files_sha256=hash_model_files(out))   # loading refuses other files
+        card.save(out)
+        agreement = parity(out, frames)
+        if agreement < PARITY_MIN:
+            raise ModelError(f"{final}: Paddle Inference and ONNX Runtime labels agree on only "
+                             f"{agreement * 100:.3f} % of pixels (need {PARITY_MIN * 100:.1f} %); "
+                             f"nothing written")
+        card = dataclasses.replace(card, training={
+            **card.training, "checkpoint": str(weights), "export_parity": round(agreement, 6),
+            "export_parity_frames": len(frames), "export_date": _dt.datetime.now().isoformat(timespec="seconds")})
+        card.save(out)
+        publish_folder(out, final)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)       # gone already when published
+    return final
 
 
 def _set_state(model, state: dict) -> tuple[list[str], list[str]]:

@@ -24,6 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..atomic import atomic_path, atomic_write_json
 from ..classes import IGNORE_INDEX
 from ..config import TrainConfig, from_dict
 from ..errors import ConfigError, DataError
@@ -302,10 +303,11 @@ def _train(cfg, out_dir, resume, config_path, overrides) -> str:
         if rank != 0:
             return
         save_weights(out, model, "last")
-        paddle.save(opt.state_dict(), str(out / "last.pdopt"))
+        with atomic_path(out / "last.pdopt") as tmp:
+            paddle.save(opt.state_dict(), str(tmp))
         if best:
             save_weights(out, model, "best")
-        state_path.write_text(json.dumps(state, indent=1))
+        atomic_write_json(state_path, state, indent=1)
         write_run_json(out, {**run_info, "best": state["best"], "iterations": state["iter"],
                              "train_minutes": round(state["elapsed_s"] / 60, 1)})
         _plot_curve(state, out / "curve.png")

@@ -7,7 +7,11 @@ paints the newest composited frame and, after painting, feeds the "display" span
 waits for capture or inference.
 
 Fail-safe: the raw video keeps playing whatever the model does; when no overlay is drawn for a
-reason (stale mask, model error, source lost) the HUD turns red: "AI OVERLAY OFF — <reason>".
+reason the HUD turns red: "AI OVERLAY OFF — <cause>", one of source lost, source frozen, model error,
+model stalled, model late (viewer/failsafe.py). The overlay is a separate layer composed at paint time
+(viewer/layer.py), asked for at every paint, so a frame that stops changing loses it within 3 frame
+intervals (`viewer.frozen_ms`) and shows FROZEN. Opening sources, stopping pipelines and recordings and
+writing snapshots run on background threads (viewer/background.py): the UI thread never waits for them.
 """
 from __future__ import annotations
 
@@ -27,12 +31,16 @@ from ..config import AppConfig, load_app_config, replace_section
 from ..errors import ConfigError, SurgicalSegError
 from ..overlay import MaskAnnotator
 from ..packet import FramePacket
-from ..pipeline import Pipeline
+from ..pipeline import Pipeline, stall_bounds
 from ..stats import StatsRecorder, describe
+from ..watchdog import GuardedSegmenter
+from .background import Background
 from .controls import OverlayChoice, OverlayControls
 from .devices import DeviceProber
+from .failsafe import FreezeDetector, overlay_verdict
 from .hud import Hud
 from .latency import LatencyPanel
+from .layer import MaskLayer
 from .playback import PlaybackSource
 from .recorder import Recorder
 from .settings import load_settings, save_settings
@@ -56,9 +64,11 @@ class MainWindow(QMainWindow):
     """Video + HUD on the left; overlay controls, latency panel, record/snapshot on the right."""
 
     def __init__(self, cfg: AppConfig, segmenter, source: str | None = None, *, record_dir: str | None = None,
-                 settings_path: str | None = None, snapshot_dir: str | None = None) -> None:
+                 settings_path: str | None = None, snapshot_dir: str | None = None,
+                 segmenter_factory=None) -> None:
         super().__init__()
         self.cfg, self.segmenter = cfg, segmenter
+        self.segmenter_factory = segmenter_factory     # a new inference session after a hang
         self.card = segmenter.card
         self.settings_path = settings_path
         self.settings = load_settings(settings_path)
@@ -73,8 +83,13 @@ class MainWindow(QMainWindow):
         self._shown_index = -1
         self._last_new_frame = time.monotonic()
         self._painted_times: collections.deque[int] = collections.deque(maxlen=240)
-        self.display_latency_ms: collections.deque[float] = collections.deque(maxlen=100_000)
-        self.events_log: list[str] = []
+        self.display_latency_ms: collections.deque[float] = collections.deque(maxlen=10_000)
+        self.events_log: collections.deque = collections.deque(maxlen=cfg.viewer.max_events)   # Events, newest last
+        self.freeze = FreezeDetector(cfg.viewer.frozen_ms)
+        self.layer_maker: MaskLayer | None = None
+        self.source_tasks, self.file_tasks = Background("source"), Background("files")
+        self._open_generation = 0
+        self._hud_reason: object = object()
 
         # closing deletes the Qt side at once, children in order: left to interpreter exit, pyqtgraph's
         # items can be asked for size hints after their Python half is gone (tracebacks on exit)
@@ -100,6 +115,7 @@ class MainWindow(QMainWindow):
         hidden = tuple(n for n in hidden if n in self.card.classes)
         self.video = VideoWidget()
         self.video.painted.connect(self._on_painted)
+        self.video.overlay_gate = self._overlay_allowed
         self.hud = Hud(self.video)
         self.hud.show_state(0.0, None, "waiting for video")
 
@@ -184,38 +200,69 @@ class MainWindow(QMainWindow):
             sc.activated.connect(fn)
 
     # ------------------------------------------------------------------ sources
-    def open_source(self, spec: str) -> None:
-        """Stop the running pipeline (if any) and play `spec`; errors go to a dialog, not a crash."""
+    def open_source(self, spec: str, wait: bool = False) -> None:
+        """Stop the running pipeline (if any) and play `spec`, off the UI thread; errors go to the status
+        line (and a dialog), not a crash. `wait=True` (start-up, tests) returns once it is playing or failed."""
         from ..sources import open_source
-        try:
-            src_cfg = dataclasses.replace(self.cfg.source, realtime=True, loop=True)
-            source = open_source(spec, src_cfg)
-        except SurgicalSegError as e:
-            self._error(str(e))
-            return
-        if not source.live:
-            source = PlaybackSource(source)
+        self._open_generation += 1
+        generation = self._open_generation
         self.close_pipeline()
-        self.segmenter.reset()
-        self.stats = StatsRecorder(window_s=self.cfg.viewer.stats_window_s)
-        self.pipeline = Pipeline(source, self.segmenter, self._annotator, mode="live",
-                                 stale_ms=self.cfg.pipeline.stale_ms, stats=self.stats, sinks=[self._record_sink])
-        self.source_spec, self.source_state = str(spec), None
-        self._shown_index, self._last_new_frame = -1, time.monotonic()
-        self.play_bar.setVisible(isinstance(source, PlaybackSource))
-        self.play_button.setText("Pause")
-        self.source_label.setText(f"source: {source.describe()}")
-        self.settings.source = str(spec)
-        self._save_settings()
-        self.pipeline.start()
-        if self.record_button.isChecked():
-            self.set_recording(True)
+        self.source_label.setText(f"opening {spec} …")
+        src_cfg = dataclasses.replace(self.cfg.source, realtime=True, loop=True)
 
-    def close_pipeline(self) -> None:
+        def build():                                   # background thread: may wait on a network open
+            source = open_source(spec, src_cfg)
+            if not source.live:
+                source = PlaybackSource(source)
+            self.segmenter.reset()
+            stats = StatsRecorder(window_s=self.cfg.viewer.stats_window_s, max_rows=self.cfg.viewer.max_stats_rows)
+            pipe = Pipeline(source, self.segmenter, self._annotator, mode="live",
+                            stale_ms=self.cfg.pipeline.stale_ms, stats=stats, sinks=[self._record_sink],
+                            watchdog=stall_bounds(self.cfg), segmenter_factory=self.segmenter_factory)
+            pipe.start()
+            return pipe
+
+        def install(pipe, error) -> None:              # UI thread
+            if error is not None:
+                if not isinstance(error, SurgicalSegError):
+                    error = f"{spec}: {type(error).__name__}: {error}"
+                self.source_label.setText("source: –")
+                self._error(str(error))
+                return
+            if generation != self._open_generation:    # a newer choice came in meanwhile
+                self.source_tasks.submit(lambda: pipe.stop(timeout=3.0))
+                return
+            source = pipe.source
+            pipe.set_annotator(self._annotator)
+            self.pipeline, self.stats = pipe, pipe.stats
+            self.source_spec, self.source_state, self.current = str(spec), None, None
+            self._shown_index = -1
+            self._last_new_frame = time.monotonic()
+            self.freeze = FreezeDetector(self.cfg.viewer.frozen_ms, source.fps)
+            self.video.frozen_ms = self.freeze.threshold_ms
+            self.play_bar.setVisible(isinstance(source, PlaybackSource))
+            self.play_button.setText("Pause")
+            self.source_label.setText(f"source: {source.describe()}")
+            self.settings.source = str(spec)
+            self._save_settings()
+            if self.record_button.isChecked():
+                self.set_recording(True)
+
+        self.source_tasks.submit(build, install)
+        if wait:
+            self.source_tasks.wait_idle()
+            self.source_tasks.drain()
+
+    def close_pipeline(self, wait: bool = False) -> None:
+        """Hand the running pipeline to a background thread to stop (the UI never waits on a join)."""
         self.set_recording(False, keep_button=True)
-        if self.pipeline is not None:
-            self.pipeline.stop(timeout=3.0)
-            self.pipeline = None
+        old, self.pipeline = self.pipeline, None
+        if old is not None:
+            if isinstance(old.segmenter, GuardedSegmenter):   # keep the session a watchdog restart made
+                self.segmenter = old.segmenter.inner
+            self.source_tasks.submit(lambda: old.stop(timeout=3.0))
+        if wait:
+            self.source_tasks.wait_idle(10.0)
 
     def choose_file(self) -> None:
         start = str(Path(self.settings.source).parent) if self.settings.source else ""
@@ -286,6 +333,7 @@ class MainWindow(QMainWindow):
         self._annotator = (MaskAnnotator(self.card.colors_rgb, opacity=choice.opacity, style=choice.style,
                                          hidden=choice.hidden_classes, class_names=self.card.classes)
                            if choice.enabled else None)
+        self.layer_maker = MaskLayer(self._annotator) if self._annotator is not None else None
         if self.pipeline is not None:
             self.pipeline.set_annotator(self._annotator)
         self.settings.opacity, self.settings.style = choice.opacity, choice.style
@@ -294,6 +342,8 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ the loop (UI thread)
     def _poll(self) -> None:
+        self.source_tasks.drain()
+        self.file_tasks.drain()
         pipe = self.pipeline
         if pipe is None:
             return
@@ -304,21 +354,30 @@ class MainWindow(QMainWindow):
             if packet is not None:
                 self._shown_index = packet.index
                 self._last_new_frame = time.monotonic()
+                self.freeze.new_frame()
                 self.current = packet
-                self.video.set_frame(packet.composited if packet.composited is not None else packet.frame, packet)
+                self.video.set_frame(packet.frame, packet)        # raw: the overlay is a separate layer
+                drawn = packet.overlay_off_reason is None and self.layer_maker is not None
+                self.video.set_layer(self.layer_maker.build(packet.segmentation) if drawn else None)
                 if self.source_state == "source lost":
                     self.source_state = None
         pb = self._playback()
-        frozen = pb is None or not pb.paused
-        if frozen and self.current is not None and time.monotonic() - self._last_new_frame > self.cfg.source.read_timeout_s:
+        playing = pb is None or not pb.paused
+        if playing and self.current is not None and time.monotonic() - self._last_new_frame > self.cfg.source.read_timeout_s:
             self.source_state = self.source_state or "source lost"
-        self.video.set_banner("SIGNAL LOST" if self.source_state else "")
+        frozen = playing and self.current is not None and self.freeze.frozen()
+        self.video.set_banner("SIGNAL LOST" if self.source_state else "FROZEN" if frozen else "")
+        reason = self.off_reason()
+        if reason is not None and self.video.layer_painted:
+            self.video.update()                  # repaint now: the gate takes the layer off this frame
+        if _cause(reason) != _cause(self._hud_reason):   # a new failure shows now, not at the 4 Hz refresh
+            self._show_hud(reason)
         if pb is not None and pb.duration_s and not self.seek_slider.isSliderDown():
             self.seek_slider.setValue(int(1000 * min(1.0, pb.position_s / pb.duration_s)))
             self.position_label.setText(f"{pb.position_s:6.2f} / {pb.duration_s:.2f} s")
 
     def _on_event(self, ev) -> None:
-        self.events_log.append(str(ev))
+        self.events_log.append(ev)
         if ev.kind in ("signal_lost", "retrying"):
             self.source_state = "source lost"
         elif ev.kind == "reconnected":
@@ -345,7 +404,13 @@ class MainWindow(QMainWindow):
             return self.source_state
         if self.current is None:
             return "waiting for video"
-        return self.current.overlay_off_reason
+        pb = self._playback()
+        frozen = (pb is None or not pb.paused) and self.freeze.frozen()
+        return overlay_verdict(None, self.freeze.age_ms() if frozen else None, self.current.overlay_off_reason)
+
+    def _overlay_allowed(self) -> bool:
+        """The paint-time gate: asked by the video widget in every paint, with the clock of that moment."""
+        return self.off_reason() is None
 
     def display_fps(self) -> float:
         t = self._painted_times
@@ -354,7 +419,18 @@ class MainWindow(QMainWindow):
         return (len(t) - 1) / ((t[-1] - t[0]) / 1e9)
 
     def _refresh_stats(self) -> None:
-        reason = self.off_reason()
+        guarded = self.pipeline.segmenter if self.pipeline is not None else None
+        if isinstance(guarded, GuardedSegmenter) and guarded.inner is not self.segmenter:
+            self.segmenter = guarded.inner       # after a watchdog restart: let the abandoned session go
+        w = self.stats.window() if self.stats is not None else None
+        if w is not None:
+            self.latency.refresh(w.fps_in, self.display_fps(), w.dropped, w.rows, w.t_s, w.e2e_ms, w.infer_ms)
+        self._show_hud(self.off_reason(), w)
+        if self.recorder is not None:
+            self.status_label.setText(self.recorder.status())
+
+    def _show_hud(self, reason: str | None, w=None) -> None:
+        self._hud_reason = reason
         extra = ""
         if self._annotator is None and reason is None:
             extra = "overlay hidden [O]"
@@ -362,15 +438,11 @@ class MainWindow(QMainWindow):
             extra = (extra + " REC").strip()
         if self.segmenter.precision != "f32":          # reduced precision is never silent
             extra = (extra + f" {self.segmenter.precision}").strip()
-        w = self.stats.window() if self.stats is not None else None
-        e2e = None
         if w is not None:
-            e2e = dict((r[0], r) for r in w.rows).get("end-to-end", (None, None))[1]
-            self.latency.refresh(w.fps_in, self.display_fps(), w.dropped, w.rows, w.t_s, w.e2e_ms, w.infer_ms)
+            self._hud_e2e = dict((r[0], r) for r in w.rows).get("end-to-end", (None, None))[1]
         fps = self.display_fps()
+        e2e = getattr(self, "_hud_e2e", None)
         self.hud.show_state(fps, e2e if fps > 0 else None, reason, extra)
-        if self.recorder is not None:
-            self.status_label.setText(self.recorder.status())
 
     # ------------------------------------------------------------------ recording, snapshots
     def _record_sink(self, packet: FramePacket) -> None:
@@ -392,7 +464,7 @@ class MainWindow(QMainWindow):
             self.status_label.setText(f"recording to {out}")
         elif not on and self.recorder is not None:
             rec, self.recorder = self.recorder, None
-            rec.stop()
+            rec.stop(wait=False)                 # the writer finishes what is queued on its own thread
             self.status_label.setText(f"{rec.status()} → {rec.out_dir}")
             self.last_recording = rec
         if not keep_button and self.record_button.isChecked() != on:
@@ -414,11 +486,14 @@ class MainWindow(QMainWindow):
             lut = np.zeros((256, 3), np.uint8)
             lut[: len(self.card.colors_rgb)] = np.array(self.card.colors_rgb, np.uint8)[:, ::-1]
             files["mask_color"] = lut[labels]
-        out = []
-        for name, img in files.items():
-            path = Path(f"{stem}_{name}.png")
-            cv2.imwrite(str(path), img)
-            out.append(path)
+        out = [Path(f"{stem}_{name}.png") for name in files]
+
+        def write() -> None:                     # PNG encoding of 4 pictures: tens of ms, off the UI thread
+            for path, img in zip(out, files.values()):
+                if not cv2.imwrite(str(path), img):
+                    raise OSError(f"cannot write {path}")
+
+        self.file_tasks.submit(write, lambda _, err: err is not None and self._error(f"snapshot: {err}"))
         note = "" if p.segmentation is not None else " (no mask: overlay was off)"
         self.status_label.setText(f"snapshot {stem.name}{note}")
         return out
@@ -470,9 +545,18 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802
         self.poll_timer.stop()
         self.stats_timer.stop()
-        self.close_pipeline()
+        self.close_pipeline(wait=True)           # quitting: now it is right to wait (bounded)
+        rec = getattr(self, "last_recording", None)
+        if rec is not None:
+            rec.stop(timeout=10.0)
+        self.file_tasks.wait_idle(10.0)
         self._save_settings()
         super().closeEvent(event)
+
+
+def _cause(reason) -> str | None:
+    """'source frozen (no new frame for 120 ms)' -> 'source frozen': what changes the HUD at once."""
+    return reason.split(" (")[0] if isinstance(reason, str) else reason
 
 
 def main(args) -> int:
@@ -495,9 +579,13 @@ def main(args) -> int:
     app = QApplication.instance() or QApplication([])
     settings.model = model
     save_settings(settings)
-    win = MainWindow(cfg, segmenter, None, record_dir=args.record)
+    def new_session():                   # after a hung inference call: a fresh runtime session
+        return load_segmenter(e.model, backend=segmenter.backend_name, threads=e.threads, device=segmenter.device,
+                              smoothing=e.smoothing, precision=e.precision)
+
+    win = MainWindow(cfg, segmenter, None, record_dir=args.record, segmenter_factory=new_session)
     win.show()
-    win.open_source(source)
+    win.open_source(source, wait=True)
     if win.pipeline is None:            # could not open: the message is in the status line
         message = win.status_label.text()
         win.close()

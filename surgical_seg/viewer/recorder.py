@@ -1,9 +1,15 @@
-"""Recorder sink: raw video, overlaid video (two MP4s, PyAV/libx264) and a per-frame CSV.
+"""Recorder sink: raw video, overlaid video and a per-frame CSV that survive a crash.
 
 It must never stall the display: `submit()` only puts into a bounded queue and, when the disk or
-encoder cannot keep up, drops the frame and counts it. One item carries the raw frame, the overlaid
-frame and the CSV row, and the writer thread writes all three or none, so the two videos and the CSV
-always have the same number of frames.
+encoder cannot keep up, drops the frame and counts it; `stop(wait=False)` returns at once and the
+writer finishes what is queued on its own thread. One item carries the raw frame, the overlaid frame
+and the CSV row, and the writer writes all three or none.
+
+Crash safety (kill -9, power cut after the OS wrote its cache): the videos are fragmented MP4
+(`empty_moov` + a `moof`/`mdat` fragment at least every FRAGMENT_S, flushed as it completes), so a
+file cut anywhere plays up to its last whole fragment; no `moov` at the end is needed. The CSV is
+flushed after every row. Frame timestamps are the frames' real capture times (ms since the first
+recorded frame), so a frame the pipeline or the recorder dropped shows as a gap, not as a speed-up.
 """
 from __future__ import annotations
 
@@ -23,6 +29,8 @@ from ..packet import STAGES, FramePacket
 CSV_COLUMNS = ("frame_index", "t_capture_ns", "pts_s", *(f"{s}_ms" for s in STAGES),
                "latency_ms", "overlay_off_reason")
 RAW_NAME, OVERLAY_NAME, CSV_NAME = "raw.mp4", "overlay.mp4", "frames.csv"
+FRAGMENT_S = 0.5                    # at most this much video is lost when the process dies
+TIME_BASE = Fraction(1, 1000)       # frame pts in ms of capture time
 
 
 def csv_row(packet: FramePacket) -> list:
@@ -34,25 +42,31 @@ def csv_row(packet: FramePacket) -> list:
             *(fmt(v) for v in stages), fmt(latency), packet.overlay_off_reason or ""]
 
 
-class _Mp4:
-    """One H.264 file fed with BGR frames at a constant frame rate."""
+class _FragmentedMp4:
+    """One H.264 fragmented MP4 fed with BGR frames stamped with their capture time."""
 
     def __init__(self, path: Path, width: int, height: int, fps: float, codec: str) -> None:
-        self.container = av.open(str(path), "w")
+        self.container = av.open(str(path), "w", options={
+            "movflags": "frag_keyframe+empty_moov+default_base_moof",
+            "frag_duration": str(int(FRAGMENT_S * 1e6)),      # µs; cuts between keyframes too
+            "flush_packets": "1"})                              # each fragment reaches the OS at once
         self.stream = self.container.add_stream(codec, rate=Fraction(round(fps * 1000), 1000))
         self.stream.width, self.stream.height = width - width % 2, height - height % 2   # yuv420p
         self.stream.pix_fmt = "yuv420p"
-        self.stream.options = {"preset": "ultrafast", "tune": "zerolatency"}
-        self.n = 0
+        self.stream.codec_context.time_base = TIME_BASE
+        # zerolatency: no lookahead or B-frames, so a frame is in the file one fragment after capture;
+        # a keyframe a second keeps seeking in a long recording cheap
+        self.stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(max(1, round(fps)))}
+        self.last_pts = -1
 
-    def write(self, bgr: np.ndarray) -> None:
+    def write(self, bgr: np.ndarray, t_ms: int) -> None:
         h, w = self.stream.height, self.stream.width
         # OpenCV's BGR -> I420 rounds correctly; swscale's default path darkens by ~2 levels per
         # generation (a recording of a recording drifts), and it is slower
         i420 = cv2.cvtColor(np.ascontiguousarray(bgr[:h, :w]), cv2.COLOR_BGR2YUV_I420)
         frame = av.VideoFrame.from_ndarray(i420, format="yuv420p")
-        frame.pts = self.n
-        self.n += 1
+        frame.pts = self.last_pts = max(int(t_ms), self.last_pts + 1)    # strictly increasing
+        frame.time_base = TIME_BASE
         self.container.mux(self.stream.encode(frame))
 
     def close(self) -> None:
@@ -61,7 +75,7 @@ class _Mp4:
 
 
 class Recorder:
-    """`start()`, `submit(packet)` from the UI thread (never blocks), `stop()` flushes and closes."""
+    """`start()`, `submit(packet)` from any thread (never blocks), `stop()` finishes and closes."""
 
     def __init__(self, out_dir: str | Path, fps: float = 30.0, queue_frames: int = 60,
                  codec: str = "libx264") -> None:
@@ -70,7 +84,9 @@ class Recorder:
         self.codec = codec
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_frames))
         self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
         self._size: tuple[int, int] | None = None
+        self._t0_ns: int | None = None
         self.written = 0
         self.dropped = 0
         self.error: str | None = None
@@ -96,7 +112,7 @@ class Recorder:
 
     def submit(self, packet: FramePacket) -> bool:
         """Queue the packet's raw + overlaid frame; False (and dropped += 1) if the writer is behind."""
-        if self._thread is None or self.error:
+        if self._thread is None or self.error or self._stopping.is_set():
             return False
         overlaid = packet.composited if packet.composited is not None else packet.frame
         size = packet.frame.shape[1::-1]
@@ -106,38 +122,53 @@ class Recorder:
             self.dropped += 1            # a source change mid-recording: the files keep one size
             return False
         try:
-            self._queue.put_nowait((packet.frame, overlaid, csv_row(packet)))
+            self._queue.put_nowait((packet.frame, overlaid, csv_row(packet), packet.t_capture_ns))
             return True
         except queue.Full:
             self.dropped += 1
             return False
 
-    def stop(self, timeout: float = 30.0) -> None:
+    def stop(self, wait: bool = True, timeout: float = 30.0) -> bool:
+        """Stop taking frames; the writer writes what is queued, then closes the files.
+
+        Never blocks on the queue (a full queue or a dead writer cannot hang the caller); with
+        wait=False it returns at once (the UI thread), else after at most `timeout`. True when done.
+        """
+        self._stopping.set()
         if self._thread is None:
-            return
-        self._queue.put(None)            # the writer drains what is queued, then closes
-        self._thread.join(timeout)
-        self._thread = None
+            return True
+        if wait:
+            self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def _next(self):
+        """The next queued item; None once stop() was asked and the queue is empty."""
+        while True:
+            try:
+                return self._queue.get(timeout=0.05)
+            except queue.Empty:
+                if self._stopping.is_set():
+                    return None
 
     def _run(self) -> None:
         raw = over = None
         f = None
         try:
-            while True:
-                item = self._queue.get()
-                if item is None:
-                    break
-                frame, overlaid, row = item
+            while (item := self._next()) is not None:
+                frame, overlaid, row, t_capture_ns = item
                 if raw is None:
                     h, w = frame.shape[:2]
-                    raw = _Mp4(self.paths[0], w, h, self.fps, self.codec)
-                    over = _Mp4(self.paths[1], w, h, self.fps, self.codec)
+                    raw = _FragmentedMp4(self.paths[0], w, h, self.fps, self.codec)
+                    over = _FragmentedMp4(self.paths[1], w, h, self.fps, self.codec)
                     f = open(self.paths[2], "w", newline="")
                     writer = csv.writer(f)
                     writer.writerow(CSV_COLUMNS)
-                raw.write(frame)
-                over.write(overlaid)
+                    self._t0_ns = t_capture_ns
+                t_ms = (t_capture_ns - self._t0_ns) // 1_000_000
+                raw.write(frame, t_ms)
+                over.write(overlaid, t_ms)
                 writer.writerow(row)
+                f.flush()                # a crash keeps every row whose frames were encoded
                 self.written += 1
         except Exception as e:           # disk full, encoder error: say so in the UI, stop recording
             self.error = f"{type(e).__name__}: {e}"
@@ -154,8 +185,21 @@ class Recorder:
     def status(self) -> str:
         if self.error:
             return f"REC error: {self.error}"
-        text = f"REC {self.written} frames"
+        text = f"REC {self.written} frames" + (" (finishing)" if self._stopping.is_set() and self.running else "")
         return text + (f", {self.dropped} dropped (disk too slow)" if self.dropped else "")
 
 
-__all__ = ["Recorder", "CSV_COLUMNS", "csv_row", "RAW_NAME", "OVERLAY_NAME", "CSV_NAME"]
+def decodable_times(path: str | Path) -> list[float]:
+    """Capture times (s) of every frame PyAV can decode from a recording, stopping quietly at a cut-off
+    end (what is left of a file after a crash)."""
+    times: list[float] = []
+    try:
+        with av.open(str(path)) as c:
+            for frame in c.decode(video=0):
+                times.append(float(frame.time) if frame.time is not None else float("nan"))
+    except (av.error.FFmpegError, EOFError):
+        pass
+    return times
+
+
+__all__ = ["decodable_times", "Recorder", "CSV_COLUMNS", "csv_row", "RAW_NAME", "OVERLAY_NAME", "CSV_NAME", "FRAGMENT_S"]

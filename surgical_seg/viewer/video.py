@@ -1,4 +1,10 @@
-"""The video widget: paints the newest composited BGR frame, letterboxed, and closes its latency record.
+"""The video widget: paints the newest raw BGR frame, letterboxed, the AI overlay layer over it when the
+fail-safe gate allows at that instant, and closes the frame's latency record.
+
+The overlay is never part of the painted frame: `set_layer` hands a separate premultiplied ARGB image
+(viewer/layer.py) and `overlay_gate()` is asked in every paintEvent, so a frame that freezes is
+repainted bare. `frozen_ms` (set by the viewer) lets the widget audit itself: `overlay_on_frozen`
+counts paints that drew the layer on a frame older than that bound (must stay 0).
 
 The frame is wrapped, not copied: a QImage over the numpy buffer (Format_BGR888). The widget keeps a
 reference to the array for as long as the QImage may be painted. Scaling is the fast (nearest) path;
@@ -49,12 +55,25 @@ class VideoWidget(QWidget):
         self._packet: FramePacket | None = None   # set when a new frame waits to be painted
         self._banner = ""
         self.last_paint_ms = 0.0
+        self._layer: tuple[np.ndarray, QImage] | None = None    # (buffer, image over it)
+        self.overlay_gate = lambda: True     # asked at paint time: may the overlay be on screen now?
+        self.frozen_ms = 100.0
+        self._frame_ns = 0                   # when the frame on screen was handed over
+        self.layer_painted = False           # whether the last paint drew the overlay layer
+        self.overlay_paints = 0
+        self.overlay_on_frozen = 0
 
     def set_frame(self, array: np.ndarray, packet: FramePacket | None = None) -> None:
         """Show `array` (not copied: the caller must not draw on it afterwards) at the next paint."""
         self._array = array if array.flags["C_CONTIGUOUS"] else np.ascontiguousarray(array)
         self._image = bgr_qimage(self._array)
         self._packet = packet
+        self._frame_ns = time.perf_counter_ns()
+        self.update()
+
+    def set_layer(self, layer: tuple[np.ndarray, QImage] | None) -> None:
+        """The overlay layer for the frame just set (None: nothing to draw)."""
+        self._layer = layer
         self.update()
 
     def set_banner(self, text: str) -> None:
@@ -79,6 +98,12 @@ class VideoWidget(QWidget):
         if self._image is not None:
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
             p.drawImage(QRectF(self.image_rect()), self._image)
+        self.layer_painted = self._layer is not None and self._image is not None and self.overlay_gate()
+        if self.layer_painted:
+            p.drawImage(QRectF(self.image_rect()), self._layer[1])
+            self.overlay_paints += 1
+            if (t0 - self._frame_ns) / 1e6 > self.frozen_ms:
+                self.overlay_on_frozen += 1
         if self._banner:
             self._draw_banner(p)
         p.end()

@@ -1,0 +1,320 @@
+"""`surgical-seg soak`: the real viewer on a live UDP MPEG-TS stream, with faults injected on a schedule.
+
+    surgical-seg soak --minutes 30 --faults drop=5s@60s/60s,raise@300s/300s,hang=10s@450s --out out/soak
+
+A stream sender subprocess (surgical_seg/stream_sender.py) sends 720p30 H.264 in MPEG-TS to
+127.0.0.1 and carries out the `drop` faults; the model faults are injected into the real segmenter
+(surgical_seg/faults.py). The viewer window runs offscreen or on screen, unchanged. A 10 ms UI timer
+is the heartbeat (its late ticks are the UI-thread stalls) and samples what the viewer says: the HUD
+cause, whether the overlay layer was painted. From those samples, per fault occurrence:
+  detected_ms   fault start → the HUD names the expected cause (drop: source frozen; raise: model
+                error; hang: model stalled; slow: model late or stalled)
+  frozen_after_last_frame_ms   (drops) the freeze flag's delay after the last frame that arrived
+  recovered_ms  fault end (stream back, call abandoned, error raised) → overlay painted again
+and overall: RSS after the first minute vs at the end, longest UI stall, overlays painted on a frozen
+frame (must be 0), threads leaked by the watchdogs, freezes outside any drop (load on this machine).
+"""
+from __future__ import annotations
+
+import collections
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from .atomic import atomic_write_json
+from .errors import ConfigError
+from .faults import FaultClock, FaultySegmenter, parse_faults
+
+EXPECTED = {"drop": ("source frozen", "source lost"), "raise": ("model error",),
+            "hang": ("model stalled",), "slow": ("model late", "model stalled")}
+HEARTBEAT_MS = 10
+WARMUP_S = 60.0
+
+
+class SoakMonitor:
+    """UI-thread heartbeat + sampler of the viewer's fail-safe state (all on the UI thread)."""
+
+    def __init__(self, win, t0_ns: int) -> None:
+        from PyQt6.QtCore import QTimer, Qt
+        self.win, self.t0_ns = win, t0_ns
+        self.timeline: list[tuple[int, str | None, float | None]] = []    # (t_ns, reason, frozen age ms)
+        self.overlay: list[tuple[int, bool]] = []                          # (t_ns, overlay on screen)
+        self.stalls_ms: collections.Counter = collections.Counter()
+        self.max_stall_ms = self.max_stall_after_warmup_ms = 0.0
+        self.max_stall_at_s = 0.0
+        self.ticks = 0
+        self.rss_mb: list[tuple[float, float]] = []
+        self._proc = psutil.Process()
+        self._last_tick = time.perf_counter_ns()
+        self._reason: Any = object()
+        self._on: bool | None = None
+        self.events: list[tuple[int, str, str]] = []          # (t_ns, kind, message) of the viewer's events
+        self._seen_event: Any = None
+        self.timer = QTimer(win, interval=HEARTBEAT_MS, timerType=Qt.TimerType.PreciseTimer)
+        self.timer.timeout.connect(self.tick)
+        self.timer.start()
+
+    def tick(self) -> None:
+        now = time.perf_counter_ns()
+        stall = (now - self._last_tick) / 1e6 - HEARTBEAT_MS
+        self._last_tick = now
+        self.ticks += 1
+        t_s = (now - self.t0_ns) / 1e9
+        if stall > self.max_stall_ms:
+            self.max_stall_ms, self.max_stall_at_s = stall, t_s
+        if t_s > 5.0:                                  # after the window, model and stream are up
+            self.max_stall_after_warmup_ms = max(self.max_stall_after_warmup_ms, stall)
+        self.stalls_ms[next(b for b in (16, 33, 50, 100, 1e9) if stall < b)] += 1
+        win = self.win
+        log = win.events_log
+        if log and log[-1] is not self._seen_event:            # new events since the last tick
+            new = []
+            for ev in reversed(log):
+                if ev is self._seen_event:
+                    break
+                new.append(ev)
+            self.events += [(ev.t_ns, ev.kind, ev.message) for ev in reversed(new)]
+            self._seen_event = log[-1]
+        reason = win.off_reason()
+        cause = reason.split(" (")[0] if reason else None
+        if cause != self._reason:                  # a change of cause (not of the ms counting up in it)
+            frozen_age = win.freeze.age_ms() if cause == "source frozen" else None
+            self.timeline.append((now, reason, frozen_age))
+            self._reason = cause
+        on = reason is None and win.video.layer_painted
+        if on != self._on:
+            self.overlay.append((now, on))
+            self._on = on
+        if not self.rss_mb or t_s - self.rss_mb[-1][0] >= 5.0:
+            self.rss_mb.append((t_s, self._proc.memory_info().rss / 2**20))
+
+    # ---- analysis
+    def first_reason(self, after_ns: int, causes: tuple[str, ...], until_ns: int) -> tuple[int, float | None] | None:
+        for t, reason, age in self.timeline:
+            if after_ns <= t <= until_ns and reason and reason.startswith(causes):
+                return t, age
+        return None
+
+    def state_at(self, t_ns: int) -> str | None:
+        """The HUD cause shown at t_ns (None: overlay on)."""
+        state = None
+        for t, reason, _ in self.timeline:
+            if t > t_ns:
+                break
+            state = reason
+        return state
+
+    def excerpt(self, a_ns: int, b_ns: int) -> list[tuple[float, str]]:
+        """Cause changes between a and b, as (s after a, cause) - for reading a fault's story."""
+        return [(round((t - a_ns) / 1e9, 3), r or "overlay on") for t, r, _ in self.timeline if a_ns <= t <= b_ns][:40]
+
+    def first_event(self, after_ns: int, kind: str, until_ns: int) -> tuple[int, str] | None:
+        for t, k, message in self.events:
+            if after_ns <= t <= until_ns and k == kind:
+                return t, message
+        return None
+
+    def overlay_back(self, after_ns: int) -> int | None:
+        for t, on in self.overlay:
+            if t >= after_ns and on:
+                return t
+        return None
+
+    def rss_at(self, t_s: float) -> float | None:
+        later = [mb for s, mb in self.rss_mb if s >= t_s]
+        return later[0] if later else None
+
+
+def _read_sender(proc: subprocess.Popen, lines: list[dict]) -> None:
+    for line in proc.stdout:
+        try:
+            lines.append(json.loads(line))
+        except ValueError:
+            pass
+
+
+def analyse(mon: SoakMonitor, clock: FaultClock, sender_events: list[dict], end_ns: int) -> dict[str, Any]:
+    """Per-fault detection/recovery and the run's overall figures."""
+    occurrences = []
+    drops = [(e["t_ns"], next((d["t_ns"] for d in sender_events if d["event"] == "drop_end"
+                               and d["at_s"] == e["at_s"]), None), e) for e in sender_events
+             if e["event"] == "drop_start"]
+    drops = [d for d in drops if d[0] < end_ns - int(1e9)]         # not one that began as the soak ended
+    for start, end, e in drops:
+        found = mon.first_reason(start, EXPECTED["drop"], (end or end_ns) + int(3e9))
+        back = mon.overlay_back(end) if end else None
+        occurrences.append({"kind": "drop", "at_s": e["at_s"], "length_s": e["length_s"],
+                            "shown_before": mon.state_at(start),
+                            "story": mon.excerpt(start, (end or end_ns) + int(3e9)),
+                            "detected_ms": None if found is None else (found[0] - start) / 1e6,
+                            "detected_as": None if found is None else next(
+                                r for t, r, _ in mon.timeline if t == found[0]),
+                            "frozen_after_last_frame_ms": None if found is None else found[1],
+                            "recovered_ms": None if back is None else (back - end) / 1e6})
+    for o in clock.occurrences:
+        if o.fired_ns is None:
+            occurrences.append({"kind": o.kind, "at_s": o.at_s, "fired": False})
+            continue
+        limit = o.fired_ns + int((o.value_s + o.length_s + 10) * 1e9)
+        hud = mon.first_reason(o.fired_ns, EXPECTED[o.kind], limit)
+        # raise/hang: the pipeline's own report (the status line says it; a single failed call between two
+        # good ones may never reach the HUD, whose state is per composited frame)
+        ev = mon.first_event(o.fired_ns, {"raise": "model_error", "hang": "model_stalled"}[o.kind], limit) \
+            if o.kind in ("raise", "hang") else None
+        found = ev if ev is not None else hud
+        end = o.ended_ns or o.fired_ns
+        back = mon.overlay_back(o.fired_ns if o.kind in ("raise", "hang") else end)
+        occurrences.append({"kind": o.kind, "at_s": o.at_s, "value_s": o.value_s,
+                            "shown_before": mon.state_at(o.fired_ns),
+                            "story": mon.excerpt(o.fired_ns, limit),
+                            "hud_ms": None if hud is None else (hud[0] - o.fired_ns) / 1e6,
+                            "detected_ms": None if found is None else (found[0] - o.fired_ns) / 1e6,
+                            "detected_as": None if found is None else (
+                                ("model stalled: " if o.kind == "hang" else "") + ev[1] if ev is not None else next(
+                                r for t, r, _ in mon.timeline if t == found[0])),
+                            "recovered_ms": None if back is None else (back - o.fired_ns) / 1e6,
+                            "recovered_from": "fault start" if o.kind in ("raise", "hang") else "fault end"})
+    windows = [(s, (e or end_ns) + int(3e9)) for s, e, _ in drops]
+    stray = [(t, r) for t, r, _ in mon.timeline if r and r.startswith("source frozen")
+             and not any(a <= t <= b for a, b in windows)]
+    duration_s = (end_ns - mon.t0_ns) / 1e9
+    rss_warm, rss_end = mon.rss_at(min(WARMUP_S, duration_s / 2)), mon.rss_mb[-1][1] if mon.rss_mb else None
+    causes = collections.Counter((r or "overlay on").split(" (")[0].split(":")[0] for _, r, _ in mon.timeline)
+    return {"duration_s": duration_s, "occurrences": occurrences,
+            "rss_mb": {"after_warmup": rss_warm, "end": rss_end,
+                       "growth": None if rss_warm is None or rss_end is None else rss_end - rss_warm,
+                       "samples": mon.rss_mb[::12]},
+            "ui": {"heartbeat_ms": HEARTBEAT_MS, "ticks": mon.ticks, "max_stall_ms": mon.max_stall_ms,
+                   "max_stall_at_s": mon.max_stall_at_s, "max_stall_after_5s_ms": mon.max_stall_after_warmup_ms,
+                   "stall_histogram_ms": {f"<{int(k) if k < 1e9 else 'inf'}": v
+                                          for k, v in sorted(mon.stalls_ms.items())}},
+            "overlay_on_frozen_frame": mon.win.video.overlay_on_frozen,
+            "overlay_paints": mon.win.video.overlay_paints,
+            "freezes_outside_drops": len(stray),
+            "state_changes": dict(causes)}
+
+
+def run_soak(out_dir: str | Path, minutes: float, faults_spec: str, *, port: int = 5600, model: str | None = None,
+             backend: str | None = None, config: str | None = None, size: str = "1280x720",
+             fps: float = 30.0) -> dict[str, Any]:
+    from PyQt6.QtCore import QEventLoop, QTimer
+    from PyQt6.QtWidgets import QApplication
+
+    from .config import load_app_config, replace_section
+    from .engine import load_segmenter
+    from .viewer.app import MainWindow
+
+    if minutes <= 0:
+        raise ConfigError("soak: --minutes must be > 0")
+    faults = parse_faults(faults_spec) if faults_spec else []
+    duration = minutes * 60
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    cfg = load_app_config(config)
+    cfg = replace_section(cfg, "engine", model=model, backend=backend)
+    e = cfg.engine
+
+    def load(backend: str, device: str):
+        return load_segmenter(e.model, backend=backend, threads=e.threads, device=device,
+                              smoothing=e.smoothing, precision=e.precision)
+
+    seg = load(e.backend, e.device)
+    backend_name, model_name, device = seg.backend_name, seg.card.name, seg.device
+
+    def new_session():                         # after a hang: the same backend again, no new "auto" choice
+        return load(backend_name, device)
+    drop_spec = ",".join(item for item in faults_spec.split(",") if item.strip().startswith("drop"))
+    send_url = f"udp://127.0.0.1:{port}?pkt_size=1316"
+    sender = subprocess.Popen([sys.executable, "-m", "surgical_seg.stream_sender", send_url, "--size", size,
+                               "--fps", str(fps), "--seconds", str(duration + 60)]
+                              + (["--faults", drop_spec] if drop_spec else []),
+                              stdout=subprocess.PIPE, text=True)
+    events: list[dict] = []
+    try:
+        first = json.loads(sender.stdout.readline() or "{}")
+        if first.get("event") != "started":
+            raise ConfigError(f"soak: the stream sender did not start (exit {sender.poll()})")
+        threading.Thread(target=_read_sender, args=(sender, events), daemon=True).start()
+        t0_ns = first["t_ns"]
+        clock = FaultClock([f for f in faults if f.kind != "drop"], duration, t0_ns)
+        app = QApplication.instance() or QApplication([])
+        win = MainWindow(cfg, FaultySegmenter(seg, clock), None, settings_path=str(out / "viewer.ini"),
+                         segmenter_factory=lambda: FaultySegmenter(new_session(), clock))
+        del seg                                # after a hang the window holds the only reference
+        win.resize(1280, 800)
+        win.show()
+        win.open_source(f"udp://127.0.0.1:{port}?buffer_size=4194304&overrun_nonfatal=1", wait=True)
+        if win.pipeline is None:
+            raise ConfigError(f"soak: cannot receive the stream ({win.status_label.text()})")
+        mon = SoakMonitor(win, t0_ns)
+        remaining_ms = int(max(1.0, duration - (time.perf_counter_ns() - t0_ns) / 1e9) * 1000)
+        result: dict[str, Any] = {}
+
+        def finish() -> None:                  # on the UI thread, while the window is alive
+            end_ns = time.perf_counter_ns()
+            mon.timer.stop()
+            pipe = win.pipeline
+            guard = getattr(pipe.segmenter, "guard", None) if pipe else None
+            leaked = {"inference": guard.leaked if guard else None,
+                      "capture": pipe.source.leaked_reads if pipe else None}
+            clock.release.set()
+            result.update(analyse(mon, clock, events, end_ns))
+            result.update({"faults": faults_spec, "source": f"udp://127.0.0.1:{port} (MPEG-TS, H.264 {size}@{fps:g})",
+                           "backend": backend_name, "model": model_name, "leaked_threads": leaked,
+                           "restarts": getattr(pipe.segmenter, "restarts", None) if pipe else None,
+                           "event_counts": dict(collections.Counter(k for _, k, _ in mon.events)),
+                           "restarts_at_s": [round((t - t0_ns) / 1e9, 1) for t, k, _ in mon.events
+                                             if k == "model_restarted"],
+                           "events": [str(ev) for ev in win.events_log][-50:],
+                           "machine_load": list(psutil.getloadavg())})
+            win.close()
+            loop.quit()
+
+        loop = QEventLoop()                    # a local loop: the application's own state stays untouched
+        QTimer.singleShot(remaining_ms, finish)
+        loop.exec()
+    finally:
+        sender.kill()
+        sender.wait(10)
+    atomic_write_json(out / "soak.json", result)
+    return result
+
+
+def format_soak(r: dict[str, Any]) -> str:
+    f = (lambda v, fmt="{:.0f}": "–" if v is None else fmt.format(v))
+    lines = [f"soak {r['duration_s'] / 60:.1f} min of {r['source']}, {r['backend']}, faults {r['faults']}",
+             f"{'fault':<7}{'at s':>7}{'detected ms':>13}{'HUD ms':>8}{'as':>16}{'frozen after last frame ms':>28}"
+             f"{'recovered ms':>14}  shown just before"]
+    for o in r["occurrences"]:
+        if o.get("fired") is False:
+            lines.append(f"{o['kind']:<7}{o['at_s']:>7.0f}   (not reached)")
+            continue
+        lines.append(f"{o['kind']:<7}{o['at_s']:>7.0f}{f(o['detected_ms']):>13}{f(o.get('hud_ms')):>8}"
+                     f"{(o['detected_as'] or '–').split(' (')[0].split(':')[0]:>16}"
+                     f"{f(o.get('frozen_after_last_frame_ms')):>28}{f(o['recovered_ms']):>14}  "
+                     f"{(o['shown_before'] or 'overlay on').split(' (')[0].split(':')[0]}")
+    rss, ui = r["rss_mb"], r["ui"]
+    lines += [f"RSS after warm-up {f(rss['after_warmup'])} MB, end {f(rss['end'])} MB, growth {f(rss['growth'], '{:+.1f}')} MB",
+              f"longest UI stall {ui['max_stall_ms']:.1f} ms (at {ui['max_stall_at_s']:.0f} s; after 5 s: "
+              f"{ui['max_stall_after_5s_ms']:.1f} ms), histogram {ui['stall_histogram_ms']}",
+              f"overlay painted on a frozen frame: {r['overlay_on_frozen_frame']} of {r['overlay_paints']} overlay paints",
+              f"freezes outside drops (machine load): {r['freezes_outside_drops']}; watchdog restarts {r['restarts']}, "
+              f"leaked threads {r['leaked_threads']}; load average {r['machine_load']}"]
+    return "\n".join(lines)
+
+
+def main(args) -> int:
+    result = run_soak(args.out, args.minutes, args.faults, port=args.port, model=args.model, backend=args.backend,
+                      config=args.config, size=args.size, fps=args.fps)
+    print(format_soak(result))
+    print(f"wrote {Path(args.out) / 'soak.json'}")
+    return 0
+
+
+__all__ = ["run_soak", "analyse", "format_soak", "SoakMonitor", "main", "EXPECTED"]

@@ -1,0 +1,75 @@
+"""Fault schedules, the injecting segmenter, and a short real soak (UDP MPEG-TS stream + offscreen viewer)."""
+from __future__ import annotations
+
+import json
+import socket
+import time
+
+import pytest
+
+from surgical_seg.errors import ConfigError
+from surgical_seg.faults import FaultClock, FaultySegmenter, InjectedFault, parse_faults
+from surgical_seg.viewer.settings import ENV_VAR
+
+
+def test_parse_fault_spec():
+    f = parse_faults("drop=5s@60s/60s, raise@300s/300s,hang=10s@450s,slow=100ms@200s+10s")
+    assert [(x.kind, x.start_s, x.value_s, x.every_s) for x in f] == [
+        ("drop", 60, 5, 60), ("raise", 300, 0, 300), ("hang", 450, 10, None), ("slow", 200, 0.1, None)]
+    assert f[0].times(240) == [60, 120, 180] and f[2].times(400) == [] and f[3].length_s == 10
+    for bad in ("drop@60s", "melt=1s@2s", "hang=10@5s", "raise@1s/0s", ""):
+        with pytest.raises(ConfigError):
+            parse_faults(bad)
+
+
+class Counting:
+    def __init__(self):
+        self.calls = 0
+
+    def process(self, packet):
+        self.calls += 1
+        return packet
+
+
+def test_faulty_segmenter_fires_each_occurrence_once():
+    clock = FaultClock(parse_faults("raise@0s/0.2s,hang=0.3s@0.05s"), duration_s=0.5)
+    seg = FaultySegmenter(Counting(), clock)
+    with pytest.raises(InjectedFault):
+        seg.process("p")                        # t=0: the raise is due
+    time.sleep(0.06)
+    t = time.perf_counter()
+    assert seg.process("p") == "p"              # the hang: blocks 0.3 s, then works
+    assert time.perf_counter() - t >= 0.29
+    time.sleep(0.25)
+    with pytest.raises(InjectedFault):
+        seg.process("p")                        # the second raise (0.2 s) and the third (0.4 s) are due now:
+    with pytest.raises(InjectedFault):          # each fires once, one call each
+        seg.process("p")
+    assert seg.process("p") == "p" and seg.inner.calls == 2
+    assert all(o.fired_ns for o in clock.occurrences)
+
+
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_short_soak_detects_and_recovers_every_fault(tiny_model_dir, tmp_path, monkeypatch, qapp):
+    from surgical_seg import soak
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "viewer.ini"))
+    result = soak.run_soak(tmp_path / "soak", minutes=0.45, faults_spec="drop=2s@8s,raise@14s,hang=3s@18s",
+                           port=free_udp_port(), model=str(tiny_model_dir), size="320x180")
+    kinds = {o["kind"]: o for o in result["occurrences"]}
+    assert set(kinds) == {"drop", "raise", "hang"}
+    assert kinds["drop"]["detected_as"].startswith(("source frozen", "source lost"))
+    assert kinds["raise"]["detected_as"].startswith("model error: InjectedFault")
+    assert kinds["hang"]["detected_as"].startswith("model stalled")
+    for o in kinds.values():
+        assert o["detected_ms"] is not None and o["recovered_ms"] is not None, o
+    assert kinds["hang"]["hud_ms"] is not None                    # the HUD said "model stalled" too
+    assert result["restarts"] >= 1 and result["overlay_on_frozen_frame"] == 0
+    assert result["rss_mb"]["end"] > 0 and result["ui"]["ticks"] > 100
+    saved = json.loads((tmp_path / "soak" / "soak.json").read_text())
+    assert saved["occurrences"] == json.loads(json.dumps(result["occurrences"]))
+    assert "recovered ms" in soak.format_soak(result)
