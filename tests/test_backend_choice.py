@@ -80,3 +80,21 @@ def test_cpu_build_names_the_fix(tiny_model_dir):
     seg = load_segmenter(tiny_model_dir)
     assert seg.why == ("openvino is the fastest installed CPU backend; GPU not used: no GPU runtime installed "
                        "(scripts/setup.sh --gpu)")
+
+
+def test_auto_on_a_cpu_wheel_does_not_import_paddle(tiny_model_dir):
+    """Importing paddle costs seconds holding the GIL and ~250 MB: the viewer's UI would stall."""
+    import subprocess
+    import sys
+    code = ("import sys; from surgical_seg.engine import load_segmenter; "
+            f"s = load_segmenter({str(tiny_model_dir)!r}, backend='auto'); print(s.backend_name, 'paddle' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-500:]
+    name, imported = out.stdout.split()
+    import importlib.metadata as md
+    try:
+        md.distribution("paddlepaddle-gpu")
+        return                                       # a GPU wheel: probing it is the point
+    except md.PackageNotFoundError:
+        pass
+    assert (name, imported) == ("openvino", "False")

@@ -40,8 +40,8 @@ def open_auto(model_dir: Path, card: ModelCard, device: str = "auto", threads: i
         want = "gpu" if device == "auto" else device
         for name in GPU_ORDER:
             cls = BACKENDS[name]
-            if cls.availability() != "ok" or want not in cls.gpu_kinds():
-                continue
+            if want not in cls.gpu_kinds() or cls.availability() != "ok":
+                continue                 # gpu_kinds first: it avoids importing paddle (seconds, ~250 MB) on CPU wheels
             try:
                 b = cls(model_dir, card, threads=threads, device=want, precision=precision)
             except BackendUnavailable as e:
