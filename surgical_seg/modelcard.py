@@ -33,6 +33,8 @@ class ModelCard:
     layout: str = "NCHW"
     channel_order: str = "RGB"
     dark_below: int = 12              # grey level under which pixels (the scope's black surround) stay unlabelled
+    temperature: float = 1.0          # softmax temperature fitted by `export --calibrate` (1 = uncalibrated)
+    confidence_threshold: float = 0.6  # calibrated top-class probability under which the overlay marks a pixel unsure
     training: dict[str, Any] = field(default_factory=dict)   # data provenance, command, date
     metrics: dict[str, Any] = field(default_factory=dict)
     speed: dict[str, Any] = field(default_factory=dict)
@@ -92,6 +94,10 @@ class ModelCard:
             raise ModelError(f"{where}: resize must be letterbox or stretch, not {self.resize!r}")
         if not 0 <= self.dark_below <= 255:
             raise ModelError(f"{where}: dark_below must be a grey level 0..255, not {self.dark_below}")
+        if not 0.0 < self.temperature <= 100.0:
+            raise ModelError(f"{where}: temperature must be in (0, 100], not {self.temperature}")
+        if not 0.0 < self.confidence_threshold <= 1.0:
+            raise ModelError(f"{where}: confidence_threshold must be in (0, 1], not {self.confidence_threshold}")
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise ModelError(f"{where}: mean/std need 3 values, std > 0")
 
