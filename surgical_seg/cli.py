@@ -69,10 +69,14 @@ def cmd_train(a: argparse.Namespace) -> int:
 def cmd_export(a: argparse.Namespace) -> int:
     from .training import export
     from .modelcard import ModelCard
-    out = export.export_model(a.checkpoint, a.out, check_frames=a.check_data)
+    out = export.export_model(a.checkpoint, a.out, check_frames=a.check_data, calibrate=a.calibrate)
     card = ModelCard.load(out)
     print(f"exported {out} ({card.architecture} {card.input_width}x{card.input_height}; Paddle/ONNX label "
           f"agreement {card.training['export_parity'] * 100:.3f} %)")
+    cal = card.training.get("calibration")
+    if a.calibrate and cal:
+        print(f"calibrated on {cal['images']} images of {cal['data']} ({cal['split']}): temperature "
+              f"{cal['temperature']:g}, top-label ECE {cal['ece_before'] * 100:.2f} % -> {cal['ece_after'] * 100:.2f} %")
     return 0
 
 
@@ -137,6 +141,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("checkpoint", help="run folder or .pdparams file")
     s.add_argument("--out", required=True)
     s.add_argument("--check-data", help="dataset folder whose frames are used for the Paddle/ONNX parity check")
+    s.add_argument("--calibrate", metavar="VAL_DIR",
+                   help="dataset folder: fit a softmax temperature on its val split and store it in model.yml")
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("eval", help="the clinical study's metrics table on a dataset split")

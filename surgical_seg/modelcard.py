@@ -17,6 +17,7 @@ from .errors import ModelError
 CARD_NAME = "model.yml"
 PADDLE_FILES = ("model.json", "model.pdiparams")
 ONNX_FILE = "model.onnx"
+DYGRAPH_FILE = "model.pdparams"       # dygraph state dict, for explanations (Grad-CAM needs gradients)
 
 
 @dataclass(frozen=True)
@@ -114,4 +115,4 @@ def resolve_model_dir(name_or_dir: str | Path, weights_root: str | Path | None =
     raise ModelError(f"model {name_or_dir!r} not found (not a folder; shipped models: {', '.join(available) or 'none'})")
 
 
-__all__ = ["ModelCard", "CARD_NAME", "PADDLE_FILES", "ONNX_FILE", "resolve_model_dir"]
+__all__ = ["ModelCard", "CARD_NAME", "PADDLE_FILES", "ONNX_FILE", "DYGRAPH_FILE", "resolve_model_dir"]

@@ -1,7 +1,9 @@
 """`surgical-seg eval`: run a model over a dataset split and compute the clinical study's table.
 
 Labels come from the model's argmax at frame resolution (what the app overlays), ROC scores from
-its softmax probabilities at frame resolution; pixels labelled 255 (outside the scope) are left out.
+its softmax probabilities at frame resolution (after the model card's temperature, as the engine
+hands them out); pixels labelled 255 (outside the scope) are left out. Calibration (ECE, reliability
+diagram) is measured on the same probabilities before and after that temperature.
 """
 from __future__ import annotations
 
@@ -12,7 +14,9 @@ from pathlib import Path
 import cv2
 
 from ..classes import CLASS_NAMES, FOREGROUND
+from ..confidence import apply_temperature
 from ..errors import DataError, ModelError
+from .calibration import CalibrationStats
 from .metrics import SegmentationMetrics
 
 
@@ -28,8 +32,12 @@ def _clean(value):
 
 
 def evaluate_pairs(seg, pairs, predictions_dir: str | Path | None = None, progress: bool = True,
-                   desc: str = "eval") -> SegmentationMetrics:
-    """Feed every (image, label) pair through `seg` into a SegmentationMetrics."""
+                   desc: str = "eval", calibration=None) -> SegmentationMetrics:
+    """Feed every (image, label) pair through `seg` into a SegmentationMetrics.
+
+    With a CalibrationStats, `seg` must hand out raw probabilities (temperature 1): they feed the
+    calibration sums, and the metrics get them after `calibration.temperature`.
+    """
     from tqdm import tqdm
 
     from ..training.datasets import load_label
@@ -47,8 +55,12 @@ def evaluate_pairs(seg, pairs, predictions_dir: str | Path | None = None, progre
             raise DataError(f"{lab_path}: label is {truth.shape[1]}x{truth.shape[0]}, "
                             f"image {img_path.name} is {frame.shape[1]}x{frame.shape[0]}")
         out = seg.segment(frame, probabilities=True)
+        probs = out.probabilities
         try:
-            metrics.update(truth, out.labels, out.probabilities)
+            if calibration is not None:
+                calibration.update(truth, probs)
+                probs = apply_temperature(probs, calibration.temperature)
+            metrics.update(truth, out.labels, probs)
         except ValueError as e:
             raise DataError(f"{lab_path}: {e}") from None
         if pred_dir and not cv2.imwrite(str(pred_dir / f"{lab_path.stem}.png"), out.labels):
@@ -75,16 +87,19 @@ def run_eval(data: str | Path, split: str = "test", model: str | Path = "fastscn
     if tuple(seg.card.classes) != CLASS_NAMES:
         raise ModelError(f"model {model}: classes {', '.join(seg.card.classes)} differ from the "
                          f"dataset's {', '.join(CLASS_NAMES)}")
-    metrics = evaluate_pairs(seg, pairs, predictions_dir, progress, desc=f"eval {split}")
+    calibration = CalibrationStats(CLASS_NAMES, seg.temperature)
+    seg.temperature = 1.0                   # raw probabilities: the calibration sums see both sides
+    metrics = evaluate_pairs(seg, pairs, predictions_dir, progress, desc=f"eval {split}", calibration=calibration)
     raw = metrics.result()
     result = _clean({**raw, "classes": list(CLASS_NAMES), "model": str(model), "backend": seg.backend_name,
-                     "split": split, "data": str(data)})
+                     "split": split, "data": str(data), "calibration": calibration.result()})
     if json_out:
         Path(json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(json_out).write_text(json.dumps(result, indent=1))
     if report_dir:
         from .report import write_report
         write_report(result, {name: metrics.roc(name)[:2] for name in FOREGROUND}, report_dir)
+        calibration.plot(Path(report_dir) / "reliability.png")
     return result
 
 
@@ -99,6 +114,13 @@ def format_table(result: dict) -> str:
     for name, m in [*result["per_class"].items(), ("mean", result["mean"])]:
         auc = "n/a" if m["auc"] is None else f"{m['auc']:.3f}"
         rows.append(f"{name:<10}" + "".join(f"{_pct(m[h]) + ' %':>11}" for h in head) + f"{auc:>8}")
+    cal = result.get("calibration")
+    if cal:
+        ece = cal["ece"]
+        b, t = ece["before"]["overall"], ece["after"]["overall"]
+        if b is not None and t is not None:
+            rows.append(f"ECE (top label, {cal['n_bins']} bins): {100 * b:.2f} % at T=1, "
+                        f"{100 * t:.2f} % at the card's T={cal['temperature']:g}")
     rows.append(f"pixel accuracy {_pct(result['pixel_accuracy'])} % over {result['num_images']} images "
                 f"({result['split']} split of {result['data']}); model {result['model']} on {result['backend']}")
     return "\n".join(rows)

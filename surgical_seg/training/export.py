@@ -19,7 +19,7 @@ import numpy as np
 import paddle
 
 from ..errors import ConfigError, DataError, ModelError
-from ..modelcard import ONNX_FILE, PADDLE_FILES, ModelCard
+from ..modelcard import DYGRAPH_FILE, ONNX_FILE, PADDLE_FILES, ModelCard
 
 RUN_FILE = "run.json"
 RUN_KEYS = ("architecture", "name", "classes", "colors_rgb", "input_width", "input_height",
@@ -174,16 +174,23 @@ def card_from_run(info: dict[str, Any]) -> ModelCard:
     return card
 
 
-def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str | Path | None = None) -> Path:
-    """Checkpoint -> out_dir/{model.json, model.pdiparams, model.onnx, model.yml}; returns out_dir.
+def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str | Path | None = None,
+                 calibrate: str | Path | None = None) -> Path:
+    """Checkpoint -> out_dir/{model.json, model.pdiparams, model.onnx, model.pdparams, model.yml}.
 
-    Raises ModelError when Paddle Inference and ONNX Runtime disagree on more than 0.1 % of
-    pixels of the check frames (then the ONNX file would not be the model that was trained).
+    model.pdparams is the dygraph state dict (for `surgical-seg explain`: Grad-CAM needs gradients,
+    which the inference files cannot give). With `calibrate` (a dataset folder with a val split) a
+    softmax temperature is fitted and written into the card. Raises ModelError when Paddle Inference
+    and ONNX Runtime disagree on more than 0.1 % of pixels of the check frames (then the ONNX file
+    would not be the model that was trained). Returns out_dir.
     """
     from .models import build_model
 
     info, weights = read_run(checkpoint)
     card = card_from_run(info)
+    if calibrate is not None:
+        from .datasets import read_split
+        read_split(calibrate, "val")            # a missing split fails now, not after the export
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -194,6 +201,7 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str 
         raise ModelError(f"{weights}: weights do not fit {card.architecture} with {card.num_classes} classes "
                          f"({len(missing)} missing, {len(unexpected)} unexpected parameters)")
     model.eval()
+    paddle.save(model.state_dict(), str(out / DYGRAPH_FILE))      # before the pools swap: trainable layout
     make_pools_static(model, (card.input_height, card.input_width))
     net = SoftmaxHead(model)
     net.eval()
@@ -215,6 +223,9 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str 
     if agreement < PARITY_MIN:
         raise ModelError(f"{out}: Paddle Inference and ONNX Runtime labels agree on only "
                          f"{agreement * 100:.3f} % of pixels (need {PARITY_MIN * 100:.1f} %)")
+    if calibrate is not None:
+        from ..evaluation.calibration import calibrate_model
+        calibrate_model(out, calibrate)
     return out
 
 
