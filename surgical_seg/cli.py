@@ -88,6 +88,15 @@ def cmd_eval(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(a: argparse.Namespace) -> int:
+    from .explain import CAPTION, explain_to_file
+    r = explain_to_file(a.frame, a.class_name, a.out, model=a.model)
+    where = ("the model draws no such region in this frame: the map is empty" if not r["region_pixels"] else
+             f"{r['mass_inside'] * 100:.0f} % of the heat inside the region it draws")
+    print(f"wrote {r['out']}: Seg-Grad-CAM for {r['class']} on {r['frame']} in {r['ms']:.0f} ms; {where} ({CAPTION})")
+    return 0
+
+
 def cmd_bench(a: argparse.Namespace) -> int:
     from . import bench
     return bench.main(a)
@@ -154,6 +163,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--predictions", help="write predicted label PNGs here")
     s.add_argument("--report", help="write Markdown + confusion matrix + ROC plots here")
     s.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("explain", help="Seg-Grad-CAM heatmap of one class on one frame (for understanding, not guidance)")
+    s.add_argument("frame", help="IMAGE, VIDEO or VIDEO@FRAME (0-based frame number)")
+    s.add_argument("--class", dest="class_name", required=True, help="class name from the model card, e.g. bone")
+    s.add_argument("--out", required=True, help="PNG to write")
+    s.add_argument("--model", default="fastscnn_spine", help="model name or folder (needs model.pdparams or model.json)")
+    s.set_defaults(func=cmd_explain)
 
     s = sub.add_parser("bench", help="replay or live benchmark: per-frame timings, summary, plots")
     s.add_argument("sources", nargs="+", help="file, folder, URL, device index or synthetic:WxH")
