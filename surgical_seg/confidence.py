@@ -64,6 +64,18 @@ def low_share(drawn: np.ndarray, low: np.ndarray) -> float | None:
     return cv2.countNonZero(cv2.bitwise_and(drawn, low)) / n
 
 
+def overlay_low_share(annotator, segmentation) -> float | None:
+    """For the HUD: share of what `annotator` draws for `segmentation` that is under its threshold.
+
+    None when there is nothing to say (no annotator, no confidence shading, no map, nothing drawn).
+    """
+    shading = getattr(annotator, "confidence", None)
+    if shading is None or segmentation is None or segmentation.confidence is None:
+        return None
+    drawn = annotator.draw_mask(segmentation.labels)
+    return low_share(drawn, low_confidence(segmentation.confidence, shading.threshold, drawn.shape))
+
+
 _HATCH: dict[tuple[int, int], np.ndarray] = {}
 
 
@@ -103,4 +115,5 @@ class ConfidenceShading:
 
 
 __all__ = ["MODES", "FADE_FACTOR", "apply_temperature", "confidence_map", "low_confidence", "low_share",
+           "overlay_low_share",
            "hatch_pattern", "ConfidenceShading"]
