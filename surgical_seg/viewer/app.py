@@ -223,6 +223,7 @@ class MainWindow(QMainWindow):
         self.set_recording(False, keep_button=True)
         if self.pipeline is not None:
             self.pipeline.stop(timeout=3.0)
+            self.pipeline.sinks = []     # a stopped pipeline (kept alive by gc cycles) must not hold the window
             self.pipeline = None
 
     def choose_file(self) -> None:

@@ -1,4 +1,7 @@
-"""Viewer, offscreen: the low-confidence key, HUD share and remembered setting; E explains off the UI thread."""
+"""Viewer, offscreen: the low-confidence key, HUD share and remembered setting; E explains off the UI thread.
+
+(Named to run before test_viewer.py: after its `view --quit-after` test has called QApplication.quit(),
+this Qt no longer fires a new window's timers in qtbot's waits.)"""
 from __future__ import annotations
 
 import pytest
@@ -36,7 +39,6 @@ def test_confidence_key_hud_and_settings(qtbot, segmenter, clip_path, temp_setti
     qtbot.keyClick(win, Qt.Key.Key_C)
     assert win.controls.choice().confidence == "hatch"
     win.close()
-    qtbot.wait(100)                                      # the closed window (and its shortcuts) is deleted
     assert load_settings(str(temp_settings)).confidence == "hatch"
     win2 = open_window(qtbot, segmenter, clip_path)
     assert win2.controls.choice().confidence == "hatch" and segmenter.with_confidence
