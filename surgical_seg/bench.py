@@ -31,6 +31,7 @@ from .pipeline import Pipeline
 from .sources import open_source
 from .stats import StatsRecorder
 
+DEFAULT_OUT_ROOT = "out/bench"      # bench without --out: a new timestamped folder under it
 ENDLESS_DEFAULT_FRAMES = 300          # a camera/stream/synthetic run needs an end
 ENGINE_ONLY_BUDGET_BYTES = 1 << 30    # frames held in memory for the engine-only timing
 LIVE_KEEP_FRAMES = 60                 # live sources cannot be re-read: keep this many for engine-only
@@ -184,6 +185,7 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
     extra: dict[str, Any] = {
         "source": run.source, "source_kind": source.kind, "mode": run.mode, "realtime": run.realtime,
         "backend": seg.backend_name, "backend_why": getattr(seg, "why", ""),
+        "engine_startup": getattr(seg.backend, "startup_note", ""),
         "device": seg.device, "precision": seg.precision, "model": seg.card.name,
         "model_dir": str(getattr(seg, "model_dir", run.model)), "architecture": seg.card.architecture,
         "input_size": f"{seg.card.input_width}x{seg.card.input_height}", "frame_size": f"{w}x{h}",
@@ -221,7 +223,8 @@ def format_table(s: dict[str, Any]) -> str:
     """The run's figures for a terminal."""
     lines = [f"source {s['source']} ({s['frame_size']}), mode {s['mode']}{' realtime' if s.get('realtime') else ''}",
              f"model {s['model']} ({s['architecture']}, input {s['input_size']}), backend {s['backend']} "
-             f"({s.get('device', 'cpu')}, {s.get('precision', 'f32')})",
+             f"({s.get('device', 'cpu')}, {s.get('precision', 'f32')})"
+             + (f": {s['backend_why']}" if s.get("backend_why") else ""),
              f"frames in {s['frames_in']}  out {s['frames_out']}  dropped {s['dropped']}  "
              f"fps {_f(s['fps'])}  engine-only fps {_f(s['engine_only_fps'])}  "
              f"overhead ratio {_f(s['overhead_ratio'], '{:.2f}')}",
@@ -237,6 +240,8 @@ def format_table(s: dict[str, Any]) -> str:
         lines.append("(paced source: fps and overhead ratio are bounded by the source's frame rate)")
     r = s["rss_mb"]
     lines.append(f"RSS MB start {r['start']:.0f}  end {r['end']:.0f}  max {r['max']:.0f}")
+    if s.get("engine_startup"):
+        lines.append(s["engine_startup"])
     if "baseline" in s:
         b = s["baseline"]
         lines.append(f"baseline (cv2 + Paddle Inference, serial): {_f(b.get('fps'))} fps"
@@ -328,17 +333,34 @@ def plan(sources: list[str], models: list[str], backends: list[str], **kw: Any) 
     return [RunSpec(s, m, b, **kw) for s, m, b in itertools.product(sources, models, backends)]
 
 
+def _library_main(args, cfg: AppConfig, models: list[str], backends: list[str]) -> int:
+    """bench --workers N / --ray: every video of folders, globs and manifests, in parallel."""
+    from .bench_library import run_library
+    from .modelcard import ModelCard, resolve_model_dir
+    if args.mode != "replay" or args.realtime or args.baseline or args.seconds:
+        raise ConfigError("bench: --workers/--ray run replay benchmarks only (no --mode live, --realtime, "
+                          "--baseline or --seconds)")
+    for m in models:
+        ModelCard.load(resolve_model_dir(m))
+    rows = run_library(list(args.sources), models, backends, args.out, cfg, frames=args.frames,
+                       workers=0 if args.ray and args.workers == 1 else args.workers, ray=args.ray)
+    print((Path(args.out) / "compare.md").read_text() if (Path(args.out) / "compare.md").is_file() else "")
+    print(f"wrote {Path(args.out) / 'library.csv'}, compare.md, compare.png and one folder per run")
+    return 1 if any(r["status"] != "ok" for r in rows) else 0
+
+
 def main(args) -> int:
     """The CLI handler: check everything that can be checked up front, then run each combination."""
     cfg = load_app_config(args.config)
-    if args.precision:
-        cfg = replace_section(cfg, "engine", precision=args.precision)
+    cfg = replace_section(cfg, "engine", precision=args.precision, device=getattr(args, "device", None))
     if args.frames is not None and args.frames <= 0:
         raise ConfigError(f"bench: --frames must be > 0, not {args.frames}")
     if args.seconds is not None and args.seconds <= 0:
         raise ConfigError(f"bench: --seconds must be > 0, not {args.seconds}")
     models = args.model or [cfg.engine.model]
     backends = args.backend or [cfg.engine.backend]
+    if getattr(args, "workers", 1) != 1 or getattr(args, "ray", None):   # a library: one job per video
+        return _library_main(args, cfg, models, backends)
     src_cfg = replace_section(cfg, "source", realtime=args.realtime).source
     for spec in dict.fromkeys(args.sources):           # fail fast, before any model loads
         open_source(spec, src_cfg).close()
@@ -352,7 +374,7 @@ def main(args) -> int:
 
     runs = plan(list(args.sources), models, backends, mode=args.mode, realtime=args.realtime,
                 frames=args.frames, seconds=args.seconds, baseline=args.baseline)
-    out = Path(args.out)
+    out = Path(args.out) if args.out else new_results_dir(DEFAULT_OUT_ROOT)
     out.mkdir(parents=True, exist_ok=True)
     results: list[tuple[str, dict[str, Any]]] = []
     used: set[str] = set()
@@ -373,8 +395,20 @@ def main(args) -> int:
         md, png = write_comparison(results, out)
         print(md.read_text())
         print(f"wrote {md}, {png}")
+    print(f"results in {out}")
     return 0
 
 
+def new_results_dir(root: str | Path) -> Path:
+    """A new folder root/YYYYmmdd-HHMMSS (suffix -2, -3 ... within the same second): never overwrite a run."""
+    base = Path(root) / time.strftime("%Y%m%d-%H%M%S")
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    path.mkdir(parents=True)
+    return path
+
+
 __all__ = ["RunSpec", "run_one", "engine_only_fps", "baseline_fps", "format_table", "plot_run",
-           "write_comparison", "plan", "main", "SUMMARY_KEYS"]
+           "write_comparison", "plan", "main", "new_results_dir", "SUMMARY_KEYS"]

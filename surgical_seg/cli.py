@@ -1,14 +1,51 @@
 """`surgical-seg` command line: each subcommand parses, calls one library function, prints.
 
-User errors (SurgicalSegError) are printed on one line and exit with status 2; nothing here
-prints a traceback for a wrong file or setting.
+User errors (SurgicalSegError) are printed on one line, "surgical-seg CMD: error: ...", the same
+form argparse uses for a wrong option, and exit with status 2; nothing here prints a traceback for
+a wrong file or setting. Every option's help ends with its default (see _HelpFormatter).
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
+from . import __version__
 from .errors import ConfigError, SurgicalSegError
+
+BACKEND_CHOICES = ("auto", "openvino", "onnxruntime", "paddle")
+DEVICE_CHOICES = ("auto", "cpu", "gpu", "cuda", "tensorrt")
+PRECISION_CHOICES = ("f32", "bf16", "f16")
+DEVICE_HELP = ("inference device, read back from the runtime after loading; cuda = gpu; tensorrt via ONNX Runtime "
+               "(default: engine.device in the config: auto = a GPU only if one really runs, else the CPU)")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Appends "(default: X)" to an option's help unless it has no default or already names it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.option_strings and action.nargs == 0 and action.default is False and "default" not in text:
+            return text + " (default: off)"                      # a store_true flag
+        if "default" in text or action.default is None or action.default is False or action.default == [] \
+                or action.default == argparse.SUPPRESS:
+            return text
+        if not action.option_strings and action.nargs not in ("?", "*"):
+            return text
+        return text + " (default: %(default)s)"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Every (sub)parser formats help with _HelpFormatter and reports errors in one line; subparsers
+    inherit the parser class, so subcommands added later get both."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("formatter_class", _HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str):
+        """A wrong option is a user error like any other: one line, exit 2 (no usage block)."""
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -23,6 +60,12 @@ def _size(text: str) -> tuple[int, int]:
 
 def cmd_synth(a: argparse.Namespace) -> int:
     from .training import synth
+    if a.readers:
+        from .training import synth_readers
+        if not a.out:
+            raise ConfigError("synth: --readers DATA needs --out DIR for the reader folders")
+        print(synth_readers.write_readers(a.readers, a.out, profiles=a.reader_profiles, seed=a.seed))
+        return 0
     if a.video:
         n = synth.write_video(a.video, seconds=a.seconds, fps=a.fps, size=a.size or (1280, 720),
                               seed=a.seed, labels_dir=a.labels_dir)
@@ -31,7 +74,8 @@ def cmd_synth(a: argparse.Namespace) -> int:
         if not a.out:
             raise ConfigError("synth: give --out DIR (images) or --video FILE.mp4")
         summary = synth.write_dataset(a.out, n_images=a.images, seed=a.seed, size=a.size or (640, 360),
-                                      contact_sheet=a.contact_sheet)
+                                      contact_sheet=a.contact_sheet, instrument_masks=a.instrument_masks,
+                                      classes=tuple(a.classes.split(",")))
         print(summary)
     return 0
 
@@ -39,7 +83,8 @@ def cmd_synth(a: argparse.Namespace) -> int:
 def cmd_import_labelstudio(a: argparse.Namespace) -> int:
     from .training import labelstudio
     report = labelstudio.import_export(a.export, a.images, a.out, labels=[s.strip() for s in a.labels.split(",")],
-                                       on_overlap=a.on_overlap)
+                                       on_overlap=a.on_overlap, per_annotator=a.per_annotator,
+                                       annotator_groups=a.annotator_groups)
     print(report.summary())
     return 0 if report.written else 1
 
@@ -83,7 +128,7 @@ def cmd_export(a: argparse.Namespace) -> int:
 def cmd_eval(a: argparse.Namespace) -> int:
     from .evaluation import evaluate
     result = evaluate.run_eval(a.data, split=a.split, model=a.model, backend=a.backend, json_out=a.json,
-                               predictions_dir=a.predictions, report_dir=a.report)
+                               predictions_dir=a.predictions, report_dir=a.report, degrade_seed=a.degrade)
     print(evaluate.format_table(result))
     return 0
 
@@ -97,50 +142,104 @@ def cmd_explain(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_readers(a: argparse.Namespace) -> int:
+    from .evaluation import reader_report, readers
+    result = readers.score_readers(a.truth, a.reader or [], model=a.model, model_labels=a.model_labels,
+                                   backend=a.backend, split=a.split, margin=a.margin, n_resamples=a.resamples,
+                                   seed=a.seed, group_pattern=a.group_pattern, json_out=a.json, report_dir=a.report)
+    print(reader_report.format_table(result))
+    for name in result["comparisons"]:
+        print(reader_report.comparison_line(result, name))
+    return 0
+
+
 def cmd_bench(a: argparse.Namespace) -> int:
     from . import bench
     return bench.main(a)
 
 
+def cmd_predict(a: argparse.Namespace) -> int:
+    from . import predict
+    k = None
+    if a.select:
+        if a.select[0] != "uncertain":
+            raise ConfigError(f"predict: --select {a.select[0]!r} unknown (use: --select uncertain K)")
+        try:
+            k = int(a.select[1])
+        except ValueError:
+            raise ConfigError(f"predict: --select uncertain K needs a number, not {a.select[1]!r}") from None
+    totals = predict.run_predict(a.sources, a.model, a.out, every=a.every, fps=a.fps, labelstudio=a.labelstudio,
+                                 select=k, workers=a.workers, ray=a.ray, backend=a.backend, threads=a.threads,
+                                 max_frames=a.frames, ls_document_root=a.ls_document_root,
+                                 ls_url_prefix=a.ls_url_prefix)
+    print((Path(a.out) / "summary.md").read_text())
+    print(f"wrote {totals['written']} frames to {a.out} (+ classes.yml, predictions.csv, summary.md/csv/png)"
+          + (f"; Label Studio tasks {totals['labelstudio']} (model_version {totals['model_version']})"
+             if a.labelstudio else ""))
+    return 1 if totals["failed"] else 0
+
+
 def cmd_view(a: argparse.Namespace) -> int:
+    from .viewer.qtcheck import require_qt
+    require_qt()                        # one line instead of Qt aborting the process (exit 134)
     from .viewer import app
     return app.main(a)
 
 
+def cmd_doctor(a: argparse.Namespace) -> int:
+    from . import doctor
+    return doctor.main(a)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="surgical-seg", description=__doc__.splitlines()[0])
-    sub = p.add_subparsers(dest="command", required=True)
+    p = _Parser(prog="surgical-seg", description=__doc__.splitlines()[0])
+    p.add_argument("--version", action="version", version=f"surgical-seg {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("synth", help="generate synthetic endoscopic spine frames or a clip")
     s.add_argument("--out", help="dataset folder (images/, labels/, split files)")
-    s.add_argument("--images", type=int, default=100)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--images", type=int, default=100, help="number of frames to write")
+    s.add_argument("--seed", type=int, default=0, help="random seed (same seed, same frames)")
     s.add_argument("--size", type=_size, help="WxH (default 640x360 images, 1280x720 video)")
     s.add_argument("--contact-sheet", help="also write a PNG of samples with labels overlaid")
+    s.add_argument("--instrument-masks", action="store_true",
+                   help="also write instruments/<name>.png (255 = instrument) for eval's instrument check")
+    s.add_argument("--classes", default="bone,ligament,disc",
+                   help="foreground classes in id order; bone,ligament,disc,nerve labels the nerve root / dura as 4")
     s.add_argument("--video", help="write an H.264 clip instead")
-    s.add_argument("--seconds", type=float, default=5.0)
-    s.add_argument("--fps", type=float, default=30.0)
+    s.add_argument("--seconds", type=float, default=5.0, help="with --video: clip length in seconds")
+    s.add_argument("--fps", type=float, default=30.0, help="with --video: frames per second")
     s.add_argument("--labels-dir", help="with --video: also write per-frame label PNGs")
+    s.add_argument("--readers", metavar="DATA",
+                   help="instead: synthetic readers of DATA's labels to OUT/<profile>/labels (a reader study "
+                        "without surgeons: boundaries a few px off, small regions missed, ligament/disc confused)")
+    s.add_argument("--reader-profiles", default="senior,mid,junior",
+                   help="with --readers: comma-separated skill profiles, best first (senior, mid, junior)")
     s.set_defaults(func=cmd_synth)
 
     s = sub.add_parser("import-labelstudio", help="convert a Label Studio JSON export to label PNGs")
-    s.add_argument("export")
+    s.add_argument("export", help="the JSON file Label Studio exported")
     s.add_argument("--images", required=True, help="folder holding the annotated frames")
-    s.add_argument("--out", required=True)
+    s.add_argument("--out", required=True, help="dataset folder to write (images/, labels/)")
     s.add_argument("--labels", default="bone,ligament,disc", help="label names in class-id order")
-    s.add_argument("--on-overlap", choices=("later-wins", "error"), default="later-wins")
+    s.add_argument("--on-overlap", choices=("later-wins", "error"), default="later-wins",
+                   help="what to do where two annotated regions overlap")
+    s.add_argument("--per-annotator", action="store_true",
+                   help="reader study: each annotator's labels to OUT/readers/<e-mail or id>/labels")
+    s.add_argument("--annotator-groups", metavar="FILE",
+                   help="with --per-annotator: YAML/JSON mapping annotator e-mail or id -> group (senior, mid...)")
     s.set_defaults(func=cmd_import_labelstudio)
 
     s = sub.add_parser("split", help="write train/val/test split files, grouped by video")
-    s.add_argument("data")
-    s.add_argument("--ratios", default="0.8,0.1,0.1")
+    s.add_argument("data", help="dataset folder (images/, labels/)")
+    s.add_argument("--ratios", default="0.8,0.1,0.1", help="train,val,test fractions")
     s.add_argument("--group-pattern", default=r"^(.+?)_\d+$",
                    help="regex on the file stem whose first group names the video/patient")
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--seed", type=int, default=0, help="random seed for assigning groups to splits")
     s.set_defaults(func=cmd_split)
 
     s = sub.add_parser("train", help="train a PaddleSeg model with our own loop")
-    s.add_argument("--config", required=True)
+    s.add_argument("--config", required=True, help="training YAML, e.g. configs/train_fastscnn.yml")
     s.add_argument("--out", help="run folder (default runs/<name>)")
     s.add_argument("--resume", action="store_true", help="continue from the run folder's last checkpoint")
     s.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
@@ -148,20 +247,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("export", help="export a checkpoint to Paddle inference + ONNX + model.yml")
     s.add_argument("checkpoint", help="run folder or .pdparams file")
-    s.add_argument("--out", required=True)
+    s.add_argument("--out", required=True, help="model folder to write, e.g. weights/NAME")
     s.add_argument("--check-data", help="dataset folder whose frames are used for the Paddle/ONNX parity check")
     s.add_argument("--calibrate", metavar="VAL_DIR",
                    help="dataset folder: fit a softmax temperature on its val split and store it in model.yml")
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("eval", help="the clinical study's metrics table on a dataset split")
-    s.add_argument("--data", required=True)
-    s.add_argument("--split", choices=("test", "val", "train", "all"), default="test")
-    s.add_argument("--model", default="fastscnn_spine")
-    s.add_argument("--backend", default="auto")
+    s.add_argument("--data", required=True, help="dataset folder (images/, labels/, split files)")
+    s.add_argument("--split", choices=("test", "val", "train", "all"), default="test", help="which frames to score")
+    s.add_argument("--model", default="fastscnn_spine", help="model name under weights/ or model folder")
+    s.add_argument("--backend", choices=BACKEND_CHOICES, default="auto", help="inference backend")
     s.add_argument("--json", help="write the metrics JSON here")
     s.add_argument("--predictions", help="write predicted label PNGs here")
     s.add_argument("--report", help="write Markdown + confusion matrix + ROC plots here")
+    s.add_argument("--degrade", type=int, nargs="?", const=0, metavar="SEED",
+                   help="degrade every frame as theatre video is (16:9 crop, gamma, white balance, blur, "
+                        "noise, JPEG), seeded per frame (default seed 0 when given without a value)")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("explain", help="Seg-Grad-CAM heatmap of one class on one frame (for understanding, not guidance)")
@@ -170,35 +272,83 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="PNG to write")
     s.add_argument("--model", default="fastscnn_spine", help="model name or folder (needs model.pdparams or model.json)")
     s.set_defaults(func=cmd_explain)
+    s = sub.add_parser("readers", help="reader study: the model against human readers on the same frames")
+    s.add_argument("--truth", required=True, help="dataset folder holding the reference labels (and images)")
+    s.add_argument("--reader", action="append", metavar="NAME=DIR", help="a reader's labels (repeat)")
+    s.add_argument("--model", help="model name or folder, run on the truth's images")
+    s.add_argument("--model-labels", metavar="DIR", help="or: the model's label PNGs made elsewhere")
+    s.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="inference backend for --model")
+    s.add_argument("--split", choices=("all", "test", "val", "train"), default="all", help="which frames of DATA")
+    s.add_argument("--margin", type=float, default=0.05, help="non-inferiority margin in IoU (0.05 = 5 points)")
+    s.add_argument("--resamples", type=int, default=9999, help="bootstrap and permutation resamples")
+    s.add_argument("--seed", type=int, default=0, help="seed of the bootstrap and permutation resampling")
+    s.add_argument("--group-pattern", help="regex whose group 1 names a frame's video (default: from split_groups.json)")
+    s.add_argument("--json", help="write every figure as JSON here")
+    s.add_argument("--report", help="write report.md + per_frame_iou.png + agreement.png here")
+    s.set_defaults(func=cmd_readers)
 
     s = sub.add_parser("bench", help="replay or live benchmark: per-frame timings, summary, plots")
     s.add_argument("sources", nargs="+", help="file, folder, URL, device index or synthetic:WxH")
-    s.add_argument("--model", action="append", help="model name or folder (repeat to compare)")
-    s.add_argument("--backend", action="append", help="backend (repeat to compare)")
-    s.add_argument("--mode", choices=("replay", "live"), default="replay")
+    s.add_argument("--model", action="append",
+                   help="model name or folder, repeat to compare (default: engine.model in the config)")
+    s.add_argument("--backend", action="append", choices=BACKEND_CHOICES,
+                   help="inference backend, repeat to compare (default: engine.backend in the config: auto)")
+    s.add_argument("--device", choices=DEVICE_CHOICES, help=DEVICE_HELP)
+    s.add_argument("--mode", choices=("replay", "live"), default="replay",
+                   help="replay: every frame in order; live: newest frame wins, others dropped")
     s.add_argument("--realtime", action="store_true", help="pace files at their native fps")
-    s.add_argument("--frames", type=int)
-    s.add_argument("--seconds", type=float)
-    s.add_argument("--out", default="out/bench")
+    s.add_argument("--frames", type=int, help="stop after this many frames (default: the whole file; "
+                   "300 for cameras, streams and synthetic sources)")
+    s.add_argument("--seconds", type=float, help="stop after this many seconds (default: no limit)")
+    s.add_argument("--out", help="results folder (default: a new out/bench/YYYYmmdd-HHMMSS)")
     s.add_argument("--baseline", action="store_true", help="also time the naive cv2 + Paddle loop")
-    s.add_argument("--precision", choices=("f32", "bf16", "f16"),
+    s.add_argument("--workers", type=int, default=1,
+                   help="replay a video library (folders, globs, manifest CSV) with N parallel jobs (0 = CPU count)")
+    s.add_argument("--ray", help="replay a video library as Ray tasks: ADDRESS, auto, or local")
+    s.add_argument("--precision", choices=PRECISION_CHOICES,
                    help="inference precision (default engine.precision in the config: f32; bf16/f16 OpenVINO only)")
     s.add_argument("--config", help="app config YAML (default configs/app.yml)")
     s.set_defaults(func=cmd_bench)
 
+    s = sub.add_parser("predict", help="run a model over recorded videos: a dataset + Label Studio pre-annotations")
+    s.add_argument("sources", nargs="+", help="videos, folders of videos, globs, or a manifest CSV (source[,name,truth])")
+    s.add_argument("--model", default="fastscnn_spine", help="model name or folder")
+    s.add_argument("--out", required=True, help="dataset folder to write (images/, labels/, classes.yml)")
+    g = s.add_mutually_exclusive_group(required=True)
+    g.add_argument("--every", type=int, help="keep every N-th frame")
+    g.add_argument("--fps", type=float, help="keep F frames per second of video")
+    s.add_argument("--labelstudio", help="also write Label Studio tasks with brush-RLE predictions here")
+    s.add_argument("--select", nargs=2, metavar=("uncertain", "K"), help="keep only the K least certain frames")
+    s.add_argument("--workers", type=int, default=0, help="parallel videos (default: CPU count; 1 = this process)")
+    s.add_argument("--ray", help="run each video as a task on Ray: ADDRESS, auto, or local (start one here)")
+    s.add_argument("--backend", default="auto", choices=BACKEND_CHOICES, help="inference backend")
+    s.add_argument("--threads", type=int, default=1, help="inference threads per video job")
+    s.add_argument("--frames", type=int, help="read at most this many frames per video")
+    s.add_argument("--ls-document-root", help="Label Studio local-files document root (default: OUT's parent)")
+    s.add_argument("--ls-url-prefix", help="instead: frames served at this URL prefix (e.g. http://host:8081/images)")
+    s.set_defaults(func=cmd_predict)
+
     s = sub.add_parser("view", help="the theatre viewer")
     s.add_argument("source", nargs="?", help="file, URL or device index (default: the sample clip)")
-    s.add_argument("--model")
-    s.add_argument("--backend")
-    s.add_argument("--precision", choices=("f32", "bf16", "f16"),
+    s.add_argument("--model", help="model name or folder (default: the last one used, else engine.model in the config)")
+    s.add_argument("--backend", choices=BACKEND_CHOICES,
+                   help="inference backend (default: engine.backend in the config: auto)")
+    s.add_argument("--device", choices=DEVICE_CHOICES, help=DEVICE_HELP)
+    s.add_argument("--precision", choices=PRECISION_CHOICES,
                    help="inference precision (default engine.precision in the config: f32; bf16/f16 OpenVINO only)")
-    s.add_argument("--fullscreen", action="store_true")
+    s.add_argument("--fullscreen", action="store_true", help="start in theatre mode (F11 toggles)")
     s.add_argument("--record", help="record raw + overlaid video and per-frame CSV to this folder")
     s.add_argument("--screenshot", help="save a PNG of the window (with --quit-after)")
     s.add_argument("--quit-after", type=float, help="quit after this many seconds")
     s.add_argument("--stats", help="on quit, write frames.csv + summary.json (capture → painted) here")
     s.add_argument("--config", help="app config YAML (default configs/app.yml)")
     s.set_defaults(func=cmd_view)
+
+    s = sub.add_parser("doctor", help="what this machine can run: runtimes, GPUs, devices, Qt, models")
+    s.add_argument("--json", action="store_true", help="print one JSON object (for bug reports and scripts)")
+    s.add_argument("--backends", action="store_true", help="only the inference backends (what setup.sh prints)")
+    s.add_argument("--model", default="fastscnn_spine", help="model used for the one-frame inference check")
+    s.set_defaults(func=cmd_doctor)
     return p
 
 
@@ -207,7 +357,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except SurgicalSegError as e:
-        print(f"surgical-seg {args.command}: error: {e}", file=sys.stderr)
+        text = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        text = text.removeprefix(f"{args.command}: ")       # library messages may name the command too
+        print(f"surgical-seg {args.command}: error: {text}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"surgical-seg {args.command}: interrupted", file=sys.stderr)

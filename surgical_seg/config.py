@@ -97,11 +97,13 @@ class TrainConfig:
     schedule: str = "poly"                  # poly | cosine
     loss: str = "ce+dice"                   # ce | ce+dice | ohem+dice
     dice_weight: float = 0.5
+    instrument_weight: float = 1.0          # CE weight of instrument pixels (datasets with instruments/ masks)
     eval_every: int = 250
     log_every: int = 20
     seed: int = 0
     threads: int = 2
     max_minutes: float = 0.0                # stop (with a checkpoint) after this long; 0 = no limit
+    init_from: str = ""                     # start from these weights: an exported model folder or .pdparams
     augment: dict = field(default_factory=lambda: {
         "flip": True, "rotate_deg": 25.0, "scale": [0.75, 1.35], "color_jitter": 0.25, "blur_prob": 0.2})
 

@@ -21,9 +21,13 @@ class BackendUnavailable(SurgicalSegError):
     """An inference backend is not installed or cannot run here."""
 
 
+class DisplayError(SurgicalSegError):
+    """The viewer cannot open a window here (no display, or a system library Qt needs is missing)."""
+
+
 class DataError(SurgicalSegError):
     """A dataset, annotation export or label file is wrong."""
 
 
 __all__ = ["SurgicalSegError", "ConfigError", "ModelError", "SourceError",
-           "BackendUnavailable", "DataError"]
+           "BackendUnavailable", "DataError", "DisplayError"]

@@ -6,6 +6,7 @@ input from this card, so a model can never be fed with the wrong size or normali
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,7 @@ CARD_NAME = "model.yml"
 PADDLE_FILES = ("model.json", "model.pdiparams")
 ONNX_FILE = "model.onnx"
 DYGRAPH_FILE = "model.pdparams"       # dygraph state dict, for explanations (Grad-CAM needs gradients)
+MODEL_FILES = (ONNX_FILE, *PADDLE_FILES)       # what `export` writes and model.yml fingerprints
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,7 @@ class ModelCard:
     dark_below: int = 12              # grey level under which pixels (the scope's black surround) stay unlabelled
     temperature: float = 1.0          # softmax temperature fitted by `export --calibrate` (1 = uncalibrated)
     confidence_threshold: float = 0.6  # calibrated top-class probability under which the overlay marks a pixel unsure
+    files_sha256: dict[str, str] = field(default_factory=dict)   # model file -> SHA-256, written by export
     training: dict[str, Any] = field(default_factory=dict)   # data provenance, command, date
     metrics: dict[str, Any] = field(default_factory=dict)
     speed: dict[str, Any] = field(default_factory=dict)
@@ -57,7 +60,8 @@ class ModelCard:
         return path
 
     @classmethod
-    def load(cls, model_dir: str | Path) -> "ModelCard":
+    def load(cls, model_dir: str | Path, verify: bool = True) -> "ModelCard":
+        """Read and check model.yml; with `verify`, refuse model files that differ from their SHA-256."""
         path = Path(model_dir) / CARD_NAME
         if not Path(model_dir).is_dir():
             raise ModelError(f"{model_dir}: model folder not found")
@@ -84,7 +88,19 @@ class ModelCard:
         except (TypeError, ValueError) as e:
             raise ModelError(f"{path}: bad value ({e})") from None
         card.check(path)
+        if verify:
+            card.verify_files(model_dir)
         return card
+
+    def verify_files(self, model_dir: str | Path) -> None:
+        """ModelError when a fingerprinted model file is missing or changed since export."""
+        for name, want in self.files_sha256.items():
+            path = Path(model_dir) / name
+            if not path.is_file():
+                raise ModelError(f"{path}: missing (model.yml lists its SHA-256)")
+            if file_sha256(path) != want:
+                raise ModelError(f"{path}: SHA-256 does not match model.yml (changed after export; re-export it, or "
+                                 f"if you trust it: python scripts/stamp_model_card.py {model_dir})")
 
     def check(self, where: Any = "model.yml") -> None:
         if len(self.colors_rgb) != len(self.classes):
@@ -103,6 +119,26 @@ class ModelCard:
             raise ModelError(f"{where}: mean/std need 3 values, std > 0")
 
 
+def file_sha256(path: str | Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def hash_model_files(model_dir: str | Path) -> dict[str, str]:
+    """SHA-256 of each model file present in the folder (model.onnx, model.json, model.pdiparams)."""
+    return {name: file_sha256(Path(model_dir) / name) for name in MODEL_FILES if (Path(model_dir) / name).is_file()}
+
+
+def stamp_card(model_dir: str | Path) -> ModelCard:
+    """Write the current files' SHA-256 into model.yml (export does this; also for trusted hand edits)."""
+    card = dataclasses.replace(ModelCard.load(model_dir, verify=False), files_sha256=hash_model_files(model_dir))
+    card.save(model_dir)
+    return card
+
+
 def resolve_model_dir(name_or_dir: str | Path, weights_root: str | Path | None = None) -> Path:
     """A model is named by a folder path or by its name under `weights/`."""
     p = Path(name_or_dir)
@@ -115,4 +151,5 @@ def resolve_model_dir(name_or_dir: str | Path, weights_root: str | Path | None =
     raise ModelError(f"model {name_or_dir!r} not found (not a folder; shipped models: {', '.join(available) or 'none'})")
 
 
-__all__ = ["ModelCard", "CARD_NAME", "PADDLE_FILES", "ONNX_FILE", "DYGRAPH_FILE", "resolve_model_dir"]
+__all__ = ["ModelCard", "CARD_NAME", "PADDLE_FILES", "ONNX_FILE", "MODEL_FILES", "DYGRAPH_FILE", "resolve_model_dir",
+           "file_sha256", "hash_model_files", "stamp_card"]

@@ -90,7 +90,8 @@ def test_bad_source_exits_2_with_one_line(request, tmp_path, fixture, words):
 def test_bad_options_exit_2(tmp_path, clip_path, tiny_model_dir):
     for extra, words in ((["--frames", "0"], "--frames must be > 0"), (["--model", str(tmp_path / "m")], "not found"),
                          (["--model", str(tmp_path)], "missing model card"),
-                         (["--backend", "tensorflow", "--model", str(tiny_model_dir)], "--backend 'tensorflow' unknown")):
+                         (["--backend", "tensorflow", "--model", str(tiny_model_dir)],
+                          "argument --backend: invalid choice: 'tensorflow'")):
         proc = subprocess.run([sys.executable, "-m", "surgical_seg", "bench", str(clip_path), *extra],
                               capture_output=True, text=True, timeout=120)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr

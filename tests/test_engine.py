@@ -15,7 +15,7 @@ from surgical_seg.engine import (BACKENDS, Preprocessor, available_backends, cho
 from surgical_seg.engine.backends import OnnxRuntimeBackend, PaddleBackend
 from surgical_seg.engine.preprocess import labels_to_frame, probabilities_to_frame
 from surgical_seg.errors import BackendUnavailable, ConfigError, ModelError
-from surgical_seg.modelcard import ModelCard
+from surgical_seg.modelcard import ModelCard, stamp_card
 from surgical_seg.packet import FramePacket
 from surgical_seg.training.export import synthetic_frame
 
@@ -153,10 +153,13 @@ def test_corrupt_or_missing_model_file(tmp_path, tiny_model_dir, backend, damage
     folder = shutil.copytree(tiny_model_dir, tmp_path / "m")
     data = (folder / damaged).read_bytes()
     (folder / damaged).write_bytes(data[: len(data) // 3])
+    with pytest.raises(ModelError, match=f"{damaged}: SHA-256 does not match model.yml"):
+        load_segmenter(folder, backend=backend, device="cpu")
+    stamp_card(folder)                                  # trusted by hand: now the runtime itself refuses it
     with pytest.raises(ModelError, match=f"{damaged}: .*cannot"):
         load_segmenter(folder, backend=backend, device="cpu")
     (folder / damaged).unlink()
-    with pytest.raises(ModelError, match=f"{damaged}: missing model file"):
+    with pytest.raises(ModelError, match=f"{damaged}: missing"):
         load_segmenter(folder, backend=backend, device="cpu")
 
 

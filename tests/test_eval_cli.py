@@ -41,7 +41,7 @@ def test_eval_writes_json_predictions_and_report(tmp_path, tiny_data, tiny_model
         assert pred.shape == truth.shape == (96, 160) and pred.max() <= 3
         keep = truth != 255
         np.add.at(cm, (truth[keep], pred[keep]), 1)
-    assert (cm.sum() < 3 * 96 * 160) and cm.tolist() == res["confusion_matrix"]     # scope surround left out
+    assert cm.sum() == 3 * 96 * 160 and cm.tolist() == res["confusion_matrix"]     # the surround counts as background
     assert res["pixel_accuracy"] == pytest.approx(np.trace(cm) / cm.sum(), abs=1e-12)
     bone = res["per_class"]["bone"]
     assert bone["iou"] == pytest.approx(cm[1, 1] / (cm[1].sum() + cm[:, 1].sum() - cm[1, 1]), abs=1e-12)
@@ -56,6 +56,35 @@ def test_eval_writes_json_predictions_and_report(tmp_path, tiny_data, tiny_model
     table = capsys.readouterr().out
     assert table.splitlines()[0].split() == ["accuracy", "precision", "recall", "iou", "dice", "auc"]
     assert any(line.startswith("mean ") for line in table.splitlines()) and "pixel accuracy" in table
+
+
+def test_eval_degraded_and_instrument_share(tmp_path, tiny_model_dir, capsys):
+    """--degrade changes the frames (deterministically); instrument masks give labelled_share."""
+    data = tmp_path / "ds"
+    assert main(["synth", "--out", str(data), "--images", "6", "--seed", "8", "--size", "160x96",
+                 "--instrument-masks"]) == 0
+    assert len(list((data / "instruments").glob("*.png"))) == 6
+    runs = {}
+    for name, extra in (("clean", []), ("deg", ["--degrade"]), ("deg2", ["--degrade", "0"]), ("deg3", ["--degrade", "1"])):
+        out = tmp_path / f"{name}.json"
+        assert main(["eval", "--data", str(data), "--split", "all", "--model", str(tiny_model_dir),
+                     "--json", str(out), "--predictions", str(tmp_path / f"p_{name}")] + extra) == 0
+        runs[name] = json.loads(out.read_text())
+    assert runs["clean"]["degraded"] is False and runs["deg"]["degraded"] is True
+    assert runs["deg"]["confusion_matrix"] == runs["deg2"]["confusion_matrix"]          # seeded per frame
+    assert runs["deg"]["confusion_matrix"] != runs["clean"]["confusion_matrix"]
+    assert runs["deg"]["confusion_matrix"] != runs["deg3"]["confusion_matrix"]
+    tools = runs["clean"]["instruments"]
+    assert tools["images"] == 6 and tools["pixels"] > 0
+    # recompute the share from the written predictions and the masks
+    on = labelled = 0
+    for mask_path in (data / "instruments").glob("*.png"):
+        mask = cv2.imread(str(mask_path), cv2.IMREAD_UNCHANGED) > 0
+        pred = cv2.imread(str(tmp_path / "p_clean" / mask_path.name), cv2.IMREAD_UNCHANGED)
+        on += int(mask.sum())
+        labelled += int((pred[mask] != 0).sum())
+    assert on == tools["pixels"] and tools["labelled_share"] == pytest.approx(labelled / on)
+    assert "instrument pixels labelled as anatomy" in capsys.readouterr().out
 
 
 def test_eval_errors_are_one_line(tmp_path, tiny_data, tiny_model_dir, capsys):
@@ -73,6 +102,6 @@ def test_eval_errors_are_one_line(tmp_path, tiny_data, tiny_model_dir, capsys):
     fails(["--data", str(bad), "--model", str(tiny_model_dir)], "test.txt: split file not found")
     cv2.imwrite(str(bad / "images" / "a_0.png"), np.zeros((96, 160, 3), np.uint8))
     cv2.imwrite(str(bad / "labels" / "a_0.png"), np.full((96, 160), 7, np.uint8))
-    fails(["--data", str(bad), "--split", "all", "--model", str(tiny_model_dir)], "a_0.png: truth holds class id 7")
+    fails(["--data", str(bad), "--split", "all", "--model", str(tiny_model_dir)], "a_0.png: label id 7 not in the default classes")
     cv2.imwrite(str(bad / "labels" / "a_0.png"), np.zeros((48, 80), np.uint8))
     fails(["--data", str(bad), "--split", "all", "--model", str(tiny_model_dir)], "label is 80x48, image a_0.png is 160x96")

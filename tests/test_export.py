@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -12,7 +13,8 @@ import pytest
 from fixtures_model import TINY_SIZE, make_tiny_run
 from surgical_seg.cli import main
 from surgical_seg.errors import DataError, ModelError
-from surgical_seg.modelcard import ModelCard
+from surgical_seg.engine.cache import cache_key, engine_cache_dir
+from surgical_seg.modelcard import ModelCard, hash_model_files, stamp_card
 from surgical_seg.training.export import (PARITY_MIN, StaticAdaptiveAvgPool, export_model, parity,
                                           read_run, synthetic_frame)
 
@@ -29,6 +31,8 @@ def test_export_writes_all_files_and_card(tiny_model_dir):
     assert card.metrics == {"note": "untrained"}
     assert PARITY_MIN <= card.training["export_parity"] <= 1.0
     assert card.training["export_parity_frames"] == 4
+    assert set(card.files_sha256) == {"model.onnx", "model.json", "model.pdiparams"}
+    assert card.files_sha256 == hash_model_files(tiny_model_dir)
 
 
 def test_onnx_output_is_the_trained_model(tiny_model_dir, tiny_run_dir):
@@ -86,8 +90,45 @@ def test_parity_detects_a_different_model(tmp_path, tiny_model_dir, cli_export):
     mixed = shutil.copytree(tiny_model_dir, tmp_path / "mixed", ignore=shutil.ignore_patterns("cache"))
     shutil.copy(other / "model.onnx", mixed / "model.onnx")
     frames = [synthetic_frame(i) for i in range(2)]
+    with pytest.raises(ModelError, match="model.onnx: SHA-256 does not match model.yml"):
+        parity(mixed, frames)                           # the card's fingerprint catches the swap first
+    stamp_card(mixed)
     assert parity(mixed, frames) < 0.9
     assert parity(other, frames) >= PARITY_MIN
+
+
+def test_engine_cache_key_changes_on_reexport(tmp_path, tiny_model_dir, cli_export):
+    """A TensorRT/OpenVINO cache built for one export is never found for the next one."""
+    folder = shutil.copytree(tiny_model_dir, tmp_path / "m", ignore=shutil.ignore_patterns("cache"))
+
+    def trt_cache(version="1.31.0", gpu="NVIDIA H100 80GB HBM3"):
+        return engine_cache_dir(folder, ("model.onnx",), "onnxruntime-trt", version, gpu)
+
+    first = trt_cache()
+    assert first.parent == folder / "cache" and first.is_dir()
+    (first / "model.engine").write_bytes(b"engine built for the first export")
+    assert trt_cache() == first                                 # same files, runtime and GPU: reused
+    assert trt_cache(version="1.32.0") != first                 # runtime upgrade
+    assert trt_cache(gpu="NVIDIA A100-SXM4-40GB") != first      # other card
+    assert cache_key(folder, ("model.json", "model.pdiparams"), "paddle-trt", "3.3.1", "") != first.name
+    export_model(cli_export[1].parent / "run", folder)          # re-export other weights into the same folder
+    second = trt_cache()
+    assert second != first and not any(second.iterdir())        # a fresh, empty cache: the engine is rebuilt
+    assert ModelCard.load(folder).files_sha256 == hash_model_files(folder)
+
+
+def test_stamp_script_re_stamps_a_trusted_model(tmp_path, tiny_model_dir):
+    import subprocess
+    import sys
+    folder = shutil.copytree(tiny_model_dir, tmp_path / "m", ignore=shutil.ignore_patterns("cache"))
+    (folder / "model.json").write_text((folder / "model.json").read_text() + "\n")    # a hand edit
+    with pytest.raises(ModelError, match="model.json: SHA-256 does not match"):
+        ModelCard.load(folder)
+    script = Path(__file__).resolve().parent.parent / "scripts" / "stamp_model_card.py"
+    proc = subprocess.run([sys.executable, str(script), str(folder)], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0 and proc.stdout.startswith(f"stamped {folder}/model.yml: model.onnx "), proc.stderr
+    assert ModelCard.load(folder).files_sha256 == hash_model_files(folder)
 
 
 def test_check_data_without_frames_is_a_data_error(tmp_path, tiny_run_dir):

@@ -322,3 +322,79 @@ def test_cli_import_prints_summary_and_exit_codes(tmp_path, frames, capsys):
                  "--on-overlap", "error"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "bone vs disc" in err and "Traceback" not in err
+
+
+def annotated(aid, who, *results, updated="2026-01-01T10:00:00Z", **extra):
+    """One annotation as Label Studio exports it: `completed_by` an id or a user object."""
+    return {"id": aid, "completed_by": who, "updated_at": updated, "was_cancelled": False,
+            "result": list(results), **extra}
+
+
+def test_per_annotator_writes_one_reader_folder_each(tmp_path, frames, capsys):
+    a_bone, b_bone, disc = blob(20, 20, 10), blob(22, 21, 12), blob(45, 30, 9)
+    senior = {"id": 3, "email": "dr.senior@hospital.org", "first_name": "", "last_name": ""}
+    t1 = {"id": 1, "data": {"image": "/data/upload/1/0badf00d-vidA_0001.png"}, "predictions": [], "annotations": [
+        annotated(11, senior, brush(tmp_path, a_bone, "bone")),
+        annotated(12, 7, brush(tmp_path, b_bone, "bone"), created_username=" junior@hospital.org, 7"),
+        annotated(13, 7, brush(tmp_path, disc, "disc"), updated="2025-01-01T00:00:00Z",     # older: not taken
+                  created_username=" junior@hospital.org, 7")]}
+    t2 = {"id": 2, "data": {"image": "/data/local-files/?d=frames/vidD_0005.png"}, "predictions": [], "annotations": [
+        annotated(21, senior, brush(tmp_path, disc, "disc")),
+        annotated(22, 7, brush(tmp_path, disc, "ligament"), created_username=" junior@hospital.org, 7"),
+        annotated(23, 9, brush(tmp_path, disc, "bone"), was_cancelled=True)]}           # cancelled: no reader
+    t3 = task(3, "/data/upload/1/vidC_0004.jpg")
+    t3["annotations"] = [annotated(31, 12, brush(tmp_path, disc, "disc"))]            # only a user id
+    report = run(tmp_path, frames, [t1, t2, t3], per_annotator=True)
+    readers = tmp_path / "out" / "readers"
+    assert sorted(p.name for p in readers.iterdir() if p.is_dir()) == ["dr.senior@hospital.org", "junior@hospital.org",
+                                                                        "user12"]
+    got = lambda who, stem: cv2.imread(str(readers / who / "labels" / f"{stem}.png"), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(got("dr.senior@hospital.org", "vidA_0001"), a_bone * np.uint8(1))
+    assert np.array_equal(got("junior@hospital.org", "vidA_0001"), b_bone * np.uint8(1))
+    assert np.array_equal(got("dr.senior@hospital.org", "vidD_0005"), disc * np.uint8(3))
+    assert np.array_equal(got("junior@hospital.org", "vidD_0005"), disc * np.uint8(2))
+    assert report.readers == {"dr.senior@hospital.org": 2, "junior@hospital.org": 2, "user12": 1}
+    assert not report.skipped and not (tmp_path / "out" / "labels").exists()   # no single "truth" was written
+    assert sorted(p.name for p in (tmp_path / "out" / "images").iterdir()) == ["vidA_0001.png", "vidC_0004.jpg",
+                                                                                "vidD_0005.png"]
+    listed = json.loads((readers / "readers.json").read_text())
+    assert listed["junior@hospital.org"] == {"frames": 2, "annotators": ["junior@hospital.org 7"]}
+
+    # a mapping file names groups (ids or e-mails as keys): readers/<group>/<annotator>/labels
+    mapping = tmp_path / "groups.yml"
+    mapping.write_text("DR.Senior@hospital.org: senior\n7: junior\n")
+    export = tmp_path / "export.json"
+    out = tmp_path / "grouped"
+    assert main(["import-labelstudio", str(export), "--images", str(frames), "--out", str(out),
+                 "--per-annotator", "--annotator-groups", str(mapping)]) == 0
+    text = capsys.readouterr().out
+    assert "readers under" in text and "junior/junior@hospital.org 2, senior/dr.senior@hospital.org 2, user12 1" in text
+    assert np.array_equal(cv2.imread(str(out / "readers" / "junior" / "junior@hospital.org" / "labels" / "vidD_0005.png"),
+                                     cv2.IMREAD_UNCHANGED), disc * np.uint8(2))
+    # two annotators of one group who labelled the same frames: both kept, side by side
+    report = import_export(export, frames, tmp_path / "two", progress=False, per_annotator=True,
+                           annotator_groups={"dr.senior@hospital.org": "senior", "7": "senior"})
+    assert report.readers == {"senior/dr.senior@hospital.org": 2, "senior/junior@hospital.org": 2, "user12": 1}
+    assert not report.skipped and report.unmapped == ["user12"] and "not in the mapping file" in report.summary()
+    assert json.loads((tmp_path / "two" / "readers" / "readers.json").read_text())["senior/junior@hospital.org"] == \
+        {"frames": 2, "annotators": ["junior@hospital.org 7"]}
+
+
+def test_per_annotator_without_names_and_bad_mapping(tmp_path, frames, capsys):
+    t = {"id": 1, "data": {"image": "/data/upload/1/vidA_0001.png"}, "predictions": [
+            {"id": 5, "result": [brush(tmp_path, blob(9, 9, 5), "bone")]}], "annotations": [
+        {"id": 4, "result": [brush(tmp_path, blob(20, 20, 10), "bone")]}]}            # no annotator at all
+    t2 = {"id": 2, "data": {"image": "/data/upload/1/vidD_0005.png"}, "annotations": [],
+          "predictions": [{"id": 6, "result": [brush(tmp_path, blob(9, 9, 5), "bone")]}]}
+    report = run(tmp_path, frames, [t, t2], per_annotator=True)
+    assert report.readers == {"unknown": 1}                           # predictions never become a reader
+    assert report.skipped == {"not annotated": ["task 2 (vidD_0005.png): no annotation"]}
+    bad = tmp_path / "bad.yml"
+    bad.write_text("- a\n- b\n")
+    export = tmp_path / "export.json"
+    assert main(["import-labelstudio", str(export), "--images", str(frames), "--out", str(tmp_path / "o"),
+                 "--per-annotator", "--annotator-groups", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "bad.yml: expected a mapping" in err
+    with pytest.raises(ConfigError, match="needs --per-annotator"):
+        import_export(export, frames, tmp_path / "o", progress=False, annotator_groups=bad)

@@ -18,12 +18,34 @@ def test_frames_are_deterministic_and_seed_dependent():
     assert a_lab.shape == (180, 320) and a_lab.dtype == np.uint8
 
 
-def test_labels_are_class_ids_with_ignored_surround_that_is_black():
-    img, lab = synth.render_frame(5, (320, 180))
-    assert set(np.unique(lab)) <= {0, 1, 2, 3, 255}
-    outside = lab == 255
-    assert outside[0, 0] and outside[0, -1] and not outside[90, 160]   # scope circle centred
-    assert img[outside].mean() < 10 and img[~outside].mean() > 40
+def test_black_surround_and_instruments_are_background():
+    img, lab, tools = synth.render_sample(5, (320, 180))
+    assert set(np.unique(lab)) <= {0, 1, 2, 3}
+    dark = img.max(axis=2) < 25
+    assert dark[0, 0] and dark[0, -1] and not dark[90, 160]            # scope circle centred
+    assert (lab[0, :40] == 0).all() and (lab[-1, -40:] == 0).all()     # the surround is background
+    assert tools.dtype == np.uint8 and set(np.unique(tools)) <= {0, 255}
+    assert (lab[tools > 0] == 0).all() and tools.any()
+    corners = np.zeros_like(dark)
+    corners[:12, :12] = corners[:12, -12:] = corners[-12:, :12] = corners[-12:, -12:] = True
+    assert dark[corners].all() and not tools[corners].any()           # no instrument outside the scope
+    assert np.array_equal(synth.render_frame(5, (320, 180))[1], lab)
+
+
+def test_instruments_vary_in_tip_and_finish():
+    """Every tip kind is drawn, at several widths, and always labelled background."""
+    shares = []
+    for kind in synth.INSTRUMENT_TIPS:
+        for seed in range(3):
+            rng = np.random.default_rng(seed)
+            img = np.full((180, 320, 3), 0.5, np.float32)
+            lab = np.ones((180, 320), np.uint8)
+            tools = np.zeros((180, 320), np.uint8)
+            synth._instrument(rng, img, lab, tip=(160, 90), kind=kind, instruments=tools)
+            on = tools > 0
+            assert on[90, 160] and (lab[on] == 0).all(), kind
+            shares.append(on.mean())
+    assert max(shares) > 2 * min(shares)                              # near and far instruments
 
 
 def test_classes_overlap_in_colour():
@@ -31,7 +53,7 @@ def test_classes_overlap_in_colour():
     feats, ys = [], []
     for seed in range(24):
         img, lab = synth.render_frame(seed, (192, 108))
-        keep = (lab != 255)
+        keep = img.max(axis=2) > 25          # inside the scope: the black surround is trivially background
         hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
         feats.append(np.concatenate([img, hsv], axis=2)[keep][::7].astype(np.float32))
         ys.append(lab[keep][::7])

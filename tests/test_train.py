@@ -12,13 +12,13 @@ from surgical_seg.training.train import confusion, miou_from_confusion, seg_loss
 from surgical_seg.config import TrainConfig
 
 
-def test_identity_augment_is_a_centred_letterbox_with_ignored_padding():
+def test_identity_augment_is_a_centred_letterbox_with_background_padding():
     img = np.full((90, 320, 3), 200, np.uint8)
     lab = np.full((90, 320), 2, np.uint8)
     out_img, out_lab = Augment((160, 96), None)(img, lab, None)
     assert out_img.shape == (96, 160, 3) and out_lab.shape == (96, 160)
     # 320x90 fits as 160x45, centred: rows 25..70 hold the picture, the rest is padding
-    assert (out_lab[:24] == 255).all() and (out_lab[72:] == 255).all()
+    assert (out_lab[:24] == 0).all() and (out_lab[72:] == 0).all()      # black padding is background
     assert (out_lab[27:68] == 2).all() and out_img[:24].max() == 0
     m = letterbox_matrix(320, 90, 160, 96)
     assert m[0, 0] == pytest.approx(0.5) and m[1, 2] == pytest.approx((95 / 2) - 0.5 * 89 / 2)
@@ -95,6 +95,38 @@ def test_tiny_training_run_checkpoints_and_resumes(tmp_path):
     assert state["iter"] == 6 and [h[0] for h in state["history"]["val_miou"]] == [2, 4, 6]
 
 
+def test_degraded_augment_keeps_labels_aligned():
+    img = np.zeros((180, 320, 3), np.uint8)
+    lab = np.ones((180, 320), np.uint8)
+    img[:, 160:] = 255
+    lab[:, 160:] = 3
+    aug = Augment((160, 96), {"degrade_prob": 1.0})
+    rng = np.random.default_rng(2)
+    for _ in range(8):
+        a_img, a_lab = aug(img, lab, rng)
+        assert a_img[..., 1][a_lab == 3].mean() > 150 and a_img[..., 1][a_lab == 1].mean() < 80
+
+
+def test_init_from_an_exported_model_starts_where_it_ended(tmp_path, tiny_model_dir, tiny_run_dir):
+    """Fine-tuning from an exported folder recovers the trained weights exactly (no aux heads)."""
+    from surgical_seg.training.export import exported_state_dict
+    state = exported_state_dict(tiny_model_dir, "FastSCNN", 4)
+    trained = paddle.load(str(tiny_run_dir / "best.pdparams"))
+    heads = [k for k in trained if k.startswith("auxlayer")]
+    assert set(state) == set(trained) - set(heads)
+    for k, v in state.items():
+        np.testing.assert_array_equal(np.asarray(v), np.asarray(trained[k]), err_msg=k)
+    data = tmp_path / "ds"
+    assert main(["synth", "--out", str(data), "--images", "20", "--seed", "9", "--size", "192x108"]) == 0
+    cfg = tmp_path / "t.yml"
+    cfg.write_text(f"architecture: FastSCNN\nname: ft\ndata: {data}\ninput_width: 128\ninput_height: 96\n"
+                   f"batch_size: 2\niters: 1\neval_every: 1\nwarmup_iters: 0\nthreads: 1\n"
+                   f"init_from: {tiny_model_dir}\n")
+    assert main(["train", "--config", str(cfg), "--out", str(tmp_path / "run")]) == 0
+    cfg.write_text(cfg.read_text().replace(str(tiny_model_dir), str(tmp_path / "nothing")))
+    assert main(["train", "--config", str(cfg), "--out", str(tmp_path / "run2")]) == 2
+
+
 def test_train_config_errors_name_the_key(tmp_path, capsys):
     cfg = tmp_path / "bad.yml"
     cfg.write_text("architecture: FastSCNN\nbatchsize: 4\n")
@@ -125,3 +157,19 @@ def test_data_parallel_launch_on_two_cpu_processes(tmp_path):
     info = json.loads((tmp_path / "run" / "run.json").read_text())
     assert info["world_size"] == 2 and info["iterations"] == 2
     assert "rank 1 of 2 finished 2 iterations" in (tmp_path / "log" / "workerlog.1").read_text()
+
+
+def test_instrument_pixels_are_background_weighted_in_the_loss():
+    from surgical_seg.training.train import INSTRUMENT
+    rng = np.random.default_rng(4)
+    logits = paddle.to_tensor(rng.normal(size=(1, 4, 6, 5)).astype(np.float32))
+    plain = rng.integers(0, 4, (1, 6, 5)).astype(np.int64)
+    plain[0, :2] = 0
+    tools = plain.copy()
+    tools[0, :2] = INSTRUMENT
+    cfg = TrainConfig(loss="ce", instrument_weight=1.0)
+    same = float(seg_loss(logits, paddle.to_tensor(plain), cfg, 4))
+    assert float(seg_loss(logits, paddle.to_tensor(tools), cfg, 4)) == pytest.approx(same, rel=1e-6)
+    heavy = TrainConfig(loss="ce", instrument_weight=5.0)
+    assert float(seg_loss(logits, paddle.to_tensor(tools), heavy, 4)) > same * 1.2
+    assert confusion(np.zeros((2, 2), np.uint8), np.full((2, 2), INSTRUMENT, np.uint8), 4)[0, 0] == 4

@@ -3,22 +3,32 @@
 A backend loads one exported model folder, checks that the file's input shape and class count
 match model.yml (a warm-up run on zeros gives the output shape), and maps a 1x3xHxW float32
 tensor to 1xCxHxW float32 softmax probabilities it owns (never a buffer reused by the runtime).
-Devices: "cpu", "gpu" (CUDA) or "tensorrt"; "auto" takes a GPU when one is usable.
+Devices: "cpu", "gpu" (CUDA; "cuda" is the same) or "tensorrt"; "auto" takes a GPU when one is usable.
+`device` is read back from the runtime after loading (ONNX Runtime: the session's providers),
+so it says what runs, not what is compiled in; `note` says why a GPU asked for by "auto" is not used,
+and `startup_note` reports a TensorRT engine build or cache load.
 """
 from __future__ import annotations
 
+import contextlib
 import importlib
+import io
 import importlib.metadata
+import importlib.util
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import BackendUnavailable, ConfigError, ModelError
+from ..gpuinfo import cuda_unusable_reason, gpu_name, missing_provider_libs, nvidia_gpus
 from ..modelcard import ONNX_FILE, PADDLE_FILES, ModelCard
+from .cache import cache_root, engine_cache_dir
 
-DEVICES = ("auto", "cpu", "gpu", "tensorrt")
+DEVICES = ("auto", "cpu", "gpu", "cuda", "tensorrt")
+DEVICE_ALIASES = {"cuda": "gpu"}
 PRECISIONS = ("f32", "bf16", "f16")
 
 
@@ -44,17 +54,15 @@ def _require(path: Path) -> Path:
 
 
 def cache_dir(model_dir: Path) -> Path:
-    """Where TensorRT engines are kept: <model>/cache, or a user cache when the folder is read-only."""
-    here = model_dir / "cache"
-    try:
-        here.mkdir(exist_ok=True)
-        if os.access(here, os.W_OK):
-            return here
-    except OSError:
-        pass
-    user = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "surgical_seg" / model_dir.resolve().name
-    user.mkdir(parents=True, exist_ok=True)
-    return user
+    """The root of a model's engine caches (see engine.cache for the per-runtime keyed folders)."""
+    return cache_root(model_dir)
+
+
+def normalize_device(device: str) -> str:
+    """"cuda" -> "gpu"; ConfigError for a device nobody knows."""
+    if device not in DEVICES:
+        raise ConfigError(f"engine.device: {device!r} unknown (choose from {', '.join(DEVICES)})")
+    return DEVICE_ALIASES.get(device, device)
 
 
 class Backend:
@@ -69,6 +77,8 @@ class Backend:
         self.model_dir, self.card, self.threads = Path(model_dir), card, int(threads)
         self.device = "cpu"
         self.precision = "f32"            # what actually runs; a backend that honours others sets it
+        self.note = ""                    # why "auto" did not get the GPU it wanted ("" when it did)
+        self.startup_note = ""            # e.g. "TensorRT engine built in 41.2 s (cached in ...)"
         self.input_shape = (1, 3, card.input_height, card.input_width)
 
     @classmethod
@@ -82,8 +92,13 @@ class Backend:
 
     @classmethod
     def gpu_kinds(cls) -> tuple[str, ...]:
-        """Which of "gpu"/"tensorrt" this backend can use here (installed and a GPU present)."""
+        """Which of "gpu"/"tensorrt" this build of the runtime has compiled in (a session may still fall back)."""
         return ()
+
+    @classmethod
+    def gpu_missing(cls, kind: str) -> str:
+        """One line: why `kind` is not compiled into the installed runtime and what installs it."""
+        return "no GPU support in this backend"
 
     def infer(self, tensor: np.ndarray) -> np.ndarray:
         return self._run(tensor)
@@ -110,17 +125,21 @@ class Backend:
 
     def _want_gpu(self, device: str) -> str | None:
         """Resolve device -> None (CPU), "gpu" or "tensorrt"; BackendUnavailable if asked but impossible."""
-        if device not in DEVICES:
-            raise ConfigError(f"engine.device: {device!r} unknown (choose from {', '.join(DEVICES)})")
+        device = normalize_device(device)
         kinds = self.gpu_kinds()
         if device == "cpu":
             return None
         if device == "auto":
             return "gpu" if "gpu" in kinds else None
         if device not in kinds:
-            raise BackendUnavailable(f"backend {self.name}: device {device} not available here "
-                                     f"({'no GPU support installed or no GPU' if not kinds else 'only ' + ', '.join(kinds)})")
+            raise BackendUnavailable(f"backend {self.name}: device {device} not available: {self.gpu_missing(device)}")
         return device
+
+    def _fell_back(self, device: str, asked: str, why: str) -> None:
+        """The runtime ignored the GPU: refuse if the user asked for it, else run on CPU and say why."""
+        if normalize_device(device) != "auto":
+            raise BackendUnavailable(f"backend {self.name}: device {normalize_device(device)} requested but {why}")
+        self.device, self.note = "cpu", f"{asked} not used: {why}"
 
 
 class OpenVINOBackend(Backend):
@@ -148,6 +167,9 @@ class OpenVINOBackend(Backend):
                                          f"this CPU (it offers {', '.join(caps)})")
         if self.threads > 0 and target == "CPU":
             config["INFERENCE_NUM_THREADS"] = self.threads
+        if target == "GPU":           # compiled GPU kernels are cached, keyed like TensorRT engines
+            config["CACHE_DIR"] = str(engine_cache_dir(self.model_dir, (ONNX_FILE,), "openvino", ov.__version__,
+                                                       str(core.get_property("GPU", "FULL_DEVICE_NAME"))))
         ps = model.input(0).get_partial_shape()
         in_shape = [d.get_length() if d.is_static else -1 for d in ps]
         try:
@@ -167,6 +189,11 @@ class OpenVINOBackend(Backend):
         except Exception:
             return ()
 
+    @classmethod
+    def gpu_missing(cls, kind):
+        return ("OpenVINO finds no Intel GPU here (NVIDIA GPUs: use --backend onnxruntime)" if kind == "gpu"
+                else "OpenVINO has no TensorRT (use --backend onnxruntime --device tensorrt)")
+
     def _run(self, tensor):
         self._request.infer({0: tensor})
         return self._request.get_output_tensor(0).data.copy()   # the request reuses its buffer
@@ -185,28 +212,49 @@ class OnnxRuntimeBackend(Backend):
         providers: list = ["CPUExecutionProvider"]
         if gpu:
             providers.insert(0, "CUDAExecutionProvider")
+        cache = None
         if gpu == "tensorrt":
-            cache = str(cache_dir(self.model_dir))
+            cache = engine_cache_dir(self.model_dir, (ONNX_FILE,), "onnxruntime-trt", ort.__version__, gpu_name())
+            first_build = not any(cache.glob("*.engine"))
             providers.insert(0, ("TensorrtExecutionProvider", {
-                "trt_engine_cache_enable": True, "trt_engine_cache_path": cache,
-                "trt_timing_cache_enable": True, "trt_timing_cache_path": cache}))
+                "trt_engine_cache_enable": True, "trt_engine_cache_path": str(cache),
+                "trt_timing_cache_enable": True, "trt_timing_cache_path": str(cache)}))
         opts = ort.SessionOptions()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.intra_op_num_threads = self.threads
         opts.inter_op_num_threads = 1
         opts.log_severity_level = 3                       # no "removing unused initializer" noise
+        # A GPU provider that cannot load makes ORT log errors and print an "EP Error" banner to stdout
+        # (which would corrupt `doctor --json`); we read back what runs and say why in one line instead.
+        # (ORT's banner is kept in self.ort_banner for whoever wants the raw text.)
+        ort.set_default_logger_severity(4 if gpu else 3)
         try:
-            self._session = ort.InferenceSession(str(path), opts, providers=providers)
+            banner = io.StringIO()
+            with contextlib.redirect_stdout(banner):
+                self._session = ort.InferenceSession(str(path), opts, providers=providers)
+            self.ort_banner = banner.getvalue()
         except Exception as e:
             raise ModelError(f"{path}: ONNX Runtime cannot load it ({_first_line(e)})") from None
-        used = self._session.get_providers()
-        if gpu and used[0] == "CPUExecutionProvider":
-            if device != "auto":
-                raise BackendUnavailable(f"backend onnxruntime: {device} requested but the session fell back to CPU")
+        used = self._session.get_providers()              # what the session runs, not what was asked
+        self.providers = tuple(used)
         self.device = {"TensorrtExecutionProvider": "tensorrt", "CUDAExecutionProvider": "gpu"}.get(used[0], "cpu")
+        if gpu and self.device != gpu:
+            trt_missing = missing_provider_libs("tensorrt") if gpu == "tensorrt" else []
+            why = "; ".join(r for r in (cuda_unusable_reason() if self.device == "cpu" else "",
+                                        f"TensorRT libraries not found: {', '.join(trt_missing)}" if trt_missing else "")
+                            if r) or "the provider failed to start (see surgical-seg doctor)"
+            for folder in ((cache, cache.parent) if cache is not None else ()):
+                if not any(folder.iterdir()):
+                    folder.rmdir()                        # no engine will be built: leave no empty folder
+            self._fell_back(device, f"{gpu} ({providers[0] if isinstance(providers[0], str) else providers[0][0]})",
+                            f"the session runs on {used[0]}: {why}")
         inp = self._session.get_inputs()[0]
         self._input_name = inp.name
-        self._check_io(path, inp.shape)
+        t0 = time.perf_counter()
+        self._check_io(path, inp.shape)                   # the first run builds a TensorRT engine
+        if cache is not None and self.device == "tensorrt":
+            verb = "built" if first_build else "loaded from cache"
+            self.startup_note = f"TensorRT engine {verb} in {time.perf_counter() - t0:.1f} s ({cache})"
 
     @classmethod
     def gpu_kinds(cls):
@@ -217,6 +265,18 @@ class OnnxRuntimeBackend(Backend):
             return ()
         return tuple(k for k, p in (("gpu", "CUDAExecutionProvider"), ("tensorrt", "TensorrtExecutionProvider"))
                      if p in have)
+
+    @classmethod
+    def gpu_missing(cls, kind):
+        try:
+            import onnxruntime as ort
+            have = ", ".join(ort.get_available_providers())
+            version = ort.__version__
+        except Exception as e:
+            return f"onnxruntime not importable ({_first_line(e)})"
+        flavour = "onnxruntime-gpu" if _installed("onnxruntime-gpu") else "the CPU build onnxruntime"
+        return (f"{flavour} {version} offers only {have}; scripts/setup.sh --gpu installs onnxruntime-gpu "
+                "(CUDA and TensorRT providers)")
 
     def _run(self, tensor):
         return self._session.run(None, {self._input_name: tensor})[0]
@@ -234,13 +294,12 @@ class PaddleBackend(Backend):
         gpu = self._want_gpu(device)
         config = pi.Config(str(prog), str(params))
         config.disable_glog_info()
+        if gpu == "tensorrt":       # PIR models: Paddle 3's converter, not the pre-PIR enable_tensorrt_engine
+            prog, params = self._tensorrt_program(prog)
+            config = pi.Config(str(prog), str(params))
+            config.disable_glog_info()
         if gpu:
             config.enable_use_gpu(256, 0)
-            if gpu == "tensorrt":
-                config.set_optim_cache_dir(str(cache_dir(self.model_dir)))
-                config.enable_tensorrt_engine(workspace_size=1 << 30, max_batch_size=1, min_subgraph_size=3,
-                                              precision_mode=pi.PrecisionType.Float32, use_static=True,
-                                              use_calib_mode=False)
         else:
             config.disable_gpu()
             config.disable_onednn()
@@ -249,11 +308,37 @@ class PaddleBackend(Backend):
             self._predictor = pi.create_predictor(config)
         except Exception as e:
             raise ModelError(f"{prog}: Paddle Inference cannot load it ({_first_line(e)})") from None
-        self.device = gpu or "cpu"
+        self.device = (gpu or "gpu") if config.use_gpu() else "cpu"
+        if gpu and self.device == "cpu":
+            self._fell_back(device, gpu, "Paddle Inference runs on CPU: " + (nvidia_gpus()[1] or "it did not take the GPU"))
         name = self._predictor.get_input_names()[0]
         self._input = self._predictor.get_input_handle(name)
         self._output = self._predictor.get_output_handle(self._predictor.get_output_names()[0])
         self._check_io(prog, self._input.shape())
+
+    def _tensorrt_program(self, prog: Path) -> tuple[Path, Path]:
+        """model.json -> a PIR program with TensorRT engine ops (paddle.tensorrt.convert), built once per
+        model hash + Paddle version + GPU in the model's cache folder; returns its (.json, .pdiparams)."""
+        import paddle
+        from paddle.tensorrt.export import Input, PrecisionMode, TensorRTConfig, convert
+        cache = engine_cache_dir(self.model_dir, PADDLE_FILES, "paddle-trt", paddle.__version__, gpu_name())
+        prefix = cache / "model_trt"
+        out = (prefix.with_suffix(".json"), prefix.with_suffix(".pdiparams"))
+        if all(p.is_file() for p in out):
+            self.startup_note = f"TensorRT program loaded from cache ({cache})"
+            return out
+        shape = tuple(self.input_shape)
+        trt = TensorRTConfig(inputs=[Input(min_input_shape=shape, optim_input_shape=shape, max_input_shape=shape)],
+                             precision_mode=PrecisionMode.FP32, save_model_dir=str(prefix))
+        t0 = time.perf_counter()
+        try:
+            convert(str(prog.with_suffix("")), trt)
+        except Exception as e:
+            raise BackendUnavailable(f"backend paddle: TensorRT conversion of {prog} failed ({_first_line(e)})") from None
+        if not all(p.is_file() for p in out):
+            raise BackendUnavailable(f"backend paddle: paddle.tensorrt.convert wrote no {out[0].name} in {cache}")
+        self.startup_note = f"TensorRT program built in {time.perf_counter() - t0:.1f} s ({cache})"
+        return out
 
     @classmethod
     def gpu_kinds(cls):
@@ -264,9 +349,19 @@ class PaddleBackend(Backend):
             import paddle.inference as pi
             if not paddle.device.is_compiled_with_cuda() or paddle.device.cuda.device_count() < 1:
                 return ()
-            return ("gpu", "tensorrt") if any(pi.get_trt_compile_version()) else ("gpu",)
+            trt = any(pi.get_trt_compile_version()) and importlib.util.find_spec("paddle.tensorrt") is not None
+            return ("gpu", "tensorrt") if trt else ("gpu",)
         except Exception:
             return ()
+
+    @classmethod
+    def gpu_missing(cls, kind):
+        if not _installed("paddlepaddle-gpu"):
+            return "paddlepaddle is the CPU build; scripts/setup.sh --paddle-gpu installs paddlepaddle-gpu 3.x"
+        if kind == "tensorrt":
+            return ("this paddlepaddle-gpu has no TensorRT (PIR models need paddle.tensorrt, Paddle 3 built with "
+                    "TensorRT); or use --backend onnxruntime --device tensorrt")
+        return nvidia_gpus()[1] or "paddle sees no CUDA device"
 
     def _run(self, tensor):
         self._input.reshape(list(tensor.shape))
@@ -288,9 +383,11 @@ def available_backends() -> dict[str, str]:
 
 
 def choose_backend(device: str = "auto") -> tuple[str, str]:
-    """The fastest backend for `device` here, and why (measured: OpenVINO on CPU, see DESIGN §3)."""
-    if device not in DEVICES:
-        raise ConfigError(f"engine.device: {device!r} unknown (choose from {', '.join(DEVICES)})")
+    """The backend to try first for `device`, from what is compiled in (measured: OpenVINO on CPU, DESIGN §3).
+
+    A guess: `engine.choice.open_auto` loads it and reads back what runs, falling back when it lies.
+    """
+    device = normalize_device(device)
     if device in ("auto", "gpu", "tensorrt"):
         want = "gpu" if device == "auto" else device
         for name in ("onnxruntime", "paddle"):
@@ -306,4 +403,4 @@ def choose_backend(device: str = "auto") -> tuple[str, str]:
 
 
 __all__ = ["Backend", "BACKENDS", "DEVICES", "PRECISIONS", "OpenVINOBackend", "OnnxRuntimeBackend", "PaddleBackend",
-           "available_backends", "choose_backend", "cache_dir"]
+           "available_backends", "choose_backend", "cache_dir", "normalize_device", "DEVICE_ALIASES"]

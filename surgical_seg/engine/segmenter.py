@@ -11,10 +11,11 @@ from pathlib import Path
 import numpy as np
 
 from ..confidence import apply_temperature, confidence_map
-from ..errors import BackendUnavailable, ConfigError
+from ..errors import ConfigError
 from ..modelcard import ModelCard, resolve_model_dir
 from ..packet import FramePacket, Segmentation
-from .backends import BACKENDS, DEVICES, Backend, choose_backend
+from .backends import Backend
+from .choice import open_backend
 from .preprocess import Letterbox, Preprocessor, crop, labels_to_frame, probabilities_to_frame
 
 
@@ -115,7 +116,7 @@ def load_segmenter(model: str | Path, backend: str = "auto", threads: int = 0, d
                    smoothing: float = 0.0, precision: str = "f32", confidence: bool = False) -> Segmenter:
     """Load a model folder (or a name under weights/) on one backend; "auto" picks the fastest here.
 
-    `segmenter.why` says why that backend was chosen.
+    `segmenter.why` says, in one line, why that backend runs and on what (read back from the runtime).
     """
     if not 0.0 <= smoothing < 1.0:
         raise ConfigError(f"engine.smoothing: {smoothing} must be in [0, 1)")
@@ -123,20 +124,8 @@ def load_segmenter(model: str | Path, backend: str = "auto", threads: int = 0, d
         raise ConfigError(f"engine.threads: {threads} must be >= 0 (0 = backend default)")
     model_dir = resolve_model_dir(model)
     card = ModelCard.load(model_dir)
-    if device not in DEVICES:
-        raise ConfigError(f"engine.device: {device!r} unknown (choose from {', '.join(DEVICES)})")
-    if backend == "auto":
-        backend, why = choose_backend(device)
-    elif backend in BACKENDS:
-        why = "asked for"
-    else:
-        raise ConfigError(f"engine.backend: {backend!r} unknown (choose from auto, {', '.join(BACKENDS)})")
-    cls = BACKENDS[backend]
-    status = cls.availability()
-    if status != "ok":
-        raise BackendUnavailable(f"backend {backend}: {status}")
-    return Segmenter(card, cls(model_dir, card, threads=threads, device=device, precision=precision),
-                     smoothing, model_dir, why, confidence)
+    b, why = open_backend(backend, model_dir, card, device=device, threads=threads, precision=precision)
+    return Segmenter(card, b, smoothing, model_dir, why, confidence)
 
 
 __all__ = ["Segmenter", "load_segmenter"]

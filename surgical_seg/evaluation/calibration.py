@@ -68,14 +68,16 @@ def expected_calibration_error(p: np.ndarray, hit: np.ndarray, n_bins: int = N_B
 class CalibrationStats:
     """Top-label and per-class reliability sums, before (T = 1) and after `temperature`."""
 
-    def __init__(self, class_names: tuple[str, ...], temperature: float = 1.0, n_bins: int = N_BINS) -> None:
+    def __init__(self, class_names: tuple[str, ...], temperature: float = 1.0, n_bins: int = N_BINS,
+                 ignore: int = IGNORE_INDEX) -> None:
         self.class_names, self.temperature, self.n_bins = tuple(class_names), float(temperature), n_bins
+        self.ignore = ignore
         self.bins = {when: {name: _Bins(n_bins) for name in ("overall", *self.class_names)}
                      for when in ("before", "after")}
 
     def update(self, truth: np.ndarray, probs: np.ndarray) -> None:
-        """truth HxW class ids (255 ignored), probs CxHxW raw softmax (T = 1) at the same size."""
-        keep = truth != IGNORE_INDEX
+        """truth HxW class ids (`ignore` left out), probs CxHxW raw softmax (T = 1) at the same size."""
+        keep = truth != self.ignore
         t = truth[keep]
         raw = probs[:, keep]                               # C x N
         for when, p in (("before", raw), ("after", apply_temperature(raw, self.temperature))):

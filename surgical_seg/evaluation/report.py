@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..classes import FOREGROUND
+from ..classes import CLASS_NAMES
 
 # The clinical study's published figures (real lumbar endoscopy frames), as fractions.
 REFERENCE = {"mean_iou": 0.673, "mean_dice": 0.800, "auc": {"bone": 0.963, "ligament": 0.952, "disc": 0.978}}
@@ -42,24 +42,25 @@ def describe_data(data: str | Path) -> str:
 def markdown(result: dict) -> str:
     """The report text: our table, then ours beside the study's published figures."""
     source = describe_data(result["data"])
+    names = list(result.get("classes") or CLASS_NAMES)
     lines = [f"# Segmentation evaluation: {result['model']}", "",
              f"Data: `{result['data']}`, split `{result['split']}`, {result['num_images']} images, "
              f"{result.get('num_pixels', 'n/a')} scored pixels ({source}). Backend: {result['backend']}.",
              "Pixels labelled 255 (outside the endoscope's circle) are excluded. Per class figures are "
-             "one-vs-rest; the mean is over bone, ligament and disc. AUC from the softmax probabilities.", "",
+             f"one-vs-rest; the mean is over {', '.join(names[1:])}. AUC from the softmax probabilities.", "",
              "## This evaluation", "",
              "| Class | " + " | ".join(t for _, t in _COLUMNS) + " | AUC |",
              "|---" * (len(_COLUMNS) + 2) + "|"]
     for name, m in [*result["per_class"].items(), ("**mean**", result["mean"])]:
         lines.append(f"| {name} | " + " | ".join(_pct(m[k]) for k, _ in _COLUMNS) + f" | {_auc(m['auc'])} |")
-    lines += ["", f"Overall pixel accuracy (4 classes incl. background): {_pct(result['pixel_accuracy'])}.", "",
+    lines += ["", f"Overall pixel accuracy ({len(names)} classes incl. background): {_pct(result['pixel_accuracy'])}.", "",
               "## Beside the clinical study's published figures", "",
               "The study's figures were measured on **real** endoscopic spine surgery frames; ours on "
               f"**{source}**. They are shown side by side for orientation, not as a like-for-like comparison.", "",
               "| Figure | Clinical study (real data, published) | This evaluation |", "|---|---|---|",
               f"| mean IoU | {_pct(REFERENCE['mean_iou'])} | {_pct(result['mean']['iou'])} |",
               f"| mean Dice | {_pct(REFERENCE['mean_dice'])} | {_pct(result['mean']['dice'])} |"]
-    for name in ("disc", "bone", "ligament"):
+    for name in (n for n in ("disc", "bone", "ligament") if n in result["per_class"]):   # the study's classes
         lines.append(f"| AUC {name} | {_auc(REFERENCE['auc'][name])} | {_auc(result['per_class'][name]['auc'])} |")
     lines += ["", "![confusion matrix](confusion_matrix.png)", "", "![ROC curves](roc.png)", ""]
     if result.get("calibration"):
@@ -120,8 +121,9 @@ def plot_roc(curves: dict[str, tuple[np.ndarray, np.ndarray]], aucs: dict[str, f
         if len(fpr) < 2 or np.isnan(fpr).any():
             continue
         keep = np.unique(np.linspace(0, len(fpr) - 1, min(len(fpr), max_points)).round().astype(int))
+        study = REFERENCE["auc"].get(name)
         ax.plot(fpr[keep], tpr[keep], lw=1.6,
-                label=f"{name}: AUC {_auc(aucs.get(name))} (study {REFERENCE['auc'].get(name, float('nan')):.3f})")
+                label=f"{name}: AUC {_auc(aucs.get(name))}" + (f" (study {study:.3f})" if study else ""))
     ax.plot([0, 1], [0, 1], "k:", lw=0.8)
     ax.set_xlim(0, 1)
     ax.set_ylim(0, 1.005)
@@ -138,7 +140,7 @@ def write_report(result: dict, curves: dict[str, tuple[np.ndarray, np.ndarray]],
     """Write report.md, confusion_matrix.png and roc.png into out_dir; returns report.md's path."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    plot_confusion(np.asarray(result["confusion_matrix"]), list(result.get("classes") or ["background", *FOREGROUND]),
+    plot_confusion(np.asarray(result["confusion_matrix"]), list(result.get("classes") or CLASS_NAMES),
                    out / "confusion_matrix.png")
     plot_roc(curves, {n: result["per_class"][n]["auc"] for n in curves}, out / "roc.png")
     (out / "report.md").write_text(markdown(result))

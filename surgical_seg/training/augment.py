@@ -2,7 +2,9 @@
 
 Scale, rotation, flip, translation and the letterbox to the model input are composed into a
 single cv2.warpAffine (image bilinear, labels nearest), so the identity parameters give exactly
-the engine's letterbox (centred, black padding; padding labelled ignore).
+the engine's letterbox (centred, black padding). Padding is labelled background, like the black
+surround of the scope: black is never anatomy. `degrade_prob` applies the theatre-video chain
+of `degrade.py` (crop, gamma, white balance, blur, noise, JPEG) first.
 """
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import math
 import cv2
 import numpy as np
 
-from ..classes import IGNORE_INDEX
+from .degrade import degrade
 
 
 def letterbox_matrix(src_w: int, src_h: int, dst_w: int, dst_h: int, scale: float = 1.0, angle_deg: float = 0.0,
@@ -33,7 +35,7 @@ def warp_pair(img: np.ndarray, lab: np.ndarray, m: np.ndarray, size: tuple[int, 
     w, h = size
     out_img = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     out_lab = cv2.warpAffine(lab, m, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT,
-                             borderValue=IGNORE_INDEX)
+                             borderValue=0)
     return out_img, out_lab
 
 
@@ -48,6 +50,8 @@ class Augment:
         h, w = lab.shape
         if not self.s:
             return warp_pair(img, lab, letterbox_matrix(w, h, *self.size), self.size)
+        if rng.random() < float(self.s.get("degrade_prob", 0.0)):
+            img, (lab,) = degrade(img, [lab], rng, crop=rng.random() < 0.5)
         lo, hi = self.s.get("scale", [1.0, 1.0])
         scale = float(rng.uniform(lo, hi))
         angle = float(rng.uniform(-1, 1) * self.s.get("rotate_deg", 0.0))

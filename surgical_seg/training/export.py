@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import numpy as np
 import paddle
 
 from ..errors import ConfigError, DataError, ModelError
-from ..modelcard import DYGRAPH_FILE, ONNX_FILE, PADDLE_FILES, ModelCard
+from ..modelcard import DYGRAPH_FILE, ONNX_FILE, PADDLE_FILES, ModelCard, hash_model_files
 
 RUN_FILE = "run.json"
 RUN_KEYS = ("architecture", "name", "classes", "colors_rgb", "input_width", "input_height",
@@ -154,6 +155,53 @@ def read_run(checkpoint: str | Path) -> tuple[dict[str, Any], Path]:
     return info, weights
 
 
+def exported_state_dict(model_dir: str | Path, architecture: str, num_classes: int) -> dict[str, Any]:
+    """Dygraph weights back from an exported PIR model (model.json + model.pdiparams).
+
+    `paddle.jit.load` names the parameters param_0..N in the sorted order of the names the
+    program gives them ("p" ops), and those names are the `param.name`s the architecture had when
+    it was exported (conv2d_3.w_0 ...). Export-time static pool matrices (generated_tensor_*) and
+    the training-only auxiliary heads have no counterpart. Used to fine-tune a shipped model
+    (`init_from`); tested to give back the exported weights exactly.
+    """
+    from .models import build_model
+    model_dir = Path(model_dir)
+    program = model_dir / "model.json"
+    try:
+        ops = json.loads(program.read_text())["program"]["regions"][0]["blocks"][0]["ops"]
+        names = sorted(op["A"][3] for op in ops if op.get("#") == "p")
+        params = paddle.jit.load(str(model_dir / "model")).state_dict()
+    except (OSError, ValueError, KeyError, IndexError, RuntimeError) as e:
+        raise ModelError(f"{program}: cannot read exported weights ({e})") from None
+    by_name = {n: params[f"param_{i}"] for i, n in enumerate(names) if f"param_{i}" in params}
+    with paddle.utils.unique_name.guard():
+        reference = build_model(architecture, num_classes)
+    # Layers built earlier in the exporting process shift each layer type's counter
+    # (conv2d_0 -> conv2d_40): line the two numberings up per type by their smallest index.
+    pattern = re.compile(r"^(.*)_(\d+)\.(\w+)$")
+
+    def lowest(found: list[str]) -> dict[str, int]:
+        low: dict[str, int] = {}
+        for n in found:
+            m = pattern.match(n)
+            if m:
+                low[m[1]] = min(low.get(m[1], 1 << 30), int(m[2]))
+        return low
+
+    ref_names = {k: p.name for k, p in reference.state_dict().items()}
+    shift = {t: i - lowest(list(ref_names.values())).get(t, i) for t, i in lowest(list(by_name)).items()}
+    state = {}
+    for key, name in ref_names.items():
+        m = pattern.match(name)
+        theirs = f"{m[1]}_{int(m[2]) + shift.get(m[1], 0)}.{m[3]}" if m else name
+        value = by_name.get(theirs)
+        if value is not None and tuple(value.shape) == tuple(reference.state_dict()[key].shape):
+            state[key] = value
+    if not state:
+        raise ModelError(f"{model_dir}: no parameter matches a {architecture} with {num_classes} classes")
+    return state
+
+
 def card_from_run(info: dict[str, Any]) -> ModelCard:
     """The model card an export writes: preprocessing from run.json, the rest kept as provenance."""
     card_keys = ("name", "architecture", "classes", "colors_rgb", "input_width", "input_height",
@@ -191,6 +239,12 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str 
     if calibrate is not None:
         from .datasets import read_split
         read_split(calibrate, "val")            # a missing split fails now, not after the export
+    from ..classlist import MANIFEST, ClassList
+    if check_frames and (Path(check_frames) / MANIFEST).is_file():     # the run must know the data's classes
+        data_classes = ClassList.load(Path(check_frames) / MANIFEST)
+        if not data_classes.same_as(card.classes):
+            raise ModelError(f"{checkpoint}: trained on classes {', '.join(card.classes)}, but "
+                             f"{data_classes.source} lists {', '.join(data_classes.names)}")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -213,6 +267,7 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str 
             raise ModelError(f"{out / f}: paddle.jit.save did not write it")
     _to_onnx(out)
 
+    card = dataclasses.replace(card, files_sha256=hash_model_files(out))   # loading refuses other files
     card.save(out)
     frames = _check_frames(check_frames, card)
     agreement = parity(out, frames)
@@ -301,5 +356,5 @@ def parity(model_dir: str | Path, frames: list[np.ndarray]) -> float:
     return same / total
 
 
-__all__ = ["export_model", "SoftmaxHead", "StaticAdaptiveAvgPool", "make_pools_static", "write_run_folder", "write_run_json", "save_weights", "read_run",
+__all__ = ["exported_state_dict", "export_model", "SoftmaxHead", "StaticAdaptiveAvgPool", "make_pools_static", "write_run_folder", "write_run_json", "save_weights", "read_run",
            "card_from_run", "parity", "synthetic_frame", "RUN_FILE", "RUN_KEYS", "PARITY_MIN"]

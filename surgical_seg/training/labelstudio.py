@@ -9,6 +9,12 @@ a task is skipped, never written with a guessed mask. Regions of different class
 are counted in pixels; the later region wins, or with on_overlap="error" the import stops with a
 DataError naming the task.
 
+With per_annotator=True (a reader study: several surgeons labelled the same frames) every
+annotator's newest annotation of a task is written to OUT/readers/<annotator>/labels/<stem>.png,
+the annotator named by e-mail (else user<id>); with a mapping file to groups (senior, mid, junior)
+to OUT/readers/<group>/<annotator>/labels, so `readers --reader senior=OUT/readers/senior` scores
+the group. Predictions are never used in that mode. OUT/readers/readers.json lists who is where.
+
 Brush RLE is decoded here (no Label Studio package needed at run time). It is thi.ng's rle-pack
 format, which Label Studio's editor writes from the canvas: header (32-bit count, 5-bit word size,
 four 4-bit run-length sizes), then runs. It decodes to width*height*4 RGBA values; the editor puts
@@ -48,6 +54,7 @@ UNSUPPORTED = "unsupported region"
 BAD_REGION = "bad region"
 SIZE_MISMATCH = "size mismatch"
 DUPLICATE = "duplicate frame"
+READERS_DIR = "readers"
 
 
 class _Bits:
@@ -155,6 +162,8 @@ class ImportReport:
     overlap_examples: list[str] = field(default_factory=list)   # one line per frame with overlaps
     from_predictions: int = 0                                    # tasks taken from predictions
     stale_labels: list[str] = field(default_factory=list)        # label PNGs in OUT not from this run
+    readers: dict[str, int] = field(default_factory=dict)        # per-annotator mode: folder -> frames
+    unmapped: list[str] = field(default_factory=list)            # annotators the mapping file did not name
 
     def skip(self, reason: str, message: str) -> None:
         self.skipped.setdefault(reason, []).append(message)
@@ -166,6 +175,11 @@ class ImportReport:
     def summary(self, examples: int = 3) -> str:
         lines = [f"Label Studio import: {len(self.written)} of {self.tasks} tasks written to {self.out_dir}"
                  + (f" ({self.from_predictions} from predictions, no annotation)" if self.from_predictions else "")]
+        if self.readers:
+            lines.append(f"readers under {self.out_dir / READERS_DIR}: "
+                         + ", ".join(f"{name} {n}" for name, n in self.readers.items()))
+        if self.unmapped:
+            lines.append(f"not in the mapping file (kept under their own name): {', '.join(self.unmapped)}")
         if self.skipped:
             lines.append(f"skipped {self.num_skipped}: " + ", ".join(f"{r} {len(m)}" for r, m in self.skipped.items()))
             for reason, msgs in self.skipped.items():
@@ -180,7 +194,8 @@ class ImportReport:
             if len(self.overlap_examples) > examples:
                 lines.append(f"    ... and {len(self.overlap_examples) - examples} more")
         if self.stale_labels:
-            lines.append(f"note: {len(self.stale_labels)} label PNGs in {self.out_dir / 'labels'} were not written "
+            where = self.out_dir / (f"{READERS_DIR}/.../labels" if self.readers else "labels")
+            lines.append(f"note: {len(self.stale_labels)} label PNGs in {where} were not written "
                          f"by this import (earlier runs?), e.g. {', '.join(self.stale_labels[:examples])}")
         return "\n".join(lines)
 
@@ -325,13 +340,97 @@ def _rasterise(task_desc: str, regions: list[dict], class_ids: dict[str, int], w
     return mask, overlap, None
 
 
+def annotator_of(annotation: dict) -> tuple[str, str]:
+    """(e-mail, user id) of whoever made an annotation; "" where the export does not say.
+
+    Exports carry `completed_by` as a user id, or as a user object with "Annotator details" on;
+    `created_username` reads " e-mail, id".
+    """
+    who, email, ident = annotation.get("completed_by"), "", ""
+    if isinstance(who, dict):
+        email, ident = str(who.get("email") or ""), str(who.get("id") or "")
+    elif isinstance(who, (int, str)) and not isinstance(who, bool):
+        ident = str(who)
+    name = annotation.get("created_username")
+    if isinstance(name, str) and name.strip():
+        mail, _, num = name.strip().rpartition(",")
+        email = email or (mail.strip() if "@" in mail else "")
+        ident = ident or num.strip()
+    return email.strip(), ident.strip()
+
+
+def _folder_name(text: str) -> str:
+    """A reader folder name: letters, digits, @ . _ - kept, anything else _."""
+    name = re.sub(r"[^A-Za-z0-9@._-]", "_", text.strip())
+    return "" if name.strip(".") == "" else name
+
+
+def load_annotator_groups(path: str | Path) -> dict[str, str]:
+    """Mapping file (YAML or JSON: annotator e-mail or user id -> reader/group name) as lower-case keys."""
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: annotator mapping file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: not valid YAML/JSON ({str(e).splitlines()[0]})") from None
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(f"{path}: expected a mapping 'annotator e-mail or id: group name', e.g. a@b.org: senior")
+    out = {}
+    for key, group in raw.items():
+        if not isinstance(group, (str, int)) or not _folder_name(str(group)):
+            raise ConfigError(f"{path}: {key}: group name {group!r} is not a usable folder name")
+        out[str(key).strip().lower()] = _folder_name(str(group))
+    return out
+
+
+def _reader_name(annotation: dict, groups: dict[str, str] | None, report: ImportReport) -> str:
+    """The annotator's folder: e-mail, else user<id>; under its group's folder when the mapping names one."""
+    email, ident = annotator_of(annotation)
+    own = _folder_name(email) or (f"user{_folder_name(ident)}" if ident else "unknown")
+    if groups:
+        for key in (email.lower(), ident.lower()):
+            if key and key in groups:
+                return f"{groups[key]}/{own}"
+    if groups and own not in report.unmapped:
+        report.unmapped.append(own)
+    return own
+
+
+def _choose(task: dict, desc: str, per_annotator: bool, groups: dict[str, str] | None,
+            report: ImportReport) -> tuple[list[tuple[str | None, dict]], bool]:
+    """([(reader folder or None, annotation)], from_predictions); skips are recorded in the report."""
+    annotations = [a for a in (task.get("annotations") or task.get("completions") or []) if isinstance(a, dict)]
+    live = [a for a in annotations if not (a.get("was_cancelled") or a.get("skipped"))]
+    predictions = [p for p in (task.get("predictions") or []) if isinstance(p, dict)]
+    if live and per_annotator:
+        by_reader: dict[str, list[dict]] = {}
+        for a in live:
+            by_reader.setdefault(_reader_name(a, groups, report), []).append(a)
+        return [(name, _newest(items)) for name, items in sorted(by_reader.items())], False
+    if live:
+        return [(None, _newest(live))], False
+    if annotations:
+        report.skip(CANCELLED, f"{desc}: every annotation was cancelled/skipped")
+    elif predictions and not per_annotator:
+        return [(None, _newest(predictions))], True
+    else:
+        report.skip(NO_ANNOTATION, f"{desc}: no annotation" + ("" if per_annotator else " and no prediction"))
+    return [], False
+
+
 def import_export(export_json: str | Path, images_dir: str | Path, out_dir: str | Path,
                   labels: Sequence[str] = ("bone", "ligament", "disc"), on_overlap: str = "later-wins",
-                  progress: bool = True) -> ImportReport:
+                  progress: bool = True, per_annotator: bool = False,
+                  annotator_groups: str | Path | dict[str, str] | None = None) -> ImportReport:
     """Convert a Label Studio JSON export into OUT/images + OUT/labels; returns what happened.
 
     Per task the newest non-cancelled annotation is used; predictions only when the task has no
-    annotation at all. `labels` gives class ids 1..n in order (matched case-insensitively).
+    annotation at all. With per_annotator=True, the newest annotation of *each* annotator goes to
+    OUT/readers/<annotator>/labels, or OUT/readers/<group>/<annotator>/labels (annotator_groups: a
+    mapping file or dict, e-mail or user id -> group name). `labels` gives class ids 1..n in order (matched case-insensitively).
     Pixels claimed by two classes go to the later region (counted in the report), or with
     on_overlap="error" raise DataError at the first such task (frames before it stay written).
     A progress bar is shown on a terminal only.
@@ -346,15 +445,28 @@ def import_export(export_json: str | Path, images_dir: str | Path, out_dir: str 
         raise ConfigError("import-labelstudio: at most 254 labels (255 is the ignore id)")
     if on_overlap not in OVERLAP_MODES:
         raise ConfigError(f"import-labelstudio: --on-overlap must be one of {', '.join(OVERLAP_MODES)}")
+    if annotator_groups is not None and not per_annotator:
+        raise ConfigError("import-labelstudio: an annotator mapping file needs --per-annotator")
+    groups = (None if annotator_groups is None else
+              {str(k).lower(): _folder_name(str(v)) for k, v in annotator_groups.items()}
+              if isinstance(annotator_groups, dict) else load_annotator_groups(annotator_groups))
     tasks = _load_tasks(export_json)
     if not images_dir.is_dir():
         raise DataError(f"{images_dir}: images folder not found")
     index = _ImageIndex(images_dir)
     class_ids = {name.lower(): k + 1 for k, name in enumerate(labels)}
+    from ..classlist import MANIFEST, ClassList
+    class_list = ClassList.from_foreground(labels, "import-labelstudio --labels")
+    if (out_dir / MANIFEST).is_file() and not ClassList.load(out_dir / MANIFEST).same_as(class_list.names):
+        raise DataError(f"{out_dir / MANIFEST}: lists {', '.join(ClassList.load(out_dir / MANIFEST).names)}, but "
+                        f"--labels gives {', '.join(class_list.names)}; import into a new folder or fix --labels")
     (out_dir / "images").mkdir(parents=True, exist_ok=True)
-    (out_dir / "labels").mkdir(parents=True, exist_ok=True)
+    if not per_annotator:
+        (out_dir / "labels").mkdir(parents=True, exist_ok=True)
+    class_list.save(out_dir)
     report = ImportReport(out_dir=out_dir, tasks=len(tasks))
-    seen: dict[str, str] = {}
+    seen: dict[tuple[str | None, str], str] = {}
+    annotators: dict[str, set[str]] = {}
 
     for pos, task in enumerate(tqdm(tasks, desc="import", unit="task", disable=None if progress else True)):
         ref = _image_ref(task)
@@ -364,64 +476,74 @@ def import_export(export_json: str | Path, images_dir: str | Path, out_dir: str 
         if ref is None:
             report.skip(MISSING_IMAGE, f"{desc}: no data.image reference")
             continue
-        annotations = [a for a in (task.get("annotations") or task.get("completions") or []) if isinstance(a, dict)]
-        live = [a for a in annotations if not (a.get("was_cancelled") or a.get("skipped"))]
-        predictions = [p for p in (task.get("predictions") or []) if isinstance(p, dict)]
-        if live:
-            chosen = _newest(live)
-        elif annotations:
-            report.skip(CANCELLED, f"{desc}: every annotation was cancelled/skipped")
-            continue
-        elif predictions:
-            chosen = _newest(predictions)
-        else:
-            report.skip(NO_ANNOTATION, f"{desc}: no annotation and no prediction")
-            continue
-        regions = [r for r in (chosen.get("result") or []) if isinstance(r, dict) and _region(r) is not None]
-        if not regions:
-            report.skip(EMPTY, f"{desc}: the annotation has no brush or polygon region")
-            continue
-        image_path, why = index.find(ref)
-        if image_path is None:
-            report.skip(MISSING_IMAGE, f"{desc}: {why}")
-            continue
-        if image_path.stem in seen:
-            report.skip(DUPLICATE, f"{desc}: frame {image_path.name} already imported from {seen[image_path.stem]}")
-            continue
-        image = cv2.imread(str(image_path), cv2.IMREAD_UNCHANGED)
-        if image is None:
-            report.skip(UNREADABLE_IMAGE, f"{desc}: cannot read {image_path}")
-            continue
-        height, width = image.shape[:2]
-        mask, overlaps, problem = _rasterise(desc, regions, class_ids, width, height, labels)
-        if problem:
-            report.skip(*problem)
-            continue
-        if not mask.any():
-            report.skip(EMPTY, f"{desc}: its {len(regions)} region(s) cover no pixel; not written as all background")
-            continue
-        if overlaps:
-            pixels = sum(overlaps.values())
-            pairs = ", ".join(f"{labels[a - 1]} vs {labels[b - 1]} {n}" for (a, b), n in sorted(overlaps.items()))
-            if on_overlap == "error":
-                raise DataError(f"{export_json}: {desc}: {pixels} pixels claimed by two classes ({pairs}); "
-                                f"--on-overlap error stops here, {len(report.written)} frames written before it")
-            report.overlap_pixels += pixels
-            report.overlap_frames += 1
-            report.overlap_examples.append(f"{desc}: {pixels} pixels ({pairs})")
-        if not live:
-            report.from_predictions += 1
-        seen[image_path.stem] = desc
-        if not cv2.imwrite(str(out_dir / "labels" / f"{image_path.stem}.png"), mask):
-            raise DataError(f"{out_dir / 'labels'}: cannot write label PNG")
-        target = out_dir / "images" / image_path.name
-        if not (target.exists() and target.samefile(image_path)):
-            shutil.copy2(image_path, target)
-        report.written.append(image_path.stem)
+        chosen, from_predictions = _choose(task, desc, per_annotator, groups, report)
+        for reader, annotation in chosen:
+            where = desc if reader is None else f"{desc} by {reader}"
+            regions = [r for r in (annotation.get("result") or []) if isinstance(r, dict) and _region(r) is not None]
+            if not regions:
+                report.skip(EMPTY, f"{where}: the annotation has no brush or polygon region")
+                continue
+            image_path, why = index.find(ref)
+            if image_path is None:
+                report.skip(MISSING_IMAGE, f"{where}: {why}")
+                continue
+            if (reader, image_path.stem) in seen:
+                report.skip(DUPLICATE, f"{where}: frame {image_path.name} already imported from "
+                                       f"{seen[reader, image_path.stem]}")
+                continue
+            image = cv2.imread(str(image_path), cv2.IMREAD_UNCHANGED)
+            if image is None:
+                report.skip(UNREADABLE_IMAGE, f"{where}: cannot read {image_path}")
+                continue
+            height, width = image.shape[:2]
+            mask, overlaps, problem = _rasterise(where, regions, class_ids, width, height, labels)
+            if problem:
+                report.skip(*problem)
+                continue
+            if not mask.any():
+                report.skip(EMPTY, f"{where}: its {len(regions)} region(s) cover no pixel; not written as all background")
+                continue
+            if overlaps:
+                pixels = sum(overlaps.values())
+                pairs = ", ".join(f"{labels[a - 1]} vs {labels[b - 1]} {n}" for (a, b), n in sorted(overlaps.items()))
+                if on_overlap == "error":
+                    raise DataError(f"{export_json}: {where}: {pixels} pixels claimed by two classes ({pairs}); "
+                                    f"--on-overlap error stops here, {len(report.written)} frames written before it")
+                report.overlap_pixels += pixels
+                report.overlap_frames += 1
+                report.overlap_examples.append(f"{where}: {pixels} pixels ({pairs})")
+            if from_predictions:
+                report.from_predictions += 1
+            seen[reader, image_path.stem] = desc
+            label_dir = out_dir / "labels" if reader is None else out_dir / READERS_DIR / reader / "labels"
+            label_dir.mkdir(parents=True, exist_ok=True)
+            if not cv2.imwrite(str(label_dir / f"{image_path.stem}.png"), mask):
+                raise DataError(f"{label_dir}: cannot write label PNG")
+            target = out_dir / "images" / image_path.name
+            if not (target.exists() and target.samefile(image_path)):
+                shutil.copy2(image_path, target)
+            if reader is None:
+                report.written.append(image_path.stem)
+            else:
+                report.written.append(f"{reader}/{image_path.stem}")
+                report.readers[reader] = report.readers.get(reader, 0) + 1
+                annotators.setdefault(reader, set()).add(" ".join(filter(None, annotator_of(annotation))))
     done = set(report.written)
-    report.stale_labels = sorted(p.stem for p in (out_dir / "labels").glob("*.png") if p.stem not in done)
+    if per_annotator:
+        report.readers = dict(sorted(report.readers.items()))
+        root = out_dir / READERS_DIR
+        found = [f"{p.parent.parent.relative_to(root).as_posix()}/{p.stem}"
+                 for p in sorted(root.rglob("labels/*.png"))] if root.is_dir() else []
+        report.stale_labels = [name for name in found if name not in done]
+        if report.readers:
+            (out_dir / READERS_DIR / "readers.json").write_text(json.dumps(
+                {name: {"frames": n, "annotators": sorted(annotators[name])} for name, n in report.readers.items()},
+                indent=1))
+    else:
+        report.stale_labels = sorted(p.stem for p in (out_dir / "labels").glob("*.png") if p.stem not in done)
     return report
 
 
-__all__ = ["import_export", "ImportReport", "decode_rle", "rle_to_mask", "polygon_to_mask",
+__all__ = ["import_export", "ImportReport", "annotator_of", "load_annotator_groups", "READERS_DIR",
+           "decode_rle", "rle_to_mask", "polygon_to_mask",
            "frame_name_candidates", "ALPHA_THRESHOLD", "OVERLAP_MODES"]

@@ -8,7 +8,9 @@ vessels, blood, instruments), then optics and nuisances (scope circle, vignettin
 bubbles, fog, blur, white balance, noise, JPEG). Everything is drawn from one seeded RNG, so a
 seed gives the same pixels on every machine that has the same NumPy/OpenCV.
 
-Labels: 0 background, 1 bone, 2 ligament, 3 disc, 255 outside the scope circle (ignore).
+Labels: 0 background (everything else, instruments and the black surround outside the scope
+circle included), 1 bone, 2 ligament, 3 disc. `--instrument-masks` also writes where instruments
+are, so evaluation can check that no anatomy is painted on them.
 """
 from __future__ import annotations
 
@@ -157,8 +159,9 @@ def _random_curve(rng, h, w, n=4):
     return out.astype(np.int32)
 
 
-def _negatives(rng, style, img, labels):
-    """Unlabelled look-alikes drawn over the tissue; they take label 0 where they cover it."""
+def _negatives(rng, style, img, labels, nerve_id=BG):
+    """Unlabelled look-alikes drawn over the tissue; they take label 0 where they cover it
+    (the nerve root / dura takes `nerve_id`: 0, or its own class with synth --classes ...,nerve)."""
     h, w = labels.shape
     s = h / 360.0
     # nerve root / dura: a smooth white-pink tube with surface vessels (hard negative for disc)
@@ -175,7 +178,7 @@ def _negatives(rng, style, img, labels):
             cv2.polylines(layer, [v], False, (0.35, 0.35, 0.75), max(1, int(1.5 * s)), cv2.LINE_AA)
         m = mask > 0
         img[m] = layer[m]
-        labels[m] = BG
+        labels[m] = nerve_id
     # fat globules (yellow, like ligament): clusters of round cells with bright rims
     for _ in range(int(rng.integers(0, 3))):
         cx, cy = rng.uniform(0, w), rng.uniform(0, h)
@@ -213,33 +216,86 @@ def _negatives(rng, style, img, labels):
                        (0.95, 0.95, 0.95), -1, cv2.LINE_AA)
 
 
-def _instrument(rng, img, labels, tip=None, angle=None):
-    """A metal instrument entering from the rim of the view (label 0: it hides the tissue)."""
+INSTRUMENT_TIPS = ("round", "jaws", "burr", "cannula", "hook")
+
+
+def _instrument(rng, img, labels, tip=None, angle=None, kind=None, instruments=None):
+    """A metal instrument entering from the rim of the view (label 0: it hides the tissue).
+
+    Endoscopic spine instruments differ in the tip (rounded probe, forceps jaws, burr ball, open
+    cannula, hook), size with depth, finish (bright steel, gold, black coating), glare and focus;
+    every variant is drawn so the model learns that none of it is anatomy. `instruments` (HxW
+    uint8, optional) gets 255 where the instrument is.
+    """
     h, w = labels.shape
     s = h / 360.0
     if tip is None:
-        tip = (rng.uniform(0.3, 0.7) * w, rng.uniform(0.3, 0.7) * h)
+        tip = (rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h)
     if angle is None:
         angle = rng.uniform(0, 2 * np.pi)
-    width = rng.uniform(22, 45) * s
-    far = (tip[0] + math.cos(angle) * 2 * w, tip[1] + math.sin(angle) * 2 * w)
-    nx, ny = -math.sin(angle) * width / 2, math.cos(angle) * width / 2
+    kind = kind or INSTRUMENT_TIPS[int(rng.integers(len(INSTRUMENT_TIPS)))]
+    width = rng.uniform(14, 55) * s                       # depth: near instruments are wide
+    ca, sa = math.cos(angle), math.sin(angle)             # shaft direction: from the tip outwards
+    nx, ny = -sa * width / 2, ca * width / 2
+    far = (tip[0] + ca * 2 * w, tip[1] + sa * 2 * w)
+    mask = np.zeros((h, w), np.uint8)
     poly = np.array([[tip[0] + nx, tip[1] + ny], [far[0] + nx, far[1] + ny],
                      [far[0] - nx, far[1] - ny], [tip[0] - nx, tip[1] - ny]], np.int32)
-    mask = np.zeros((h, w), np.uint8)
     cv2.fillPoly(mask, [poly], 255, cv2.LINE_AA)
-    cv2.circle(mask, (int(tip[0]), int(tip[1])), int(width / 2), 255, -1, cv2.LINE_AA)
-    # cylinder shading across the shaft, a specular streak along it
+    t = (int(tip[0]), int(tip[1]))
+    dark = np.zeros((h, w), np.uint8)                     # openings/grooves drawn dark on the metal
+    if kind == "round":
+        cv2.circle(mask, t, int(width / 2), 255, -1, cv2.LINE_AA)
+    elif kind == "burr":
+        cv2.circle(mask, t, int(width * rng.uniform(0.6, 0.9)), 255, -1, cv2.LINE_AA)
+        for k in range(8):                                # flutes of the burr
+            a = angle + k * np.pi / 4
+            cv2.line(dark, t, (int(t[0] + math.cos(a) * width * 0.7), int(t[1] + math.sin(a) * width * 0.7)),
+                     255, max(1, int(2 * s)))
+        dark &= mask
+    elif kind == "cannula":                               # open tube end: a dark lumen
+        cv2.ellipse(mask, t, (max(1, int(width * 0.2)), int(width / 2)), math.degrees(angle), 0, 360, 255, -1)
+        cv2.ellipse(dark, t, (max(1, int(width * 0.12)), int(width * 0.35)), math.degrees(angle), 0, 360, 255, -1)
+    elif kind == "hook":
+        end = (int(tip[0] - ca * width * 1.2 + nx * 1.6), int(tip[1] - sa * width * 1.2 + ny * 1.6))
+        cv2.line(mask, t, end, 255, max(2, int(width * 0.35)), cv2.LINE_AA)
+        cv2.circle(mask, end, max(1, int(width * 0.18)), 255, -1, cv2.LINE_AA)
+    else:                                                 # forceps / rongeur jaws, opened a little
+        opening = rng.uniform(0.1, 0.6)
+        jaw_len = width * rng.uniform(1.0, 1.8)
+        for side in (-1, 1):
+            a = angle + np.pi + side * opening
+            end = (int(tip[0] + math.cos(a) * jaw_len), int(tip[1] + math.sin(a) * jaw_len))
+            cv2.line(mask, t, end, 255, max(2, int(width * 0.42)), cv2.LINE_AA)
+            cv2.circle(mask, end, max(1, int(width * 0.21)), 255, -1, cv2.LINE_AA)
+        cv2.circle(mask, t, int(width * 0.45), 255, -1, cv2.LINE_AA)
+    # cylinder shading across the shaft, a glare streak along it, glints on the tip
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    across = ((xx - tip[0]) * -math.sin(angle) + (yy - tip[1]) * math.cos(angle)) / (width / 2)
-    shade = 0.35 + 0.45 * np.clip(1 - across ** 2, 0, 1) + 0.5 * np.exp(-((across - 0.35) / 0.12) ** 2)
-    grey = np.clip(shade, 0, 1.2)[..., None] * np.array([0.78, 0.76, 0.74], np.float32)
-    a = (mask.astype(np.float32) / 255.0)[..., None]
+    across = ((xx - tip[0]) * -sa + (yy - tip[1]) * ca) / (width / 2)
+    streak = rng.uniform(-0.6, 0.6)
+    glare = rng.uniform(0.3, 0.9)
+    shade = 0.3 + 0.45 * np.clip(1 - across ** 2, 0, 1) + glare * np.exp(-((across - streak) / 0.12) ** 2)
+    finish = [(0.78, 0.76, 0.74), (0.85, 0.85, 0.85), (0.35, 0.65, 0.80), (0.18, 0.18, 0.20),
+              (0.60, 0.62, 0.66)][int(rng.choice(5, p=[0.35, 0.2, 0.15, 0.15, 0.15]))]
+    grey = np.clip(shade, 0, 1.3)[..., None] * np.array(finish, np.float32)
+    grey[dark > 0] *= 0.25
+    for _ in range(int(rng.integers(1, 4))):              # specular glints near the tip
+        g = (int(tip[0] + rng.normal(0, width * 0.3)), int(tip[1] + rng.normal(0, width * 0.3)))
+        cv2.circle(grey, g, max(1, int(rng.uniform(1.5, 5) * s)), (1.4, 1.4, 1.4), -1, cv2.LINE_AA)
+    a = (mask.astype(np.float32) / 255.0)
+    if rng.random() < 0.35:                               # out of focus: too near or too far
+        sigma = rng.uniform(1.0, 3.5) * s
+        a = cv2.GaussianBlur(a, (0, 0), sigma)
+        grey = cv2.GaussianBlur(grey, (0, 0), sigma)
+    a = a[..., None]
     img[:] = img * (1 - a) + grey * a
-    labels[mask > 128] = BG
+    hit = a[..., 0] > 0.5
+    labels[hit] = BG
+    if instruments is not None:
+        instruments[hit] = 255
 
 
-def _optics(rng, style, img, labels, strength=1.0):
+def _optics(rng, style, img, labels, strength=1.0, instruments=None):
     """Speculars, bubbles, fog, white balance, vignetting, scope circle, blur, noise."""
     h, w = labels.shape
     s = h / 360.0
@@ -267,7 +323,9 @@ def _optics(rng, style, img, labels, strength=1.0):
     img *= np.clip(1.1 - 0.7 * r ** 2, 0.15, 1.1)[..., None]
     outside = r > 1.0
     img[outside] = 0.0
-    labels[outside] = IGNORE_INDEX
+    labels[outside] = BG                  # the black surround is background: the model must learn it
+    if instruments is not None:
+        instruments[outside] = 0
     if rng.random() < 0.3 * strength:                            # motion blur
         k = int(rng.integers(3, 12))
         kern = np.zeros((k, k), np.float32)
@@ -288,24 +346,44 @@ def _jpeg(rng, bgr):
     return cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else bgr
 
 
-def render_frame(seed: int, size: tuple[int, int] = (640, 360), style: Style | None = None):
-    """One still frame and its label map. Returns (BGR uint8 HxWx3, labels uint8 HxW)."""
+def render_sample(seed: int, size: tuple[int, int] = (640, 360), style: Style | None = None, nerve_id: int = BG):
+    """One still frame, its label map and its instrument mask (255 = instrument, inside the scope)."""
     w, h = size
     rng = np.random.default_rng(seed)
     style = style or Style.random(rng)
     labels = _territories(rng, h, w)
     img = _tissue(rng, style, labels)
-    _negatives(rng, style, img, labels)
-    for _ in range(int(rng.choice([0, 1, 1, 2], p=[0.3, 0.35, 0.2, 0.15]))):
-        _instrument(rng, img, labels)
-    bgr = _optics(rng, style, img, labels)
-    return _jpeg(rng, bgr), labels
+    _negatives(rng, style, img, labels, nerve_id)
+    instruments = np.zeros((h, w), np.uint8)
+    for _ in range(int(rng.choice([0, 1, 1, 2, 3], p=[0.2, 0.35, 0.15, 0.2, 0.1]))):
+        _instrument(rng, img, labels, instruments=instruments)
+    bgr = _optics(rng, style, img, labels, instruments=instruments)
+    return _jpeg(rng, bgr), labels, instruments
+
+
+def render_frame(seed: int, size: tuple[int, int] = (640, 360), style: Style | None = None, nerve_id: int = BG):
+    """One still frame and its label map. Returns (BGR uint8 HxWx3, labels uint8 HxW)."""
+    img, labels, _ = render_sample(seed, size, style, nerve_id)
+    return img, labels
 
 
 # ---------------------------------------------------------------- dataset
 
+SYNTH_CLASSES = ("bone", "ligament", "disc", "nerve")
+
+
+def synth_classes(classes) -> tuple["ClassList", int]:
+    """The class list synth writes and the id its nerve root / dura gets (0 unless 'nerve' is asked)."""
+    from ..classlist import ClassList
+    names = tuple(str(c).strip().lower() for c in classes)
+    if names not in (SYNTH_CLASSES[:3], SYNTH_CLASSES):
+        raise ConfigError(f"synth: --classes must be bone,ligament,disc or bone,ligament,disc,nerve, not {','.join(names)}")
+    return ClassList.from_foreground(names, "synth --classes"), (4 if "nerve" in names else BG)
+
+
 def write_dataset(out: str | Path, n_images: int, seed: int = 0, size: tuple[int, int] = (640, 360),
-                  frames_per_patient: int = 10, contact_sheet: str | None = None, progress: bool = True) -> str:
+                  frames_per_patient: int = 10, contact_sheet: str | None = None, progress: bool = True,
+                  instrument_masks: bool = False, classes: tuple[str, ...] = ("bone", "ligament", "disc")) -> str:
     """Write images/, labels/ and a train/val/test split grouped by synthetic patient.
 
     Frames of one 'patient' share a style (tints, white balance, scope), like frames of one
@@ -315,22 +393,31 @@ def write_dataset(out: str | Path, n_images: int, seed: int = 0, size: tuple[int
 
     if n_images <= 0:
         raise ConfigError(f"synth: --images must be > 0, not {n_images}")
+    class_list, nerve_id = synth_classes(classes)
     out = Path(out)
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "labels").mkdir(parents=True, exist_ok=True)
+    class_list.save(out)
+    if instrument_masks:
+        (out / "instruments").mkdir(parents=True, exist_ok=True)
     styles: dict[int, Style] = {}
     for i in tqdm(range(n_images), desc="synth", unit="img", disable=not progress):
         patient = i // frames_per_patient
         if patient not in styles:
             styles[patient] = Style.random(np.random.default_rng([seed, patient, 1]))
         frame_seed = int(np.random.default_rng([seed, i, 2]).integers(2**31))
-        img, lab = render_frame(frame_seed, size, styles[patient])
+        img, lab, instruments = render_sample(frame_seed, size, styles[patient], nerve_id)
         stem = f"s{seed}p{patient:04d}_{i % frames_per_patient:04d}"
         cv2.imwrite(str(out / "images" / f"{stem}.png"), img)
         cv2.imwrite(str(out / "labels" / f"{stem}.png"), lab)
+        if instrument_masks:
+            cv2.imwrite(str(out / "instruments" / f"{stem}.png"), instruments)
     (out / "synth.json").write_text(json.dumps({
         "generator": "surgical_seg.training.synth", "seed": seed, "images": n_images, "size": list(size),
-        "command": f"surgical-seg synth --out {out} --images {n_images} --seed {seed} --size {size[0]}x{size[1]}"}))
+        "command": f"surgical-seg synth --out {out} --images {n_images} --seed {seed} --size {size[0]}x{size[1]}"
+                   + (" --instrument-masks" if instrument_masks else "")
+                   + (f" --classes {','.join(class_list.foreground)}" if nerve_id else ""),
+        "classes": list(class_list.names)}))
     from .datasets import make_split
     counts = make_split(out, group_pattern=r"^(.+?)_\d+$", seed=seed)
     if contact_sheet:
@@ -368,7 +455,7 @@ def write_contact_sheet(data_dir: str | Path, out_png: str | Path, n: int = 8, t
         cv2.rectangle(legend, (x, 6), (x + 16, 22), rgb[::-1], -1)
         cv2.putText(legend, name, (x + 22, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (0, 0, 0), 1, cv2.LINE_AA)
         x += 140
-    cv2.putText(legend, "synthetic frames (top) and exact labels (bottom); black = outside scope (ignored)",
+    cv2.putText(legend, "synthetic frames (top) and exact labels (bottom); instruments and scope surround are background",
                 (x, 20), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (60, 60, 60), 1, cv2.LINE_AA)
     out_png = Path(out_png)
     out_png.parent.mkdir(parents=True, exist_ok=True)
@@ -376,7 +463,7 @@ def write_contact_sheet(data_dir: str | Path, out_png: str | Path, n: int = 8, t
     return out_png
 
 
-__all__ = ["render_frame", "write_dataset", "write_contact_sheet", "overlay_labels", "Style"]
+__all__ = ["render_frame", "render_sample", "write_dataset", "write_contact_sheet", "overlay_labels", "Style"]
 
 
 # ---------------------------------------------------------------- video
@@ -430,7 +517,9 @@ def write_video(path: str | Path, seconds: float = 5.0, fps: float = 30.0, size:
             lab = cv2.warpAffine(scene_labels, m, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT)
             frame_rng = np.random.default_rng([seed, i, 9])
             tip = (w * (0.5 + 0.2 * math.sin(0.5 * t + params[4] * 6)), h * (0.5 + 0.2 * math.sin(0.37 * t)))
-            _instrument(frame_rng, img, lab, tip=tip, angle=params[5] * 2 * math.pi + 0.3 * math.sin(0.2 * t))
+            # the same instrument in every frame (its own seed), moving along a smooth path
+            _instrument(np.random.default_rng([seed, 8]), img, lab, tip=tip,
+                        angle=params[5] * 2 * math.pi + 0.3 * math.sin(0.2 * t))
             bgr = _optics(frame_rng, style, img, lab, strength=0.0)
             frame = av.VideoFrame.from_ndarray(bgr, format="bgr24")
             for packet in stream.encode(frame):

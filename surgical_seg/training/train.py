@@ -24,28 +24,38 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..classes import CLASS_COLORS_RGB, CLASS_NAMES, IGNORE_INDEX
+from ..classes import IGNORE_INDEX
 from ..config import TrainConfig, from_dict
 from ..errors import ConfigError, DataError
 from .augment import Augment
 
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.5, 0.5, 0.5)
+INSTRUMENT = 254   # in-memory label: background that is an instrument (from instruments/<name>.png)
 
 
 # ---------------------------------------------------------------- data
 
 def load_samples(data_dir: str | Path, split: str, cache_width: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Images and labels of a split, downsized once to `cache_width` and kept in memory."""
+    from ..classlist import ClassList
     from .datasets import load_label, read_split
+    classes = ClassList.for_dataset(data_dir)
     out = []
     for img_path, lab_path in read_split(data_dir, split):
         img = cv2.imread(str(img_path), cv2.IMREAD_COLOR)
         if img is None:
             raise DataError(f"{img_path}: cannot read image")
         lab = load_label(lab_path)
+        classes.check_labels(lab, lab_path)
         if lab.shape != img.shape[:2]:
             raise DataError(f"{lab_path}: label size {lab.shape[::-1]} differs from image {img.shape[1::-1]}")
+        tools = lab_path.parent.parent / "instruments" / lab_path.name
+        if tools.is_file():                      # instruments are background the loss can weight up
+            mask = cv2.imread(str(tools), cv2.IMREAD_UNCHANGED)
+            if mask is None or mask.shape != lab.shape:
+                raise DataError(f"{tools}: not an instrument mask of the label's size")
+            lab = np.where((mask > 0) & (lab == 0), np.uint8(INSTRUMENT), lab)
         if img.shape[1] > cache_width:
             size = (cache_width, round(img.shape[0] * cache_width / img.shape[1]))
             img = cv2.resize(img, size, interpolation=cv2.INTER_AREA)
@@ -104,12 +114,20 @@ class BatchFeeder:
 # ---------------------------------------------------------------- loss and metrics
 
 def seg_loss(logits, labels, cfg: TrainConfig, num_classes: int):
-    """CE (or OHEM CE) + soft Dice over foreground classes, ignoring label 255."""
+    """CE (or OHEM CE) + soft Dice over foreground classes, ignoring label 255.
+
+    Instrument pixels (label INSTRUMENT) are background whose CE counts `instrument_weight` times:
+    anatomy painted on a tool is the error a surgeon notices first.
+    """
     import paddle
     import paddle.nn.functional as F
+    tool = labels == INSTRUMENT
+    labels = paddle.where(tool, paddle.zeros_like(labels), labels)
     ce = F.cross_entropy(logits, labels.unsqueeze(1), axis=1, ignore_index=IGNORE_INDEX, reduction="none")
     valid = (labels != IGNORE_INDEX).astype("float32")
     ce = ce.squeeze(1) * valid
+    if cfg.instrument_weight != 1.0:
+        ce = ce * (1.0 + (cfg.instrument_weight - 1.0) * tool.astype("float32"))
     if cfg.loss.startswith("ohem"):
         flat = ce.flatten()
         k = max(1, int(0.25 * int(valid.sum().item())))
@@ -129,6 +147,7 @@ def seg_loss(logits, labels, cfg: TrainConfig, num_classes: int):
 
 
 def confusion(pred: np.ndarray, truth: np.ndarray, num_classes: int) -> np.ndarray:
+    truth = np.where(truth == INSTRUMENT, 0, truth)
     keep = truth != IGNORE_INDEX
     idx = truth[keep].astype(np.int64) * num_classes + pred[keep].astype(np.int64)
     return np.bincount(idx, minlength=num_classes * num_classes).reshape(num_classes, num_classes)
@@ -246,7 +265,9 @@ def _train(cfg, out_dir, resume, config_path, overrides) -> str:
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     paddle.seed(cfg.seed + rank)
-    num_classes = len(CLASS_NAMES)
+    from ..classlist import ClassList
+    class_list = ClassList.for_dataset(cfg.data)
+    num_classes = len(class_list)
     cache_w = int(cfg.input_width * max(cfg.augment.get("scale", [1, 1])[1], 1.0) * 1.2)
     train_samples = load_samples(cfg.data, "train", cache_w)
     val_samples = load_samples(cfg.data, "val", cache_w) if rank == 0 else []
@@ -260,6 +281,9 @@ def _train(cfg, out_dir, resume, config_path, overrides) -> str:
         opt = paddle.optimizer.AdamW(sched, parameters=model.parameters(), weight_decay=cfg.weight_decay)
     state = {"name": cfg.name, "iter": 0, "best": {"iter": 0, "miou": 0.0, "iou": []},
              "history": {"loss": [], "val_miou": []}, "elapsed_s": 0.0}
+    if cfg.init_from and not resume:
+        loaded = _init_weights(model, cfg)
+        print(f"initialised {loaded} of {len(model.state_dict())} tensors from {cfg.init_from}", file=sys.stderr)
     if resume:
         state = json.loads(state_path.read_text())
         model.set_state_dict(paddle.load(str(out / "last.pdparams")))
@@ -267,8 +291,8 @@ def _train(cfg, out_dir, resume, config_path, overrides) -> str:
     net = paddle.DataParallel(model) if world > 1 else model
     command = "surgical-seg train " + " ".join(shlex.quote(a) for a in sys.argv[2:]) if config_path else ""
     run_info = {
-        "architecture": cfg.architecture, "name": cfg.name, "classes": list(CLASS_NAMES),
-        "colors_rgb": [list(c) for c in CLASS_COLORS_RGB], "input_width": cfg.input_width,
+        "architecture": cfg.architecture, "name": cfg.name, "classes": list(class_list.names),
+        "colors_rgb": [list(c) for c in class_list.colors_rgb], "input_width": cfg.input_width,
         "input_height": cfg.input_height, "mean": list(MEAN), "std": list(STD), "resize": "letterbox",
         "config": dataclasses.asdict(cfg), "command": command, "data": _provenance(cfg.data),
         "date": _dt.date.today().isoformat(), "world_size": world,
@@ -317,12 +341,12 @@ def _train(cfg, out_dir, resume, config_path, overrides) -> str:
             if rank == 0 and (it % cfg.eval_every == 0 or it == cfg.iters or out_of_time):
                 miou, ious = validate(model, val_samples, cfg, num_classes)
                 state["history"]["val_miou"].append((it, round(miou, 4), round(state["elapsed_s"] / 60, 2)))
-                better = miou > state["best"]["miou"]
+                better = miou > state["best"]["miou"] or state["best"]["iter"] == 0   # the first is the best so far
                 if better:
                     state["best"] = {"iter": it, "miou": round(miou, 4), "iou": [round(v, 4) for v in ious]}
                 checkpoint(better)
-                bar.write(f"iter {it}: val mIoU {miou:.4f} (bone {ious[1]:.3f}, ligament {ious[2]:.3f}, "
-                          f"disc {ious[3]:.3f}){'  * best' if better else ''}")
+                per = ", ".join(f"{n} {v:.3f}" for n, v in zip(class_list.foreground, ious[1:]))
+                bar.write(f"iter {it}: val mIoU {miou:.4f} ({per}){'  * best' if better else ''}")
             if out_of_time:
                 bar.write(f"stopping at iter {it}: max_minutes={cfg.max_minutes} reached (resume with --resume)")
                 break
@@ -336,6 +360,26 @@ def _train(cfg, out_dir, resume, config_path, overrides) -> str:
         return f"{cfg.name}: rank {rank} of {world} finished {state['iter']} iterations"
     return (f"{cfg.name}: {state['iter']} iterations, best val mIoU {state['best']['miou']:.4f} at iter "
             f"{state['best']['iter']}, {state['elapsed_s'] / 60:.1f} min -> {out}")
+
+
+def _init_weights(model, cfg: TrainConfig) -> int:
+    """Fine-tune: copy matching tensors from an exported model folder or a .pdparams checkpoint."""
+    import paddle
+    from .export import exported_state_dict
+    src = Path(cfg.init_from)
+    if src.is_dir() and (src / "model.json").is_file():
+        from ..modelcard import ModelCard        # its own class count; a head that differs is not copied
+        state = exported_state_dict(src, cfg.architecture, ModelCard.load(src).num_classes)
+    elif src.suffix == ".pdparams" and src.is_file():
+        state = paddle.load(str(src))
+    else:
+        raise ConfigError(f"init_from: {src} is neither an exported model folder nor a .pdparams file")
+    own = model.state_dict()
+    state = {k: v for k, v in state.items() if k in own and tuple(v.shape) == tuple(own[k].shape)}
+    if not state:
+        raise ConfigError(f"init_from: {src} has no tensor that fits {cfg.architecture}")
+    model.set_state_dict(state)
+    return len(state)
 
 
 def _provenance(data_dir: str) -> str:

@@ -181,11 +181,11 @@ class MainWindow(QMainWindow):
         self.prober = DeviceProber(self)
         self.prober.finished.connect(self._devices_found)
 
-        keys = {"O": lambda: self.controls.enabled_box.toggle(),
-                "1": lambda: self.controls.toggle_class(1), "2": lambda: self.controls.toggle_class(2),
-                "3": lambda: self.controls.toggle_class(3), "Space": self.toggle_pause,
+        keys = {"O": lambda: self.controls.enabled_box.toggle(), "Space": self.toggle_pause,
                 "Right": self.step, "F11": self.toggle_fullscreen, "Esc": self.leave_fullscreen,
                 "C": self.controls.cycle_confidence, "E": self.explain_current}
+        for n in range(1, min(9, len(self.card.classes) - 1) + 1):      # keys 1-9: the card's classes
+            keys[str(n)] = lambda n=n: self.controls.toggle_class(n)
         for key, fn in keys.items():
             sc = QShortcut(QKeySequence(key), self)
             sc.setContext(Qt.ShortcutContext.ApplicationShortcut)
@@ -509,7 +509,8 @@ def main(args) -> int:
     cfg = load_app_config(args.config)
     settings = load_settings()
     model = args.model or settings.model or cfg.engine.model
-    cfg = replace_section(cfg, "engine", model=model, backend=args.backend, precision=args.precision)
+    cfg = replace_section(cfg, "engine", model=model, backend=args.backend, precision=args.precision,
+                          device=getattr(args, "device", None))
     e = cfg.engine
     segmenter = load_segmenter(e.model, backend=e.backend, threads=e.threads, device=e.device, smoothing=e.smoothing,
                                precision=e.precision)

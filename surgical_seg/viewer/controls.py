@@ -95,7 +95,7 @@ class OverlayControls(QGroupBox):
         self.confidence_box.setCurrentText(CONFIDENCE_MODES[(i + 1) % len(CONFIDENCE_MODES)])
 
     def toggle_class(self, number: int) -> None:
-        """Keyboard 1/2/3: toggle the n-th foreground class."""
+        """Keyboard 1-9: toggle the n-th foreground class."""
         boxes = list(self.class_boxes.values())
         if 1 <= number <= len(boxes):
             boxes[number - 1].toggle()
