@@ -90,7 +90,9 @@ class MaskAnnotator:
         cv2.copyTo(blended, drawn, out)
         if faint is not None and cv2.countNonZero(faint):
             a = self.opacity * FADE_FACTOR
-            cv2.copyTo(cv2.addWeighted(frame, 1.0 - a, colour, a, 0.0), faint, out)
+            x, y, w, h = cv2.boundingRect(faint)          # blend only where faint pixels are
+            roi = (slice(y, y + h), slice(x, x + w))
+            cv2.copyTo(cv2.addWeighted(frame[roi], 1.0 - a, colour[roi], a, 0.0), faint[roi], out[roi])
         return out
 
 
