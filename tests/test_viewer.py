@@ -77,6 +77,8 @@ def wait_overlaid(qtbot, win, after: int = -1):
 def next_overlaid_after_change(qtbot, win):
     """A packet composited after the annotator changed (skip the one that may be in flight)."""
     start = win.current.index if win.current is not None else -1
+    if win.pipeline is not None:              # the compositor may be several frames ahead of the painter
+        start = max(start, win.pipeline.latest_index)
     p = wait_overlaid(qtbot, win, start + 2)
     return p
 
