@@ -137,7 +137,7 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
     source = open_source(run.source, src_cfg, max_frames=max_frames)
     e = cfg.engine
     seg = load_segmenter(run.model, backend=run.backend, threads=e.pipeline_threads, device=e.device,
-                         smoothing=e.smoothing, precision=e.precision)
+                         smoothing=e.smoothing, precision=e.precision, confidence=cfg.overlay.confidence != "off")
     w, h = source.size or (seg.card.input_width, seg.card.input_height)
     warm = np.zeros((h, w, 3), np.uint8)
     for _ in range(2):                                  # first calls compile/allocate: not part of the run
@@ -147,7 +147,8 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
     stats = StatsRecorder()
     kept: list[np.ndarray] = []
     sinks = [lambda p: len(kept) < LIVE_KEEP_FRAMES and kept.append(p.frame)] if endless else []
-    annotator = MaskAnnotator.from_config(cfg.overlay, seg.card.colors_rgb, seg.card.classes)
+    annotator = MaskAnnotator.from_config(cfg.overlay, seg.card.colors_rgb, seg.card.classes,
+                                          seg.card.confidence_threshold)
     pipe = Pipeline(source, seg, annotator, mode=run.mode, stale_ms=cfg.pipeline.stale_ms, stats=stats,
                     sinks=sinks)
     name = f"{_slug(run.source)} · {seg.card.name} · {seg.backend_name} · {run.mode}"

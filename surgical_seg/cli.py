@@ -114,10 +114,14 @@ def cmd_train(a: argparse.Namespace) -> int:
 def cmd_export(a: argparse.Namespace) -> int:
     from .training import export
     from .modelcard import ModelCard
-    out = export.export_model(a.checkpoint, a.out, check_frames=a.check_data)
+    out = export.export_model(a.checkpoint, a.out, check_frames=a.check_data, calibrate=a.calibrate)
     card = ModelCard.load(out)
     print(f"exported {out} ({card.architecture} {card.input_width}x{card.input_height}; Paddle/ONNX label "
           f"agreement {card.training['export_parity'] * 100:.3f} %)")
+    cal = card.training.get("calibration")
+    if a.calibrate and cal:
+        print(f"calibrated on {cal['images']} images of {cal['data']} ({cal['split']}): temperature "
+              f"{cal['temperature']:g}, top-label ECE {cal['ece_before'] * 100:.2f} % -> {cal['ece_after'] * 100:.2f} %")
     return 0
 
 
@@ -126,6 +130,15 @@ def cmd_eval(a: argparse.Namespace) -> int:
     result = evaluate.run_eval(a.data, split=a.split, model=a.model, backend=a.backend, json_out=a.json,
                                predictions_dir=a.predictions, report_dir=a.report, degrade_seed=a.degrade)
     print(evaluate.format_table(result))
+    return 0
+
+
+def cmd_explain(a: argparse.Namespace) -> int:
+    from .explain import CAPTION, explain_to_file
+    r = explain_to_file(a.frame, a.class_name, a.out, model=a.model)
+    where = ("the model draws no such region in this frame: the map is empty" if not r["region_pixels"] else
+             f"{r['mass_inside'] * 100:.0f} % of the heat inside the region it draws")
+    print(f"wrote {r['out']}: Seg-Grad-CAM for {r['class']} on {r['frame']} in {r['ms']:.0f} ms; {where} ({CAPTION})")
     return 0
 
 
@@ -243,6 +256,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("checkpoint", help="run folder or .pdparams file")
     s.add_argument("--out", required=True, help="model folder to write, e.g. weights/NAME")
     s.add_argument("--check-data", help="dataset folder whose frames are used for the Paddle/ONNX parity check")
+    s.add_argument("--calibrate", metavar="VAL_DIR",
+                   help="dataset folder: fit a softmax temperature on its val split and store it in model.yml")
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("eval", help="the clinical study's metrics table on a dataset split")
@@ -258,6 +273,12 @@ def build_parser() -> argparse.ArgumentParser:
                         "noise, JPEG), seeded per frame (default seed 0 when given without a value)")
     s.set_defaults(func=cmd_eval)
 
+    s = sub.add_parser("explain", help="Seg-Grad-CAM heatmap of one class on one frame (for understanding, not guidance)")
+    s.add_argument("frame", help="IMAGE, VIDEO or VIDEO@FRAME (0-based frame number)")
+    s.add_argument("--class", dest="class_name", required=True, help="class name from the model card, e.g. bone")
+    s.add_argument("--out", required=True, help="PNG to write")
+    s.add_argument("--model", default="fastscnn_spine", help="model name or folder (needs model.pdparams or model.json)")
+    s.set_defaults(func=cmd_explain)
     s = sub.add_parser("readers", help="reader study: the model against human readers on the same frames")
     s.add_argument("--truth", required=True, help="dataset folder holding the reference labels (and images)")
     s.add_argument("--reader", action="append", metavar="NAME=DIR", help="a reader's labels (repeat)")

@@ -57,6 +57,7 @@ class OverlayConfig:
     opacity: float = 0.45
     style: str = "fill"             # fill | contour
     hidden_classes: tuple[str, ...] = ()
+    confidence: str = "off"         # fade | hatch | off: how pixels under the model card's confidence_threshold look
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,8 @@ def _check_app(cfg: AppConfig, where: str) -> None:
         raise ConfigError(f"{where}: overlay.opacity must be between 0 and 1")
     if cfg.overlay.style not in ("fill", "contour"):
         raise ConfigError(f"{where}: overlay.style must be fill or contour")
+    if cfg.overlay.confidence not in ("fade", "hatch", "off"):
+        raise ConfigError(f"{where}: overlay.confidence must be fade, hatch or off, not {cfg.overlay.confidence!r}")
     if cfg.engine.precision not in ("f32", "bf16", "f16"):
         raise ConfigError(f"{where}: engine.precision must be f32, bf16 or f16, not {cfg.engine.precision!r}")
     if not 0.0 <= cfg.engine.smoothing < 1.0:

@@ -19,6 +19,7 @@ from .errors import ModelError
 CARD_NAME = "model.yml"
 PADDLE_FILES = ("model.json", "model.pdiparams")
 ONNX_FILE = "model.onnx"
+DYGRAPH_FILE = "model.pdparams"       # dygraph state dict, for explanations (Grad-CAM needs gradients)
 MODEL_FILES = (ONNX_FILE, *PADDLE_FILES)       # what `export` writes and model.yml fingerprints
 
 
@@ -36,6 +37,8 @@ class ModelCard:
     layout: str = "NCHW"
     channel_order: str = "RGB"
     dark_below: int = 12              # grey level under which pixels (the scope's black surround) stay unlabelled
+    temperature: float = 1.0          # softmax temperature fitted by `export --calibrate` (1 = uncalibrated)
+    confidence_threshold: float = 0.6  # calibrated top-class probability under which the overlay marks a pixel unsure
     files_sha256: dict[str, str] = field(default_factory=dict)   # model file -> SHA-256, written by export
     training: dict[str, Any] = field(default_factory=dict)   # data provenance, command, date
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -109,6 +112,10 @@ class ModelCard:
             raise ModelError(f"{where}: resize must be letterbox or stretch, not {self.resize!r}")
         if not 0 <= self.dark_below <= 255:
             raise ModelError(f"{where}: dark_below must be a grey level 0..255, not {self.dark_below}")
+        if not 0.0 < self.temperature <= 100.0:
+            raise ModelError(f"{where}: temperature must be in (0, 100], not {self.temperature}")
+        if not 0.0 < self.confidence_threshold <= 1.0:
+            raise ModelError(f"{where}: confidence_threshold must be in (0, 1], not {self.confidence_threshold}")
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise ModelError(f"{where}: mean/std need 3 values, std > 0")
 
@@ -145,5 +152,5 @@ def resolve_model_dir(name_or_dir: str | Path, weights_root: str | Path | None =
     raise ModelError(f"model {name_or_dir!r} not found (not a folder; shipped models: {', '.join(available) or 'none'})")
 
 
-__all__ = ["ModelCard", "CARD_NAME", "PADDLE_FILES", "ONNX_FILE", "MODEL_FILES", "resolve_model_dir", "file_sha256",
-           "hash_model_files", "stamp_card"]
+__all__ = ["ModelCard", "CARD_NAME", "PADDLE_FILES", "ONNX_FILE", "MODEL_FILES", "DYGRAPH_FILE", "resolve_model_dir",
+           "file_sha256", "hash_model_files", "stamp_card"]

@@ -6,6 +6,8 @@ shared with the display, the recorder and the stats, none of which may see half-
 Blend rule, per drawn pixel p of class k with colour c_k (BGR) and opacity a:
     out[p] = saturate(round(frame[p] * (1 - a) + c_k * a))      (cv2.addWeighted)
 and out[p] = frame[p] where the class is background (0), hidden, or not on a contour (contour style).
+With a ConfidenceShading (surgical_seg.confidence), pixels whose confidence is under the model card's
+threshold are blended at FADE_FACTOR * a (fade) or drawn only on diagonal stripes (hatch).
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from typing import Iterable
 import cv2
 import numpy as np
 
+from .confidence import FADE_FACTOR, ConfidenceShading
 from .packet import Segmentation
 
 STYLES = ("fill", "contour")
@@ -23,7 +26,8 @@ class MaskAnnotator:
     """Class colours blended over the frame where the mask says so (fill) or along class borders (contour)."""
 
     def __init__(self, colors_rgb: Iterable[Iterable[int]], opacity: float = 0.45, style: str = "fill",
-                 hidden: Iterable[str] = (), class_names: Iterable[str] | None = None, thickness: int = 2) -> None:
+                 hidden: Iterable[str] = (), class_names: Iterable[str] | None = None, thickness: int = 2,
+                 confidence: ConfidenceShading | None = None) -> None:
         colors = np.asarray(list(colors_rgb), dtype=np.int32).reshape(-1, 3)
         if colors.shape[0] == 0 or colors.min() < 0 or colors.max() > 255:
             raise ValueError("colors_rgb: one (r, g, b) in 0..255 per class")
@@ -37,6 +41,7 @@ class MaskAnnotator:
             raise ValueError(f"hidden classes not in the model: {', '.join(sorted(unknown))}")
         self.opacity, self.style, self.thickness = float(opacity), style, max(1, int(thickness))
         self.class_names, self.hidden = names, tuple(hidden)
+        self.confidence = confidence
         # 256-entry lookup tables on the class id (cv2.LUT: fast, and it releases the GIL):
         # one per colour channel (B, G, R), and "draw this class" as 0/1
         lut = np.zeros((256, 3), np.uint8)
@@ -48,10 +53,11 @@ class MaskAnnotator:
             self.visible[names.index(name)] = 0
 
     @classmethod
-    def from_config(cls, cfg, colors_rgb, class_names) -> "MaskAnnotator":
+    def from_config(cls, cfg, colors_rgb, class_names, confidence_threshold: float = 0.6) -> "MaskAnnotator":
         """From the `overlay:` section of configs/app.yml and the model card."""
+        shading = ConfidenceShading(cfg.confidence, confidence_threshold) if cfg.confidence != "off" else None
         return cls(colors_rgb, opacity=cfg.opacity, style=cfg.style, hidden=cfg.hidden_classes,
-                   class_names=class_names)
+                   class_names=class_names, confidence=shading)
 
     def draw_mask(self, labels: np.ndarray) -> np.ndarray:
         """HxW uint8, 1 where this style paints: a visible class (fill), or a visible class's border pixels
@@ -76,9 +82,17 @@ class MaskAnnotator:
         drawn = self.draw_mask(labels)
         if self.opacity <= 0.0 or not cv2.countNonZero(drawn):
             return out
+        faint = None
+        if self.confidence is not None and isinstance(segmentation, Segmentation):
+            drawn, faint = self.confidence.split(drawn, segmentation.confidence)
         colour = cv2.merge([cv2.LUT(labels, lut) for lut in self.channel_luts])
         blended = cv2.addWeighted(frame, 1.0 - self.opacity, colour, self.opacity, 0.0)
         cv2.copyTo(blended, drawn, out)
+        if faint is not None and cv2.countNonZero(faint):
+            a = self.opacity * FADE_FACTOR
+            x, y, w, h = cv2.boundingRect(faint)          # blend only where faint pixels are
+            roi = (slice(y, y + h), slice(x, x + w))
+            cv2.copyTo(cv2.addWeighted(frame[roi], 1.0 - a, colour[roi], a, 0.0), faint[roi], out[roi])
         return out
 
 

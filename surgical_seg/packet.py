@@ -23,6 +23,8 @@ class Segmentation:
     frame_index: int = -1                     # the frame it was computed from
     t_capture_ns: int = 0                     # that frame's capture time (for staleness)
     probabilities: np.ndarray | None = None   # CxHxW float32 softmax at frame resolution, if asked
+    confidence: np.ndarray | None = None      # hxw float32 calibrated top-class probability of the frame's
+                                              # region at MODEL resolution, if asked (surgical_seg.confidence)
 
     def __post_init__(self) -> None:
         if self.labels.ndim != 2 or self.labels.dtype != np.uint8:

@@ -429,8 +429,9 @@ def open_pipeline(spec: str | int, cfg: Any = None, *, model: str | None = None,
     source = open_source(spec, cfg.source, max_frames=max_frames)
     e = cfg.engine
     seg = load_segmenter(model or e.model, backend=backend or e.backend, threads=e.pipeline_threads, device=e.device,
-                         smoothing=e.smoothing, precision=e.precision)
-    annotator = MaskAnnotator.from_config(cfg.overlay, seg.card.colors_rgb, seg.card.classes)
+                         smoothing=e.smoothing, precision=e.precision, confidence=cfg.overlay.confidence != "off")
+    annotator = MaskAnnotator.from_config(cfg.overlay, seg.card.colors_rgb, seg.card.classes,
+                                          seg.card.confidence_threshold)
     return Pipeline(source, seg, annotator, mode=mode or cfg.pipeline.mode, stale_ms=cfg.pipeline.stale_ms,
                     stats=stats, sinks=sinks, on_event=on_event, watchdog=stall_bounds(cfg),
                     segmenter_factory=lambda: load_segmenter(

@@ -80,6 +80,8 @@ def wait_overlaid(qtbot, win, after: int = -1):
 def next_overlaid_after_change(qtbot, win):
     """A packet composited after the annotator changed (skip the one that may be in flight)."""
     start = win.current.index if win.current is not None else -1
+    if win.pipeline is not None:              # the compositor may be several frames ahead of the painter
+        start = max(start, win.pipeline.latest_index)
     p = wait_overlaid(qtbot, win, start + 2)
     return p
 
@@ -279,11 +281,17 @@ def test_settings_remembered(qtbot, segmenter, clip_path, temp_settings):
     assert (c.opacity, c.style, c.hidden_classes) == (0.7, "contour", ("disc",))
 
 
-def test_cli_screenshot_and_stats(qtbot, tiny_model_dir, clip_path, tmp_path):
+def test_cli_screenshot_and_stats(tiny_model_dir, clip_path, tmp_path):
+    """The real command in its own process (its QApplication.quit() must not end this process's loop)."""
+    import os
+    import subprocess
+    import sys
     shot, stats = tmp_path / "shot.png", tmp_path / "stats"
-    rc = cli.main(["view", str(clip_path), "--model", str(tiny_model_dir), "--quit-after", "3",
-                   "--screenshot", str(shot), "--stats", str(stats)])
-    assert rc == 0
+    out = subprocess.run([sys.executable, "-m", "surgical_seg", "view", str(clip_path), "--model",
+                          str(tiny_model_dir), "--quit-after", "5", "--screenshot", str(shot), "--stats", str(stats)],
+                         capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})
+    assert out.returncode == 0, out.stderr[-800:]
     img = cv2.imread(str(shot))
     assert img is not None and img.shape[1] >= 800 and img.std() > 10
     import json

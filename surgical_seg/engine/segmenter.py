@@ -10,19 +10,25 @@ from pathlib import Path
 
 import numpy as np
 
+from ..confidence import apply_temperature, confidence_map
 from ..errors import ConfigError
 from ..modelcard import ModelCard, resolve_model_dir
 from ..packet import FramePacket, Segmentation
 from .backends import Backend
 from .choice import open_backend
-from .preprocess import Letterbox, Preprocessor, labels_to_frame, probabilities_to_frame
+from .preprocess import Letterbox, Preprocessor, crop, labels_to_frame, probabilities_to_frame
 
 
 class Segmenter:
-    """Frames in, Segmentations out. Not thread-safe: one inference thread owns it."""
+    """Frames in, Segmentations out. Not thread-safe: one inference thread owns it.
+
+    `temperature` (the model card's, from `export --calibrate`) scales the probabilities it hands out
+    and the confidence map; labels do not depend on it. `with_confidence` adds the confidence map
+    (may be switched from another thread: it is read once per frame).
+    """
 
     def __init__(self, card: ModelCard, backend: Backend, smoothing: float = 0.0,
-                 model_dir: Path | None = None, why: str = ""):
+                 model_dir: Path | None = None, why: str = "", confidence: bool = False):
         if not 0.0 <= smoothing < 1.0:
             raise ConfigError(f"engine.smoothing: {smoothing} must be in [0, 1)")
         self.card, self.backend, self.smoothing = card, backend, float(smoothing)
@@ -31,6 +37,7 @@ class Segmenter:
         self._ema: np.ndarray | None = None
         self._ema_box: Letterbox | None = None
         self._names, self._colors = tuple(card.classes), tuple(card.colors_rgb)
+        self.temperature, self.with_confidence = float(card.temperature), bool(confidence)
 
     @property
     def backend_name(self) -> str:
@@ -63,9 +70,19 @@ class Segmenter:
                     frame_index: int = -1, t_capture_ns: int = 0) -> Segmentation:
         if self.smoothing > 0.0:
             probs = self._smooth(probs, meta)
+        conf = None
+        if self.with_confidence:
+            conf = confidence_map(crop(probs, meta), self.temperature)
+            if meta.dark is not None:
+                conf[meta.dark] = 1.0                    # never labelled: nothing to be unsure about
+        full = None
+        if probabilities:
+            full = probabilities_to_frame(probs, meta)
+            if self.temperature != 1.0:
+                full = apply_temperature(full, self.temperature)
         return Segmentation(labels=labels_to_frame(probs, meta), class_names=self._names,
                             colors_rgb=self._colors, frame_index=frame_index, t_capture_ns=t_capture_ns,
-                            probabilities=probabilities_to_frame(probs, meta) if probabilities else None)
+                            probabilities=full, confidence=conf)
 
     def _smooth(self, probs: np.ndarray, meta: Letterbox) -> np.ndarray:
         """EMA of the probabilities at model resolution; restarts when the frame size changes."""
@@ -96,7 +113,7 @@ class Segmenter:
 
 
 def load_segmenter(model: str | Path, backend: str = "auto", threads: int = 0, device: str = "auto",
-                   smoothing: float = 0.0, precision: str = "f32") -> Segmenter:
+                   smoothing: float = 0.0, precision: str = "f32", confidence: bool = False) -> Segmenter:
     """Load a model folder (or a name under weights/) on one backend; "auto" picks the fastest here.
 
     `segmenter.why` says, in one line, why that backend runs and on what (read back from the runtime).
@@ -108,7 +125,7 @@ def load_segmenter(model: str | Path, backend: str = "auto", threads: int = 0, d
     model_dir = resolve_model_dir(model)
     card = ModelCard.load(model_dir)
     b, why = open_backend(backend, model_dir, card, device=device, threads=threads, precision=precision)
-    return Segmenter(card, b, smoothing, model_dir, why)
+    return Segmenter(card, b, smoothing, model_dir, why, confidence)
 
 
 __all__ = ["Segmenter", "load_segmenter"]

@@ -1,7 +1,9 @@
 """`surgical-seg eval`: run a model over a dataset split and compute the clinical study's table.
 
 Labels come from the model's argmax at frame resolution (what the app overlays), ROC scores from
-its softmax probabilities at frame resolution; pixels labelled 255 (ignore) are left out.
+its softmax probabilities at frame resolution (after the model card's temperature, as the engine
+hands them out); pixels labelled 255 (ignore) are left out. Calibration (ECE, reliability diagram)
+is measured on the same probabilities before and after that temperature.
 With `degrade` every frame first goes through the theatre-video chain (training/degrade.py,
 seeded per frame, so a run is repeatable). Where the dataset has instruments/<name>.png
 (`synth --instrument-masks`), the share of instrument pixels painted as any class is reported.
@@ -15,7 +17,9 @@ import cv2
 
 from ..atomic import atomic_write_json
 from ..classlist import ClassList
+from ..confidence import apply_temperature
 from ..errors import DataError, ModelError
+from .calibration import CalibrationStats
 from .metrics import SegmentationMetrics
 
 
@@ -62,8 +66,13 @@ def _instrument_mask(lab_path: Path):
 
 def evaluate_pairs(seg, pairs, predictions_dir: str | Path | None = None, progress: bool = True,
                    desc: str = "eval", degrade_seed: int | None = None,
-                   instruments: InstrumentCheck | None = None, classes: ClassList | None = None) -> SegmentationMetrics:
-    """Feed every (image, label) pair through `seg` into a SegmentationMetrics (default: 4 classes)."""
+                   instruments: InstrumentCheck | None = None, classes: ClassList | None = None,
+                   calibration=None) -> SegmentationMetrics:
+    """Feed every (image, label) pair through `seg` into a SegmentationMetrics (default: 4 classes).
+
+    With a CalibrationStats, `seg` must hand out raw probabilities (temperature 1): they feed the
+    calibration sums, and the metrics get them after `calibration.temperature`.
+    """
     import numpy as np
     from tqdm import tqdm
 
@@ -90,10 +99,14 @@ def evaluate_pairs(seg, pairs, predictions_dir: str | Path | None = None, progre
             frame, masks = degrade(frame, masks, np.random.default_rng([degrade_seed, k]))
             truth, tools = masks[0], (masks[1] if tools is not None else None)
         out = seg.segment(frame, probabilities=True)
+        probs = out.probabilities
         if tools is not None:
             instruments.update(tools, out.labels)
         try:
-            metrics.update(truth, out.labels, out.probabilities)
+            if calibration is not None:
+                calibration.update(truth, probs)
+                probs = apply_temperature(probs, calibration.temperature)
+            metrics.update(truth, out.labels, probs)
         except ValueError as e:
             raise DataError(f"{lab_path}: {e}") from None
         if pred_dir and not cv2.imwrite(str(pred_dir / f"{lab_path.stem}.png"), out.labels):
@@ -122,19 +135,22 @@ def run_eval(data: str | Path, split: str = "test", model: str | Path = "fastscn
         raise ModelError(f"model {model}: classes {', '.join(seg.card.classes)} differ from the "
                          f"dataset's {', '.join(classes.names)} ({classes.source})")
     tools = InstrumentCheck()
+    calibration = CalibrationStats(classes.names, seg.temperature, ignore=classes.ignore)
+    seg.temperature = 1.0                   # raw probabilities: the calibration sums see both sides
     metrics = evaluate_pairs(seg, pairs, predictions_dir, progress, desc=f"eval {split}",
-                             degrade_seed=degrade_seed, instruments=tools, classes=classes)
+                             degrade_seed=degrade_seed, instruments=tools, classes=classes, calibration=calibration)
     raw = metrics.result()
     result = _clean({**raw, "classes": list(classes.names), "model": str(model), "backend": seg.backend_name,
                      "precision": seg.precision, "split": split, "data": str(data),
                      "degraded": degrade_seed is not None, "degrade_seed": degrade_seed,
-                     "instruments": tools.result()})
+                     "instruments": tools.result(), "calibration": calibration.result()})
     if json_out:
         Path(json_out).parent.mkdir(parents=True, exist_ok=True)
         atomic_write_json(json_out, result, indent=1)
     if report_dir:
         from .report import write_report
         write_report(result, {name: metrics.roc(name)[:2] for name in classes.foreground}, report_dir)
+        calibration.plot(Path(report_dir) / "reliability.png")
     return result
 
 
@@ -149,6 +165,13 @@ def format_table(result: dict) -> str:
     for name, m in [*result["per_class"].items(), ("mean", result["mean"])]:
         auc = "n/a" if m["auc"] is None else f"{m['auc']:.3f}"
         rows.append(f"{name:<10}" + "".join(f"{_pct(m[h]) + ' %':>11}" for h in head) + f"{auc:>8}")
+    cal = result.get("calibration")
+    if cal:
+        ece = cal["ece"]
+        b, t = ece["before"]["overall"], ece["after"]["overall"]
+        if b is not None and t is not None:
+            rows.append(f"ECE (top label, {cal['n_bins']} bins): {100 * b:.2f} % at T=1, "
+                        f"{100 * t:.2f} % at the card's T={cal['temperature']:g}")
     rows.append(f"pixel accuracy {_pct(result['pixel_accuracy'])} % over {result['num_images']} images "
                 f"({result['split']} split of {result['data']}{', degraded' if result.get('degraded') else ''}); "
                 f"model {result['model']} on {result['backend']}")

@@ -63,7 +63,24 @@ def markdown(result: dict) -> str:
     for name in (n for n in ("disc", "bone", "ligament") if n in result["per_class"]):   # the study's classes
         lines.append(f"| AUC {name} | {_auc(REFERENCE['auc'][name])} | {_auc(result['per_class'][name]['auc'])} |")
     lines += ["", "![confusion matrix](confusion_matrix.png)", "", "![ROC curves](roc.png)", ""]
+    if result.get("calibration"):
+        lines += calibration_lines(result["calibration"])
     return "\n".join(lines)
+
+
+def calibration_lines(cal: dict) -> list[str]:
+    """ECE table before / after the model card's temperature, and the reliability diagram."""
+    names = list(cal["ece"]["before"])
+    lines = ["## Calibration", "",
+             f"Expected calibration error, {cal['n_bins']} equal-width bins; overall = top label (max softmax vs "
+             "correct), per class = one-vs-rest probability of that class. Before: raw softmax (T = 1); after: the "
+             f"model card's temperature T = {cal['temperature']:g}"
+             + (" (1: not calibrated, run `export --calibrate VAL_DIR`)" if cal["temperature"] == 1.0 else "") + ".",
+             "", "| ECE | " + " | ".join(names) + " |", "|---" * (len(names) + 1) + "|"]
+    for when in ("before", "after"):
+        lines.append(f"| {when} | " + " | ".join("n/a" if cal["ece"][when][n] is None else
+                                                   f"{100 * cal['ece'][when][n]:.2f} %" for n in names) + " |")
+    return lines + ["", "![reliability diagram](reliability.png)", ""]
 
 
 def plot_confusion(cm: np.ndarray, names: list[str], path: Path) -> None:
@@ -130,4 +147,4 @@ def write_report(result: dict, curves: dict[str, tuple[np.ndarray, np.ndarray]],
     return out / "report.md"
 
 
-__all__ = ["write_report", "markdown", "plot_confusion", "plot_roc", "describe_data", "REFERENCE"]
+__all__ = ["write_report", "markdown", "calibration_lines", "plot_confusion", "plot_roc", "describe_data", "REFERENCE"]

@@ -22,7 +22,7 @@ import paddle
 
 from ..atomic import atomic_path, atomic_write_json, publish_folder, staging_folder
 from ..errors import ConfigError, DataError, ModelError
-from ..modelcard import ONNX_FILE, PADDLE_FILES, ModelCard, hash_model_files
+from ..modelcard import DYGRAPH_FILE, ONNX_FILE, PADDLE_FILES, ModelCard, hash_model_files
 
 RUN_FILE = "run.json"
 RUN_KEYS = ("architecture", "name", "classes", "colors_rgb", "input_width", "input_height",
@@ -223,18 +223,25 @@ def card_from_run(info: dict[str, Any]) -> ModelCard:
     return card
 
 
-def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str | Path | None = None) -> Path:
-    """Checkpoint -> out_dir/{model.json, model.pdiparams, model.onnx, model.yml}; returns out_dir.
+def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str | Path | None = None,
+                 calibrate: str | Path | None = None) -> Path:
+    """Checkpoint -> out_dir/{model.json, model.pdiparams, model.onnx, model.pdparams, model.yml}.
 
     Everything is built in a staging folder beside out_dir and renamed into place only after the
     Paddle/ONNX parity check passes, so a failed export leaves out_dir as it was (absent, or the
-    previous model) and never a loadable half-model. Raises ModelError when Paddle Inference and
-    ONNX Runtime disagree on more than 0.1 % of pixels of the check frames.
+    previous model) and never a loadable half-model. model.pdparams is the dygraph state dict (for
+    `surgical-seg explain`: Grad-CAM needs gradients, which the inference files cannot give). With
+    `calibrate` (a dataset folder with a val split) a softmax temperature is fitted and written into
+    the card. Raises ModelError when Paddle Inference and ONNX Runtime disagree on more than 0.1 % of
+    pixels of the check frames (then the ONNX file would not be the model that was trained).
     """
     from .models import build_model
 
     info, weights = read_run(checkpoint)
     card = card_from_run(info)
+    if calibrate is not None:
+        from .datasets import read_split
+        read_split(calibrate, "val")            # a missing split fails now, not after the export
     from ..classlist import MANIFEST, ClassList
     if check_frames and (Path(check_frames) / MANIFEST).is_file():     # the run must know the data's classes
         data_classes = ClassList.load(Path(check_frames) / MANIFEST)
@@ -249,12 +256,13 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str 
         raise ModelError(f"{weights}: weights do not fit {card.architecture} with {card.num_classes} classes "
                          f"({len(missing)} missing, {len(unexpected)} unexpected parameters)")
     model.eval()
-    make_pools_static(model, (card.input_height, card.input_width))
-    net = SoftmaxHead(model)
-    net.eval()
     final = Path(out_dir)
     out = staging_folder(final)
     try:
+        paddle.save(model.state_dict(), str(out / DYGRAPH_FILE))      # before the pools swap: trainable layout
+        make_pools_static(model, (card.input_height, card.input_width))
+        net = SoftmaxHead(model)
+        net.eval()
         spec = [paddle.static.InputSpec([1, 3, card.input_height, card.input_width], "float32", name="x")]
         paddle.jit.save(paddle.jit.to_static(net, input_spec=spec, full_graph=True), str(out / "model"),
                         input_spec=spec)
@@ -273,6 +281,9 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str 
             **card.training, "checkpoint": str(weights), "export_parity": round(agreement, 6),
             "export_parity_frames": len(frames), "export_date": _dt.datetime.now().isoformat(timespec="seconds")})
         card.save(out)
+        if calibrate is not None:
+            from ..evaluation.calibration import calibrate_model
+            calibrate_model(out, calibrate)
         publish_folder(out, final)
     finally:
         shutil.rmtree(out, ignore_errors=True)       # gone already when published

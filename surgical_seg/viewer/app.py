@@ -28,6 +28,7 @@ from PyQt6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QInputDialo
                              QMessageBox, QPushButton, QSlider, QVBoxLayout, QWidget)
 
 from ..config import AppConfig, load_app_config, replace_section
+from ..confidence import ConfidenceShading, overlay_low_share
 from ..errors import ConfigError, SurgicalSegError
 from ..overlay import MaskAnnotator
 from ..packet import FramePacket
@@ -37,6 +38,7 @@ from ..watchdog import GuardedSegmenter
 from .background import Background
 from .controls import OverlayChoice, OverlayControls
 from .devices import DeviceProber
+from .explain_panel import ExplainPanel
 from .failsafe import FreezeDetector, overlay_verdict
 from .hud import Hud
 from .latency import LatencyPanel
@@ -139,12 +141,17 @@ class MainWindow(QMainWindow):
         col = QVBoxLayout(left)
         col.setContentsMargins(0, 0, 0, 0)
         col.setSpacing(0)
-        col.addWidget(self.video, 1)
+        self.explain_panel = ExplainPanel(getattr(self.segmenter, "model_dir", None), self.card.classes)
+        view_row = QHBoxLayout()
+        view_row.addWidget(self.video, 1)
+        view_row.addWidget(self.explain_panel)
+        col.addLayout(view_row, 1)
         col.addWidget(self.play_bar)
 
         self.controls = OverlayControls(self.card.classes, self.card.colors_rgb,
                                         opacity=s.opacity if s.opacity is not None else ov.opacity,
-                                        style=s.style or ov.style, hidden=hidden)
+                                        style=s.style or ov.style, hidden=hidden,
+                                        confidence=s.confidence or ov.confidence)
         self.controls.changed.connect(self._apply_overlay)
         self.latency = LatencyPanel(budget_ms=self.cfg.pipeline.stale_ms)
         self.record_button = QPushButton("● Record")
@@ -191,7 +198,8 @@ class MainWindow(QMainWindow):
         self.prober.finished.connect(self._devices_found)
 
         keys = {"O": lambda: self.controls.enabled_box.toggle(), "Space": self.toggle_pause,
-                "Right": self.step, "F11": self.toggle_fullscreen, "Esc": self.leave_fullscreen}
+                "Right": self.step, "F11": self.toggle_fullscreen, "Esc": self.leave_fullscreen,
+                "C": self.controls.cycle_confidence, "E": self.explain_current}
         for n in range(1, min(9, len(self.card.classes) - 1) + 1):      # keys 1-9: the card's classes
             keys[str(n)] = lambda n=n: self.controls.toggle_class(n)
         for key, fn in keys.items():
@@ -260,7 +268,11 @@ class MainWindow(QMainWindow):
         if old is not None:
             if isinstance(old.segmenter, GuardedSegmenter):   # keep the session a watchdog restart made
                 self.segmenter = old.segmenter.inner
-            self.source_tasks.submit(lambda: old.stop(timeout=3.0))
+
+            def stop_old() -> None:
+                old.stop(timeout=3.0)
+                old.sinks = []           # a stopped pipeline (kept alive by gc cycles) must not hold the window
+            self.source_tasks.submit(stop_old)
         if wait:
             self.source_tasks.wait_idle(10.0)
 
@@ -330,15 +342,26 @@ class MainWindow(QMainWindow):
 
     def _apply_overlay(self, choice: OverlayChoice) -> None:
         """Restyle the compositor (a new annotator; the old one may be mid-frame on its thread)."""
+        shading = (ConfidenceShading(choice.confidence, self.card.confidence_threshold)
+                   if choice.confidence != "off" else None)
+        self.segmenter.with_confidence = shading is not None       # read once per frame by the inference thread
         self._annotator = (MaskAnnotator(self.card.colors_rgb, opacity=choice.opacity, style=choice.style,
-                                         hidden=choice.hidden_classes, class_names=self.card.classes)
+                                         hidden=choice.hidden_classes, class_names=self.card.classes,
+                                         confidence=shading)
                            if choice.enabled else None)
         self.layer_maker = MaskLayer(self._annotator) if self._annotator is not None else None
         if self.pipeline is not None:
             self.pipeline.set_annotator(self._annotator)
         self.settings.opacity, self.settings.style = choice.opacity, choice.style
         self.settings.hidden_classes = choice.hidden_classes
+        self.settings.confidence = choice.confidence
         self._save_settings()
+
+    def explain_current(self) -> bool:
+        """E: freeze the frame on screen and explain it beside the live view (off the UI thread)."""
+        if self.current is None:
+            return False
+        return self.explain_panel.request(self.current.frame, self.current.index)
 
     # ------------------------------------------------------------------ the loop (UI thread)
     def _poll(self) -> None:
@@ -436,6 +459,10 @@ class MainWindow(QMainWindow):
             extra = "overlay hidden [O]"
         if self.recorder is not None:
             extra = (extra + " REC").strip()
+        share = overlay_low_share(self._annotator, self.current.segmentation if self.current else None)
+        if share is not None:
+            extra = (extra + f" unsure {share * 100:.0f} % of overlay").strip()
+        self.explain_panel.refresh_title()
         if self.segmenter.precision != "f32":          # reduced precision is never silent
             extra = (extra + f" {self.segmenter.precision}").strip()
         if w is not None:

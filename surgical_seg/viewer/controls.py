@@ -1,4 +1,5 @@
-"""Overlay controls: overlay on/off, per-class toggles in the model card's colours, opacity, fill/contour.
+"""Overlay controls: overlay on/off, per-class toggles in the model card's colours, opacity, fill/contour,
+and how low-confidence pixels look (fade / hatch / off).
 
 The widget only holds the choice and emits `changed`; the window hands the choice to the compositor.
 Class 0 (background) is never drawn, so it gets no toggle.
@@ -8,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PyQt6.QtCore import Qt, pyqtSignal
-from PyQt6.QtWidgets import (QButtonGroup, QCheckBox, QGroupBox, QHBoxLayout, QLabel, QRadioButton,
+from PyQt6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QGroupBox, QHBoxLayout, QLabel, QRadioButton,
                              QSlider, QVBoxLayout, QWidget)
+
+from ..confidence import MODES as CONFIDENCE_MODES
 
 
 @dataclass(frozen=True)
@@ -18,6 +21,7 @@ class OverlayChoice:
     opacity: float
     style: str                         # fill | contour
     hidden_classes: tuple[str, ...]
+    confidence: str = "off"            # fade | hatch | off (surgical_seg.confidence)
 
 
 class OverlayControls(QGroupBox):
@@ -25,7 +29,7 @@ class OverlayControls(QGroupBox):
 
     def __init__(self, class_names: tuple[str, ...], colors_rgb: tuple[tuple[int, int, int], ...],
                  opacity: float = 0.45, style: str = "fill", hidden: tuple[str, ...] = (),
-                 parent: QWidget | None = None) -> None:
+                 parent: QWidget | None = None, confidence: str = "off") -> None:
         super().__init__("Overlay", parent)
         lay = QVBoxLayout(self)
         self.enabled_box = QCheckBox("Overlay on  [O]")
@@ -66,14 +70,29 @@ class OverlayControls(QGroupBox):
         row.addWidget(self.contour_radio)
         lay.addLayout(row)
 
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Low confidence  [C]"))
+        self.confidence_box = QComboBox()
+        self.confidence_box.addItems(list(CONFIDENCE_MODES))
+        self.confidence_box.setCurrentText(confidence if confidence in CONFIDENCE_MODES else "off")
+        row.addWidget(self.confidence_box, 1)
+        lay.addLayout(row)
+
         for w in (self.enabled_box, *self.class_boxes.values(), self.fill_radio):
             w.toggled.connect(self._emit)
+        self.confidence_box.currentTextChanged.connect(self._emit)
         self.opacity_slider.valueChanged.connect(self._emit)
 
     def choice(self) -> OverlayChoice:
         hidden = tuple(n for n, b in self.class_boxes.items() if not b.isChecked())
         return OverlayChoice(self.enabled_box.isChecked(), self.opacity_slider.value() / 100.0,
-                             "contour" if self.contour_radio.isChecked() else "fill", hidden)
+                             "contour" if self.contour_radio.isChecked() else "fill", hidden,
+                             self.confidence_box.currentText())
+
+    def cycle_confidence(self) -> None:
+        """Keyboard C: fade -> hatch -> off -> fade."""
+        i = CONFIDENCE_MODES.index(self.confidence_box.currentText())
+        self.confidence_box.setCurrentText(CONFIDENCE_MODES[(i + 1) % len(CONFIDENCE_MODES)])
 
     def toggle_class(self, number: int) -> None:
         """Keyboard 1-9: toggle the n-th foreground class."""

@@ -1,4 +1,5 @@
-"""What the viewer remembers between runs (last source, model, opacity, style, hidden classes).
+"""What the viewer remembers between runs (last source, model, opacity, style, hidden classes,
+low-confidence display).
 
 QSettings in the user's place by default; `SURGICAL_SEG_SETTINGS=/path/file.ini` (or the `path`
 argument) puts them in an INI file instead, which is how tests keep off the user's settings.
@@ -20,6 +21,7 @@ class ViewerSettings:
     opacity: float | None = None          # None: use the app config's
     style: str | None = None
     hidden_classes: tuple[str, ...] | None = None
+    confidence: str | None = None         # fade | hatch | off; None: the app config's
     extra: dict = field(default_factory=dict)
 
 
@@ -40,6 +42,8 @@ def load_settings(path: str | None = None) -> ViewerSettings:
         s.opacity = None                  # a hand-edited file must not stop the viewer
     style = q.value("style")
     s.style = style if style in ("fill", "contour") else None
+    confidence = q.value("confidence")
+    s.confidence = confidence if confidence in ("fade", "hatch", "off") else None
     if q.contains("hidden_classes"):
         hidden = q.value("hidden_classes") or ""
         s.hidden_classes = tuple(n for n in str(hidden).split(",") if n)
@@ -54,6 +58,8 @@ def save_settings(s: ViewerSettings, path: str | None = None) -> None:
         q.setValue("opacity", f"{s.opacity:.3f}")
     if s.style:
         q.setValue("style", s.style)
+    if s.confidence:
+        q.setValue("confidence", s.confidence)
     if s.hidden_classes is not None:
         q.setValue("hidden_classes", ",".join(s.hidden_classes))
     q.sync()

@@ -1,0 +1,81 @@
+"""Time the per-frame confidence map (surgical_seg.confidence) on real model outputs.
+
+    python scripts/time_confidence.py [--model fastscnn_spine] [--clip weights/samples/spine_synth_720p.mp4]
+                                      [--frames 200] [--temperature 1.5]
+
+Runs the model once per frame of the clip (not timed), then times confidence_map on the cropped
+model-resolution probabilities at T = 1 and at --temperature, and the fade split of the overlay.
+Wall time (perf_counter_ns) and the thread's CPU time: on a shared machine the wall p95 holds preemption.
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import av
+import numpy as np
+
+from surgical_seg.confidence import ConfidenceShading, confidence_map
+from surgical_seg.engine import load_segmenter
+from surgical_seg.engine.preprocess import crop
+from surgical_seg.overlay import MaskAnnotator
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", default="fastscnn_spine")
+    ap.add_argument("--clip", default="weights/samples/spine_synth_720p.mp4")
+    ap.add_argument("--frames", type=int, default=200)
+    ap.add_argument("--temperature", type=float, default=1.5)
+    a = ap.parse_args()
+    seg = load_segmenter(a.model, backend="openvino", threads=1)
+    outputs = []
+    with av.open(a.clip) as c:
+        for i, f in enumerate(c.decode(video=0)):
+            if i >= a.frames:
+                break
+            frame = f.to_ndarray(format="bgr24")
+            tensor, box = seg.preprocess(frame)
+            outputs.append((frame, seg.infer(tensor), box))
+    ann = MaskAnnotator(seg.card.colors_rgb, class_names=seg.card.classes)
+    shading = ConfidenceShading("fade", seg.card.confidence_threshold)
+    time_annotate(seg, outputs, a.temperature)
+    for t in (1.0, a.temperature):
+        ms, cpu_ms, split_ms = [], [], []
+        for frame, probs, box in outputs:
+            c0, t0 = time.thread_time_ns(), time.perf_counter_ns()
+            conf = confidence_map(crop(probs, box), t)
+            t1, c1 = time.perf_counter_ns(), time.thread_time_ns()
+            cpu_ms.append((c1 - c0) / 1e6)
+            labels = seg.postprocess(probs, box).labels
+            drawn = ann.draw_mask(labels)
+            t2 = time.perf_counter_ns()
+            shading.split(drawn, conf)
+            t3 = time.perf_counter_ns()
+            ms.append((t1 - t0) / 1e6)
+            split_ms.append((t3 - t2) / 1e6)
+        print(f"T={t:g}: confidence map {conf.shape[1]}x{conf.shape[0]} p50 {np.percentile(ms, 50):.3f} ms, "
+              f"p95 {np.percentile(ms, 95):.3f} ms (thread CPU time p50 {np.percentile(cpu_ms, 50):.3f}, "
+              f"p95 {np.percentile(cpu_ms, 95):.3f} ms); fade split at {frame.shape[1]}x{frame.shape[0]} "
+              f"p50 {np.percentile(split_ms, 50):.3f} ms, p95 {np.percentile(split_ms, 95):.3f} ms "
+              f"({len(outputs)} frames)")
+
+
+def time_annotate(seg, outputs, temperature: float) -> None:
+    """The whole composite (MaskAnnotator.annotate) with confidence off, fade and hatch: thread CPU ms."""
+    seg.temperature, seg.with_confidence = temperature, True
+    segs = [(frame, seg.postprocess(probs, box)) for frame, probs, box in outputs]
+    for mode in ("off", "fade", "hatch"):
+        shading = None if mode == "off" else ConfidenceShading(mode, seg.card.confidence_threshold)
+        ann = MaskAnnotator(seg.card.colors_rgb, class_names=seg.card.classes, confidence=shading)
+        cpu = []
+        for frame, s in segs:
+            c0 = time.thread_time_ns()
+            ann.annotate(frame, s)
+            cpu.append((time.thread_time_ns() - c0) / 1e6)
+        print(f"annotate {frame.shape[1]}x{frame.shape[0]} confidence {mode}: thread CPU p50 "
+              f"{np.percentile(cpu, 50):.2f} ms, p95 {np.percentile(cpu, 95):.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
