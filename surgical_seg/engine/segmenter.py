@@ -14,17 +14,21 @@ from ..errors import BackendUnavailable, ConfigError
 from ..modelcard import ModelCard, resolve_model_dir
 from ..packet import FramePacket, Segmentation
 from .backends import BACKENDS, DEVICES, Backend, choose_backend
-from .preprocess import Letterbox, Preprocessor, labels_to_frame, probabilities_to_frame
+from .preprocess import UPSAMPLE, Letterbox, Preprocessor, labels_to_frame, probabilities_to_frame
 
 
 class Segmenter:
     """Frames in, Segmentations out. Not thread-safe: one inference thread owns it."""
 
     def __init__(self, card: ModelCard, backend: Backend, smoothing: float = 0.0,
-                 model_dir: Path | None = None, why: str = ""):
+                 model_dir: Path | None = None, why: str = "", upsample: str = "nearest"):
         if not 0.0 <= smoothing < 1.0:
             raise ConfigError(f"engine.smoothing: {smoothing} must be in [0, 1)")
+        if upsample not in UPSAMPLE:
+            raise ConfigError(f"engine.upsample: {upsample!r} unknown (choose from {', '.join(UPSAMPLE)})")
         self.card, self.backend, self.smoothing = card, backend, float(smoothing)
+        self.upsample = upsample
+        self.infer_delay_ms = 0.0      # bench --infer-delay-ms: a slower model or machine, added to every infer
         self.model_dir, self.why = model_dir, why
         self._pre = Preprocessor(card)
         self._ema: np.ndarray | None = None
@@ -56,13 +60,16 @@ class Segmenter:
         return self._pre(frame_bgr)
 
     def infer(self, tensor: np.ndarray) -> np.ndarray:
-        return self.backend.infer(tensor)
+        out = self.backend.infer(tensor)
+        if self.infer_delay_ms > 0:
+            time.sleep(self.infer_delay_ms / 1e3)
+        return out
 
     def postprocess(self, probs: np.ndarray, meta: Letterbox, probabilities: bool = False, *,
                     frame_index: int = -1, t_capture_ns: int = 0) -> Segmentation:
         if self.smoothing > 0.0:
             probs = self._smooth(probs, meta)
-        return Segmentation(labels=labels_to_frame(probs, meta), class_names=self._names,
+        return Segmentation(labels=labels_to_frame(probs, meta, self.upsample), class_names=self._names,
                             colors_rgb=self._colors, frame_index=frame_index, t_capture_ns=t_capture_ns,
                             probabilities=probabilities_to_frame(probs, meta) if probabilities else None)
 
@@ -95,7 +102,7 @@ class Segmenter:
 
 
 def load_segmenter(model: str | Path, backend: str = "auto", threads: int = 0, device: str = "auto",
-                   smoothing: float = 0.0, precision: str = "f32") -> Segmenter:
+                   smoothing: float = 0.0, precision: str = "f32", upsample: str = "nearest") -> Segmenter:
     """Load a model folder (or a name under weights/) on one backend; "auto" picks the fastest here.
 
     `segmenter.why` says why that backend was chosen.
@@ -119,7 +126,7 @@ def load_segmenter(model: str | Path, backend: str = "auto", threads: int = 0, d
     if status != "ok":
         raise BackendUnavailable(f"backend {backend}: {status}")
     return Segmenter(card, cls(model_dir, card, threads=threads, device=device, precision=precision),
-                     smoothing, model_dir, why)
+                     smoothing, model_dir, why, upsample)
 
 
 __all__ = ["Segmenter", "load_segmenter"]
