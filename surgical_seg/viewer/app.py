@@ -3,7 +3,7 @@
 The window is a sink of the pipeline (surgical_seg.pipeline): the source, the model and the
 compositor run on their own threads; the UI thread only polls `pipeline.latest()` on a 60 Hz timer,
 paints the newest composited frame and, after painting, feeds the "display" span to the stats
-(so end-to-end = capture → on screen). Tables and plots refresh at 4 Hz. Nothing on the UI thread
+(video latency and overlay age run to the screen). Tables and plots refresh at 4 Hz. Nothing on the UI thread
 waits for capture or inference.
 
 Fail-safe: the raw video keeps playing whatever the model does; when no overlay is drawn for a
@@ -199,7 +199,8 @@ class MainWindow(QMainWindow):
         self.segmenter.reset()
         self.stats = StatsRecorder(window_s=self.cfg.viewer.stats_window_s)
         self.pipeline = Pipeline(source, self.segmenter, self._annotator, mode="live",
-                                 stale_ms=self.cfg.pipeline.stale_ms, stats=self.stats, sinks=[self._record_sink])
+                                 stale_ms=self.cfg.pipeline.stale_ms, align_ms=self.cfg.pipeline.align_ms,
+                                 warp=self.cfg.pipeline.warp, stats=self.stats, sinks=[self._record_sink])
         self.source_spec, self.source_state = str(spec), None
         self._shown_index, self._last_new_frame = -1, time.monotonic()
         self.play_bar.setVisible(isinstance(source, PlaybackSource))
@@ -305,7 +306,7 @@ class MainWindow(QMainWindow):
                 self._shown_index = packet.index
                 self._last_new_frame = time.monotonic()
                 self.current = packet
-                self.video.set_frame(packet.composited if packet.composited is not None else packet.frame, packet)
+                self.video.set_frame(self._picture(packet), packet)
                 if self.source_state == "source lost":
                     self.source_state = None
         pb = self._playback()
@@ -316,6 +317,18 @@ class MainWindow(QMainWindow):
         if pb is not None and pb.duration_s and not self.seek_slider.isSliderDown():
             self.seek_slider.setValue(int(1000 * min(1.0, pb.position_s / pb.duration_s)))
             self.position_label.setText(f"{pb.position_s:6.2f} / {pb.duration_s:.2f} s")
+
+    def _picture(self, packet: FramePacket):
+        """The composited frame, or the raw one when its overlay is already older than stale_ms now
+        (staleness is judged at paint time: a busy UI thread can age an overlay that was fresh)."""
+        seg = packet.segmentation
+        if packet.composited is None or packet.composited is packet.frame or seg is None:
+            return packet.frame if packet.composited is None else packet.composited
+        age_ms = (time.perf_counter_ns() - seg.t_capture_ns) / 1e6
+        if age_ms <= self.cfg.pipeline.stale_ms:
+            return packet.composited
+        packet.overlay_off_reason, packet.mask_source = f"stale at paint ({age_ms:.0f} ms)", "off"
+        return packet.frame
 
     def _on_event(self, ev) -> None:
         self.events_log.append(str(ev))
@@ -363,12 +376,15 @@ class MainWindow(QMainWindow):
         if self.segmenter.precision != "f32":          # reduced precision is never silent
             extra = (extra + f" {self.segmenter.precision}").strip()
         w = self.stats.window() if self.stats is not None else None
-        e2e = None
+        e2e = age = None
         if w is not None:
-            e2e = dict((r[0], r) for r in w.rows).get("end-to-end", (None, None))[1]
-            self.latency.refresh(w.fps_in, self.display_fps(), w.dropped, w.rows, w.t_s, w.e2e_ms, w.infer_ms)
+            named = dict((r[0], r) for r in w.rows)
+            e2e = named.get("video latency", (None, None))[1]
+            age = named.get("overlay age", (None, None))[1]
+            self.latency.refresh(w.fps_in, self.display_fps(), w.dropped, w.rows, w.t_s, w.e2e_ms, w.infer_ms,
+                                 w.overlay_ms)
         fps = self.display_fps()
-        self.hud.show_state(fps, e2e if fps > 0 else None, reason, extra)
+        self.hud.show_state(fps, e2e if fps > 0 else None, reason, extra, overlay_age_ms=age if fps > 0 else None)
         if self.recorder is not None:
             self.status_label.setText(self.recorder.status())
 
@@ -488,7 +504,7 @@ def main(args) -> int:
     cfg = replace_section(cfg, "engine", model=model, backend=args.backend, precision=args.precision)
     e = cfg.engine
     segmenter = load_segmenter(e.model, backend=e.backend, threads=e.threads, device=e.device, smoothing=e.smoothing,
-                               precision=e.precision)
+                               precision=e.precision, upsample=e.upsample)
     source = args.source if args.source is not None else sample_source()
 
     app = QApplication.instance() or QApplication([])
