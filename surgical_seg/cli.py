@@ -25,7 +25,7 @@ def cmd_synth(a: argparse.Namespace) -> int:
     from .training import synth
     if a.video:
         n = synth.write_video(a.video, seconds=a.seconds, fps=a.fps, size=a.size or (1280, 720),
-                              seed=a.seed, labels_dir=a.labels_dir)
+                              seed=a.seed, labels_dir=a.labels_dir, motion=a.motion)
         print(f"wrote {a.video} ({n} frames)")
     else:
         if not a.out:
@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seconds", type=float, default=5.0)
     s.add_argument("--fps", type=float, default=30.0)
     s.add_argument("--labels-dir", help="with --video: also write per-frame label PNGs")
+    s.add_argument("--motion", choices=("slow", "medium", "fast"),
+                   help="with --video: camera pan whose peak speed is 60 / 200 / 500 px/s on a 1280-wide frame "
+                        "(scaled with the width); default: the sample clip's gentle path (~90 px/s)")
     s.set_defaults(func=cmd_synth)
 
     s = sub.add_parser("import-labelstudio", help="convert a Label Studio JSON export to label PNGs")
@@ -162,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--precision", choices=("f32", "bf16", "f16"),
                    help="inference precision (default engine.precision in the config: f32; bf16/f16 OpenVINO only)")
     s.add_argument("--config", help="app config YAML (default configs/app.yml)")
+    s.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config key, e.g. pipeline.warp=false, pipeline.align_ms=25, engine.smoothing=0.5")
+    s.add_argument("--truth", metavar="LABELS_DIR",
+                   help="per-frame label PNGs (000000.png, ...; synth --video --labels-dir): score the overlay "
+                        "actually displayed on each frame and each frame's own mask (accuracy.csv/.png)")
+    s.add_argument("--infer-delay-ms", type=float, default=0.0, metavar="MS",
+                   help="add MS to every inference: a slower model or machine (recorded in summary.json)")
     s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("view", help="the theatre viewer")
