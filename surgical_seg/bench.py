@@ -17,6 +17,7 @@ import itertools
 import os
 import platform
 import re
+import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -130,7 +131,8 @@ def baseline_fps(video: str, model: str, n: int, threads: int, opacity: float) -
 
 
 # ------------------------------------------------------------------ one run
-def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, progress: bool = True) -> dict[str, Any]:
+def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, progress: bool = True,
+            command: str | None = None) -> dict[str, Any]:
     """Run the pipeline once; write frames.csv, summary.json, latency.png into out_dir; return the summary."""
     from .engine import load_segmenter
     cfg = cfg or load_app_config()
@@ -201,7 +203,7 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
         "upsample": e.upsample, "smoothing": e.smoothing, "infer_delay_ms": run.infer_delay_ms,
         "engine_only_fps": eo_fps, "engine_only_frames": len(frames),
         "overhead_ratio": fps / eo_fps if eo_fps else None, "rss_mb": rss_mb,
-        "events": events,
+        "events": events, "command": command,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "processor": platform.processor() or platform.machine()},
     }
@@ -405,7 +407,8 @@ def main(args) -> int:
                 name += "_"
             used.add(name)
             run_dir = out / name
-        summary = run_one(run, run_dir, cfg)
+        argv = getattr(args, "argv", None)
+        summary = run_one(run, run_dir, cfg, command=shlex.join(["surgical-seg", *argv]) if argv else None)
         print(format_table(summary))
         print(f"wrote {run_dir / 'frames.csv'}, {run_dir / 'summary.json'}, {run_dir / 'latency.png'}")
         results.append((name, summary))
