@@ -1,0 +1,61 @@
+"""Viewer timing: the HUD shows the overlay's age, the panel both figures, staleness judged at paint."""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from surgical_seg.config import AppConfig, PipelineConfig
+from surgical_seg.engine import load_segmenter
+from surgical_seg.packet import FramePacket, Segmentation
+from surgical_seg.viewer.app import MainWindow
+from surgical_seg.viewer.settings import ENV_VAR
+
+WAIT_MS = 20_000
+
+
+@pytest.fixture(autouse=True)
+def temp_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "viewer.ini"))
+
+
+@pytest.fixture(scope="module")
+def segmenter(tiny_model_dir):
+    return load_segmenter(str(tiny_model_dir))
+
+
+def window(qtbot, segmenter, source, stale_ms):
+    win = MainWindow(AppConfig(pipeline=PipelineConfig(stale_ms=stale_ms, align_ms=20.0)), segmenter,
+                     None if source is None else str(source))
+    qtbot.addWidget(win)
+    win.resize(1000, 600)
+    win.show()
+    qtbot.waitExposed(win)
+    return win
+
+
+def test_hud_shows_overlay_age_and_panel_shows_both(qtbot, segmenter, clip_path):
+    win = window(qtbot, segmenter, clip_path, stale_ms=5000.0)
+    qtbot.waitUntil(lambda: "ms old" in win.hud.text(), timeout=WAIT_MS)
+    assert "AI overlay ON" in win.hud.text() and "video" in win.hud.text()
+    qtbot.waitUntil(lambda: win.latency.table.rowCount() >= 2, timeout=WAIT_MS)
+    names = [win.latency.table.item(r, 0).text() for r in range(win.latency.table.rowCount())]
+    assert "video latency" in names and "overlay age" in names
+    rows = [r for r in win.stats.rows() if "display" in r.spans and r.mask_source not in (None, "off")]
+    assert rows and all(r.overlay_age_ms() >= r.latency_ms() - 1e-6 for r in rows if r.mask_frame == r.index)
+
+
+def test_an_overlay_that_aged_past_the_budget_is_not_painted(qtbot, segmenter):
+    win = window(qtbot, segmenter, None, stale_ms=100.0)
+    frame = np.zeros((48, 64, 3), np.uint8)
+    drawn = np.full_like(frame, 200)
+    old_ns = time.perf_counter_ns() - 300_000_000                # its frame was captured 300 ms ago
+    labels = np.ones((48, 64), np.uint8)
+    seg = Segmentation(labels, tuple(segmenter.card.classes), tuple(segmenter.card.colors_rgb), 3, old_ns)
+    p = FramePacket(3, frame, old_ns, segmentation=seg, composited=drawn, mask_source="own")
+    assert win._picture(p) is frame
+    assert p.overlay_off_reason.startswith("stale at paint (") and p.mask_source == "off"
+    fresh = FramePacket(4, frame, time.perf_counter_ns(), composited=drawn, mask_source="own",
+                        segmentation=Segmentation(labels, seg.class_names, seg.colors_rgb, 4, time.perf_counter_ns()))
+    assert win._picture(fresh) is drawn and fresh.overlay_off_reason is None
