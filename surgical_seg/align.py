@@ -12,7 +12,9 @@ Every composited frame records the choice as its `mask_source`:
     off     nothing drawn (no mask yet, stale, model error, overlay turned off)
 
 The video never waits longer than `align_ms`, and not at all for a frame the model will never see
-(dropped from the model's slot, or failed): `MaskHistory.skip` wakes the waiter.
+(dropped from the model's slot, or failed): `MaskHistory.skip` wakes the waiter. Nor does it wait
+while masks typically arrive later than the deadline (a slow model or machine): waiting would add
+align_ms to the video's latency and still end in a warped mask.
 """
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ from .packet import FramePacket, Segmentation
 
 MASK_SOURCES = ("own", "warped", "latest", "off")
 KEEP_MASKS = 8            # masks remembered (by frame index): a few frames of slack for the compositor
+RECENT_MASKS = 8          # the typical capture → mask-ready time is the median of this many
 
 
 class MaskHistory:
@@ -38,10 +41,13 @@ class MaskHistory:
         self._skipped: collections.deque[int] = collections.deque(maxlen=64)
         self._keep = keep
         self._closed = False
+        self._ready_ms: collections.deque[float] = collections.deque(maxlen=RECENT_MASKS)
 
     def put(self, seg: Segmentation, frame: np.ndarray) -> None:
         """The model's answer for `seg.frame_index`, with that frame (read-only) for warping."""
+        ms = (time.perf_counter_ns() - seg.t_capture_ns) / 1e6
         with self._cond:
+            self._ready_ms.append(ms)
             self._masks[seg.frame_index] = (seg, frame)
             while len(self._masks) > self._keep:
                 self._masks.popitem(last=False)
@@ -52,6 +58,12 @@ class MaskHistory:
         with self._cond:
             self._skipped.append(index)
             self._cond.notify_all()
+
+    @property
+    def typical_ms(self) -> float | None:
+        """Median capture → mask-ready time of the last few masks (one slow warm-up call does not count)."""
+        with self._cond:
+            return float(np.median(self._ready_ms)) if self._ready_ms else None
 
     def close(self) -> None:
         with self._cond:
@@ -90,7 +102,9 @@ class Aligner:
     def choose(self, packet: FramePacket) -> Choice:
         """Blocks at most until align_ms after the frame's capture."""
         waited_s = (time.perf_counter_ns() - packet.t_capture_ns) / 1e9
-        own = self.history.wait_own(packet.index, self.align_ms / 1e3 - waited_s)
+        typical = self.history.typical_ms
+        budget_s = self.align_ms / 1e3 if typical is None or typical <= self.align_ms else 0.0
+        own = self.history.wait_own(packet.index, budget_s - waited_s)
         if own is not None:
             return Choice(own[0], "own")
         got = self.history.nearest(packet.index)

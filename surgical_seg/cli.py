@@ -79,7 +79,7 @@ def cmd_export(a: argparse.Namespace) -> int:
 def cmd_eval(a: argparse.Namespace) -> int:
     from .evaluation import evaluate
     result = evaluate.run_eval(a.data, split=a.split, model=a.model, backend=a.backend, json_out=a.json,
-                               predictions_dir=a.predictions, report_dir=a.report)
+                               predictions_dir=a.predictions, report_dir=a.report, upsample=a.upsample)
     print(evaluate.format_table(result))
     return 0
 
@@ -150,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", help="write the metrics JSON here")
     s.add_argument("--predictions", help="write predicted label PNGs here")
     s.add_argument("--report", help="write Markdown + confusion matrix + ROC plots here")
+    s.add_argument("--upsample", choices=("nearest", "bilinear"), default="nearest",
+                   help="how class scores reach the image size (engine.upsample; bilinear = smooth edges)")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("bench", help="replay or live benchmark: per-frame timings, summary, plots")

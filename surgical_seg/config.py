@@ -37,7 +37,7 @@ class EngineConfig:
     device: str = "auto"            # auto | cpu | gpu
     precision: str = "f32"          # f32 | bf16 | f16 (OpenVINO only); explicit, never the runtime's default
     smoothing: float = 0.0          # temporal EMA of probabilities, 0 = off
-    upsample: str = "nearest"       # nearest | bilinear: how class scores reach frame size (bilinear = smooth edges)
+    upsample: str = "bilinear"      # nearest | bilinear: how class scores reach frame size (bilinear = smooth edges)
 
     @property
     def pipeline_threads(self) -> int:
@@ -50,7 +50,7 @@ class EngineConfig:
 class PipelineConfig:
     mode: str = "live"              # live (newest frame wins) | replay (every frame, in order)
     stale_ms: float = 150.0         # a mask older than this is not drawn
-    align_ms: float = 0.0           # live: a frame waits up to this long (from capture) for its own mask; 0 = never
+    align_ms: float = 25.0          # live: a frame waits up to this long (from capture) for its own mask; 0 = never
     warp: bool = True               # live: a frame without its own mask gets the newest one warped by optical flow
 
 

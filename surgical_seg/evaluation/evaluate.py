@@ -58,7 +58,7 @@ def evaluate_pairs(seg, pairs, predictions_dir: str | Path | None = None, progre
 
 def run_eval(data: str | Path, split: str = "test", model: str | Path = "fastscnn_spine", backend: str = "auto",
              json_out: str | Path | None = None, predictions_dir: str | Path | None = None,
-             report_dir: str | Path | None = None, progress: bool = True) -> dict:
+             report_dir: str | Path | None = None, progress: bool = True, upsample: str = "nearest") -> dict:
     """Evaluate `model` on a split of `data`; optionally write JSON, predicted PNGs and a report.
 
     Returns per_class/mean figures (None where undefined, e.g. a class absent from truth and
@@ -71,14 +71,14 @@ def run_eval(data: str | Path, split: str = "test", model: str | Path = "fastscn
     pairs = read_split(data, split)
     if not pairs:
         raise DataError(f"{data}: split {split!r} lists no images")
-    seg = load_segmenter(model, backend=backend)
+    seg = load_segmenter(model, backend=backend, upsample=upsample)
     if tuple(seg.card.classes) != CLASS_NAMES:
         raise ModelError(f"model {model}: classes {', '.join(seg.card.classes)} differ from the "
                          f"dataset's {', '.join(CLASS_NAMES)}")
     metrics = evaluate_pairs(seg, pairs, predictions_dir, progress, desc=f"eval {split}")
     raw = metrics.result()
     result = _clean({**raw, "classes": list(CLASS_NAMES), "model": str(model), "backend": seg.backend_name,
-                     "split": split, "data": str(data)})
+                     "split": split, "data": str(data), "upsample": upsample})
     if json_out:
         Path(json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(json_out).write_text(json.dumps(result, indent=1))
