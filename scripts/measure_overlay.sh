@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The overlay figures (README "Overlay alignment"): what the surgeon sees, timed and scored against truth.
-# Makes two held-out synthetic clips with per-frame labels (seeds never used in training), runs
+# Makes a held-out synthetic clip with per-frame labels (seeds never used in training), runs
 # `surgical-seg bench --mode live --realtime` on them, keeps each summary under docs/measured/ and
 # rewrites the README blocks from them. ~10 min on a quiet 2-core CPU (most of it scoring).
 #   scripts/measure_overlay.sh [MODEL]        (default: the config's engine.model)
@@ -15,8 +15,6 @@ mkdir -p "$D" "$OUT"
 
 [ -f "$D/fast720.mp4" ] || ss synth --video "$D/fast720.mp4" --seconds 10 --fps 30 --size 1280x720 --seed 21 \
     --motion fast --labels-dir "$D/fast720_labels"
-[ -f "$D/fast1080p60.mp4" ] || ss synth --video "$D/fast1080p60.mp4" --seconds 5 --fps 60 --size 1920x1080 \
-    --seed 22 --motion fast
 
 run() {   # run NAME ARGS...: one live bench, kept as docs/measured/NAME.json
     local name=$1; shift
@@ -30,7 +28,7 @@ run overlay_live_noalign    "$D/fast720.mp4" "${LIVE[@]}" "${T[@]}" --set pipeli
 run overlay_live_smooth05   "$D/fast720.mp4" "${LIVE[@]}" "${T[@]}" --set engine.smoothing=0.5
 run overlay_delay80_latest  "$D/fast720.mp4" "${LIVE[@]}" "${T[@]}" --infer-delay-ms 80 --set pipeline.warp=false
 run overlay_delay80_warp    "$D/fast720.mp4" "${LIVE[@]}" "${T[@]}" --infer-delay-ms 80
-run overlay_live_1080p60    "$D/fast1080p60.mp4" "${LIVE[@]}"
+run overlay_live_1080p60    synthetic:1920x1080@60 --mode live --seconds 10     # a paced 60 fps camera-like source
 # edges: replay is deterministic, so accuracy does not depend on the machine's load
 run overlay_replay_nearest  "$D/fast720.mp4" --mode replay "${T[@]}" --set engine.upsample=nearest
 run overlay_replay_bilinear "$D/fast720.mp4" --mode replay "${T[@]}" --set engine.upsample=bilinear
