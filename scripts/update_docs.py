@@ -118,8 +118,23 @@ def render_eval(file: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_lag(file: str) -> str:
+    """scripts/lag_study.py: displayed mIoU for a lag of k frames, the mask as is vs warped."""
+    s = load(file)
+    lines = [f"own mask on every frame: mIoU {_f(s['own_miou'], '{:.3f}')}, flicker {_f(s['own_flicker'], '{:.4f}')}"
+             f" ({s['frames']} frames, warp median {_f(s.get('warp_ms_median'))} ms)\n",
+             "| lag | latest mIoU | warped mIoU | loss recovered by warping | flicker latest / warped |",
+             "|---|---|---|---|---|"]
+    for r in s["lags"]:
+        lines.append(f"| {r['lag_frames']} frames ({r['lag_ms']:.0f} ms) | {_f(r['latest_miou'], '{:.3f}')} | "
+                     f"{_f(r['warped_miou'], '{:.3f}')} | {_f(None if r['recovered'] is None else 100 * r['recovered'], '{:.0f}')} % | "
+                     f"{_f(r['latest_flicker'], '{:.4f}')} / {_f(r['warped_flicker'], '{:.4f}')} |")
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS: dict[str, Callable[..., str]] = {
     "overlay": render_overlay,
+    "lag": render_lag,
     "commands": render_commands,
     "eval": render_eval,
 }
