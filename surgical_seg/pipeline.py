@@ -245,7 +245,8 @@ class Pipeline:
         if self.mode == "live":
             self._to_model.close()
             self._raw.close()
-            self._masks.close()
+            if self._stop.is_set():               # else the model's last masks are still to come
+                self._masks.close()
         else:
             self._put(self._frames_q, _END, force=True)
 
@@ -347,7 +348,10 @@ class Pipeline:
             handle(item)
 
     def _live_inference(self) -> None:
-        self._follow(self._to_model, self._infer_newest)
+        try:
+            self._follow(self._to_model, self._infer_newest)
+        finally:
+            self._masks.close()                   # no more masks: nobody waits for one
 
     def _infer_newest(self, packet: FramePacket) -> None:
         self._segment(packet)

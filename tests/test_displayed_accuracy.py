@@ -97,7 +97,7 @@ def test_bench_cli_truth_live_with_delay_records_it(tmp_path, moving_clip, tiny_
     clip, labels = moving_clip
     rc = cli.main(["bench", str(clip), "--model", str(tiny_model_dir), "--backend", "onnxruntime", "--mode", "live",
                    "--realtime", "--truth", str(labels), "--infer-delay-ms", "60", "--set", "pipeline.warp=false",
-                   "--set", "pipeline.align_ms=5", "--out", str(tmp_path)])
+                   "--set", "pipeline.align_ms=5", "--set", "pipeline.stale_ms=60000", "--out", str(tmp_path)])
     assert rc == 0
     s = json.loads((tmp_path / "summary.json").read_text())
     assert s["infer_delay_ms"] == 60 and s["warp"] is False and s["align_ms"] == 5

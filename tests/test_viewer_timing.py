@@ -12,7 +12,7 @@ from surgical_seg.packet import FramePacket, Segmentation
 from surgical_seg.viewer.app import MainWindow
 from surgical_seg.viewer.settings import ENV_VAR
 
-WAIT_MS = 20_000
+WAIT_MS = 60_000        # the whole suite runs on 2 shared cores
 
 
 @pytest.fixture(autouse=True)
