@@ -33,4 +33,5 @@ run overlay_live_1080p60    synthetic:1920x1080@60 --mode live --seconds 10     
 run overlay_replay_nearest  "$D/fast720.mp4" --mode replay "${T[@]}" --set engine.upsample=nearest
 run overlay_replay_bilinear "$D/fast720.mp4" --mode replay "${T[@]}" --set engine.upsample=bilinear
 "$PY" scripts/lag_study.py "$D/fast720.mp4" --truth "$D/fast720_labels" ${MODEL:+--model "$MODEL"} --json docs/measured/lag_study.json
-"$PY" scripts/update_docs.py --only overlay --only lag --only commands
+"$PY" scripts/time_upsample.py ${MODEL:+--model "$MODEL"} --json docs/measured/upsample_cost.json
+"$PY" scripts/update_docs.py --only overlay --only lag --only upsample --only commands

@@ -72,7 +72,8 @@ def _files(files: str) -> list[str]:
 # ------------------------------------------------------------------ renderers: kwargs -> Markdown
 def render_overlay(files: str) -> str:
     """Live runs side by side: overlay age (headline), video latency, mask sources, displayed accuracy."""
-    head = ("run", "align ms", "warp", "infer delay ms", "smoothing", "fps", "overlay age p50 / p95 ms",
+    head = ("run", "mode", "align ms", "warp", "infer delay ms", "smoothing", "fps", "engine-only fps",
+            "overlay age p50 / p95 ms",
             "video latency p95 ms", "own %", "warped / latest / off", "displayed mIoU", "offline mIoU",
             "displayed / offline", "flicker displayed / offline")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -81,9 +82,12 @@ def render_overlay(files: str) -> str:
         src, n = s.get("mask_source", {}), max(1, s["frames_out"])
         a = s.get("accuracy") or {}
         d, o = a.get("displayed", {}), a.get("offline", {})
+        live = s.get("mode") == "live"
         lines.append("| " + " | ".join([
-            Path(name).stem, _f(s.get("align_ms"), "{:g}"), "on" if s.get("warp") else "off",
+            Path(name).stem, s.get("mode", "–"), _f(s.get("align_ms"), "{:g}") if live else "–",
+            ("on" if s.get("warp") else "off") if live else "–",
             _f(s.get("infer_delay_ms"), "{:g}"), _f(s.get("smoothing"), "{:g}"), _f(s["fps"]),
+            _f(s.get("engine_only_fps")),
             f"{_f(s['overlay_age_ms']['p50'])} / **{_f(s['overlay_age_ms']['p95'])}**",
             _f(s["video_latency_ms"]["p95"]), _f(100 * src.get("own", 0) / n, "{:.0f}"),
             f"{src.get('warped', 0)} / {src.get('latest', 0)} / {src.get('off', 0)}",
@@ -132,8 +136,18 @@ def render_lag(file: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_upsample(file: str) -> str:
+    """scripts/time_upsample.py: postprocess cost per frame of smooth edges."""
+    s = load(file)
+    lines = ["| frame | nearest ms | bilinear (default) ms | bilinear to the full frame ms |", "|---|---|---|---|"]
+    for r in s["rows"]:
+        lines.append(f"| {r['frame']} | {r['nearest_ms']} | {r['bilinear_ms']} | {r['bilinear_full_frame_ms']} |")
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS: dict[str, Callable[..., str]] = {
     "overlay": render_overlay,
+    "upsample": render_upsample,
     "lag": render_lag,
     "commands": render_commands,
     "eval": render_eval,

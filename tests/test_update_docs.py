@@ -45,6 +45,7 @@ def test_record_rewrite_and_check(ud, tmp_path, monkeypatch):
     text = readme.read_text()
     assert "old figures" not in text and text.startswith("intro\n") and text.endswith("end\n")
     row = [ln for ln in text.splitlines() if ln.startswith("| run_a |")][0]
+    assert "| live | 25 | on |" in row and "| 90.0 |" in row
     assert "17.3 / **24.0**" in row and "| 97 |" in row and "6 / 0 / 3" in row and "0.984" in row
     assert "surgical-seg bench clip.mp4 --mode live   # run_a" in text
     assert ud.main(["--readme", str(readme), "--check"]) == 0          # idempotent
