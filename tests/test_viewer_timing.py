@@ -37,7 +37,10 @@ def window(qtbot, segmenter, source, stale_ms):
 
 def test_hud_shows_overlay_age_and_panel_shows_both(qtbot, segmenter, clip_path):
     win = window(qtbot, segmenter, clip_path, stale_ms=5000.0)
-    qtbot.waitUntil(lambda: "ms old" in win.hud.text(), timeout=WAIT_MS)
+    try:
+        qtbot.waitUntil(lambda: "ms old" in win.hud.text(), timeout=WAIT_MS)
+    except Exception:
+        pytest.fail(f"HUD says {win.hud.text()!r}; events {win.events_log[-5:]}")
     assert "AI overlay ON" in win.hud.text() and "video" in win.hud.text()
     qtbot.waitUntil(lambda: win.latency.table.rowCount() >= 2, timeout=WAIT_MS)
     names = [win.latency.table.item(r, 0).text() for r in range(win.latency.table.rowCount())]
