@@ -32,6 +32,10 @@ run overlay_live_1080p60    synthetic:1920x1080@60 --mode live --seconds 10     
 # edges: replay is deterministic, so accuracy does not depend on the machine's load
 run overlay_replay_nearest  "$D/fast720.mp4" --mode replay "${T[@]}" --set engine.upsample=nearest
 run overlay_replay_bilinear "$D/fast720.mp4" --mode replay "${T[@]}" --set engine.upsample=bilinear
+for sm in 0:0.0 03:0.3 06:0.6; do      # temporal smoothing (0.5 is overlay_replay_nearest)
+    run "overlay_replay_smoothing_${sm%%:*}" "$D/fast720.mp4" --mode replay "${T[@]}" --set engine.upsample=nearest \
+        --set "engine.smoothing=${sm#*:}"
+done
 "$PY" scripts/lag_study.py "$D/fast720.mp4" --truth "$D/fast720_labels" ${MODEL:+--model "$MODEL"} --json docs/measured/lag_study.json
 "$PY" scripts/time_upsample.py ${MODEL:+--model "$MODEL"} --json docs/measured/upsample_cost.json
 "$PY" scripts/update_docs.py --only overlay --only lag --only upsample --only commands

@@ -91,7 +91,7 @@ def render_overlay(files: str) -> str:
             f"{_f(s['overlay_age_ms']['p50'])} / **{_f(s['overlay_age_ms']['p95'])}**",
             _f(s["video_latency_ms"]["p95"]), _f(100 * src.get("own", 0) / n, "{:.0f}"),
             f"{src.get('warped', 0)} / {src.get('latest', 0)} / {src.get('off', 0)}",
-            _f(d.get("miou"), "{:.3f}"), _f(o.get("miou"), "{:.3f}"),
+            _f(d.get("miou"), "{:.4f}"), _f(o.get("miou"), "{:.4f}"),
             _f(a.get("displayed_over_offline"), "{:.3f}"),
             f"{_f(d.get('flicker'), '{:.4f}')} / {_f(o.get('flicker'), '{:.4f}')}"]) + " |")
     return "\n".join(lines) + "\n"
