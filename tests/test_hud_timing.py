@@ -1,4 +1,8 @@
-"""Viewer timing: the HUD shows the overlay's age, the panel both figures, staleness judged at paint."""
+"""Viewer timing: the HUD shows the overlay's age, the panel both figures, staleness judged at paint.
+
+Named to run before tests/test_viewer.py: its CLI test calls app.quit(), after which Qt timers in later
+windows of the same process no longer fire.
+"""
 from __future__ import annotations
 
 import time
@@ -35,12 +39,13 @@ def window(qtbot, segmenter, source, stale_ms):
     return win
 
 
-def test_hud_shows_overlay_age_and_panel_shows_both(qtbot, segmenter, clip_path):
-    win = window(qtbot, segmenter, clip_path, stale_ms=5000.0)
+def test_hud_shows_overlay_age_and_panel_shows_both(qtbot, segmenter):
+    win = window(qtbot, segmenter, "synthetic:320x240@30", stale_ms=5000.0)
     try:
         qtbot.waitUntil(lambda: "ms old" in win.hud.text(), timeout=WAIT_MS)
     except Exception:
-        pytest.fail(f"HUD says {win.hud.text()!r}; events {win.events_log[-5:]}")
+        pytest.fail(f"HUD says {win.hud.text()!r}; status {win.status_label.text()!r}; "
+                    f"events {win.events_log[-5:]}")
     assert "AI overlay ON" in win.hud.text() and "video" in win.hud.text()
     qtbot.waitUntil(lambda: win.latency.table.rowCount() >= 2, timeout=WAIT_MS)
     names = [win.latency.table.item(r, 0).text() for r in range(win.latency.table.rowCount())]
