@@ -26,8 +26,8 @@ LIVE=(--mode live --realtime)
 run overlay_live            "$D/fast720.mp4" "${LIVE[@]}" "${T[@]}"
 run overlay_live_noalign    "$D/fast720.mp4" "${LIVE[@]}" "${T[@]}" --set pipeline.align_ms=0 --set pipeline.warp=false
 run overlay_live_smooth05   "$D/fast720.mp4" "${LIVE[@]}" "${T[@]}" --set engine.smoothing=0.5
-run overlay_delay80_latest  "$D/fast720.mp4" "${LIVE[@]}" "${T[@]}" --infer-delay-ms 80 --set pipeline.warp=false
-run overlay_delay80_warp    "$D/fast720.mp4" "${LIVE[@]}" "${T[@]}" --infer-delay-ms 80
+run overlay_delay80_latest  "$D/fast720.mp4" "${LIVE[@]}" "${T[@]}" --infer-delay-ms 80 --set pipeline.warp=false --set pipeline.stale_ms=300
+run overlay_delay80_warp    "$D/fast720.mp4" "${LIVE[@]}" "${T[@]}" --infer-delay-ms 80 --set pipeline.stale_ms=300
 run overlay_live_1080p60    synthetic:1920x1080@60 --mode live --seconds 10     # a paced 60 fps camera-like source
 # edges: replay is deterministic, so accuracy does not depend on the machine's load
 run overlay_replay_nearest  "$D/fast720.mp4" --mode replay "${T[@]}" --set engine.upsample=nearest
