@@ -7,6 +7,9 @@ and prints a table. Beside the pipeline's own figures it measures, on the same f
   baseline (--baseline)  the loop people write from PaddleSeg's deploy example: cv2.VideoCapture read
                    → Paddle Inference → cv2.addWeighted → next, one frame at a time.
 Several sources/models/backends → one run per combination in DIR/<name>/ plus compare.md/.png.
+The headline is the overlay age (capture of the frame the drawn mask came from → composited), then
+the video latency; with --truth LABELS_DIR the masks actually drawn are scored against per-frame
+truth beside each frame's own mask (surgical_seg.evaluation.displayed): accuracy.csv/.png.
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import itertools
 import os
 import platform
 import re
+import shlex
 import sys
 import time
 from dataclasses import dataclass
@@ -23,8 +27,9 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .config import AppConfig, load_app_config, replace_section
+from .config import AppConfig, apply_overrides, load_app_config, replace_section
 from .errors import ConfigError, SourceError
+from .evaluation.displayed import ShownMasks, check_truth_dir, score_run
 from .overlay import MaskAnnotator
 from .packet import FramePacket
 from .pipeline import Pipeline
@@ -49,6 +54,8 @@ class RunSpec:
     frames: int | None = None
     seconds: float | None = None
     baseline: bool = False
+    truth: str | None = None          # per-frame label PNGs: score what was displayed
+    infer_delay_ms: float = 0.0       # added to every inference (a slower model or machine)
 
 
 def _slug(text: str) -> str:
@@ -125,7 +132,8 @@ def baseline_fps(video: str, model: str, n: int, threads: int, opacity: float) -
 
 
 # ------------------------------------------------------------------ one run
-def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, progress: bool = True) -> dict[str, Any]:
+def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, progress: bool = True,
+            command: str | None = None) -> dict[str, Any]:
     """Run the pipeline once; write frames.csv, summary.json, latency.png into out_dir; return the summary."""
     from .engine import load_segmenter
     cfg = cfg or load_app_config()
@@ -137,20 +145,25 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
     source = open_source(run.source, src_cfg, max_frames=max_frames)
     e = cfg.engine
     seg = load_segmenter(run.model, backend=run.backend, threads=e.pipeline_threads, device=e.device,
-                         smoothing=e.smoothing, precision=e.precision, confidence=cfg.overlay.confidence != "off")
+                         smoothing=e.smoothing, precision=e.precision, confidence=cfg.overlay.confidence != "off",
+                         upsample=e.upsample)
     w, h = source.size or (seg.card.input_width, seg.card.input_height)
     warm = np.zeros((h, w, 3), np.uint8)
     for _ in range(2):                                  # first calls compile/allocate: not part of the run
         seg.segment(warm)
     seg.reset()
+    seg.infer_delay_ms = run.infer_delay_ms
 
     stats = StatsRecorder()
     kept: list[np.ndarray] = []
     sinks = [lambda p: len(kept) < LIVE_KEEP_FRAMES and kept.append(p.frame)] if endless else []
+    shown = ShownMasks() if run.truth else None
+    if shown is not None:
+        sinks.append(shown)
     annotator = MaskAnnotator.from_config(cfg.overlay, seg.card.colors_rgb, seg.card.classes,
                                           seg.card.confidence_threshold)
-    pipe = Pipeline(source, seg, annotator, mode=run.mode, stale_ms=cfg.pipeline.stale_ms, stats=stats,
-                    sinks=sinks)
+    pipe = Pipeline(source, seg, annotator, mode=run.mode, stale_ms=cfg.pipeline.stale_ms,
+                    align_ms=cfg.pipeline.align_ms, warp=cfg.pipeline.warp, stats=stats, sinks=sinks)
     name = f"{_slug(run.source)} · {seg.card.name} · {seg.backend_name} · {run.mode}"
     total = max_frames or source.frame_count
     t_start = time.perf_counter()
@@ -190,9 +203,11 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
         "model_dir": str(getattr(seg, "model_dir", run.model)), "architecture": seg.card.architecture,
         "input_size": f"{seg.card.input_width}x{seg.card.input_height}", "frame_size": f"{w}x{h}",
         "threads": e.threads, "fps": fps, "wall_s": wall_s,
+        "align_ms": cfg.pipeline.align_ms, "warp": cfg.pipeline.warp, "stale_ms": cfg.pipeline.stale_ms,
+        "upsample": e.upsample, "smoothing": e.smoothing, "infer_delay_ms": run.infer_delay_ms,
         "engine_only_fps": eo_fps, "engine_only_frames": len(frames),
         "overhead_ratio": fps / eo_fps if eo_fps else None, "rss_mb": rss_mb,
-        "events": events,
+        "events": events, "command": command,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "processor": platform.processor() or platform.machine()},
     }
@@ -209,6 +224,13 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
         extra["speedup_vs_baseline"] = fps / base["fps"] if base.get("fps") else None
 
     out_dir = Path(out_dir)
+    if shown is not None:
+        if progress:
+            _progress(f"[bench] {name}: scoring {len(shown.rows)} displayed masks and the offline ones ...")
+        again = open_source(run.source, replace_section(cfg, "source", realtime=False, loop=False).source,
+                            max_frames=max_frames)
+        extra["accuracy"] = score_run(shown, Path(run.truth), again, seg, out_dir, seg.card.classes)
+        del shown
     _, _, summary = stats.write(out_dir, **extra)
     plot_run(stats, summary, out_dir / "latency.png")
     return summary
@@ -229,9 +251,12 @@ def format_table(s: dict[str, Any]) -> str:
              f"fps {_f(s['fps'])}  engine-only fps {_f(s['engine_only_fps'])}  "
              f"overhead ratio {_f(s['overhead_ratio'], '{:.2f}')}",
              f"{'stage':<12}{'mean':>9}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}  ms"]
-    rows = list(s["stages_ms"].items()) + [("end-to-end", s["latency_ms"])]
-    if s["mode"] == "live":      # the raw frame is fresh; what ages is the mask drawn on it
-        rows.append(("mask age", s["mask_age_ms"]))
+    age, video = s["overlay_age_ms"], s["video_latency_ms"]
+    lines.insert(0, f"overlay age p50 {_f(age['p50'])} ms  p95 {_f(age['p95'])} ms  (capture of the mask's "
+                    f"frame → composited) · video latency p95 {_f(video['p95'])} ms · mask source "
+                    + " ".join(f"{k} {v}" for k, v in s.get("mask_source", {}).items())
+                    + (f" · infer delay +{s['infer_delay_ms']:g} ms" if s.get("infer_delay_ms") else ""))
+    rows = list(s["stages_ms"].items()) + [("video lat.", video), ("overlay age", age)]
     for stage, d in rows:
         lines.append(f"{stage:<12}" + "".join(f"{_f(d[k]):>9}" for k in ("mean", "p50", "p95", "p99", "max")))
     if s["mode"] == "replay":
@@ -247,6 +272,13 @@ def format_table(s: dict[str, Any]) -> str:
         lines.append(f"baseline (cv2 + Paddle Inference, serial): {_f(b.get('fps'))} fps"
                      + (f" → speedup {s['speedup_vs_baseline']:.2f}x" if s.get("speedup_vs_baseline") else
                         f" ({b.get('note', '')})"))
+    if "accuracy" in s:
+        a = s["accuracy"]
+        lines.append(f"accuracy vs {a['truth']} ({a['frames_scored']} frames): displayed mIoU "
+                     f"{a['displayed']['miou']:.4f} Dice {a['displayed']['dice']:.4f} · offline mIoU "
+                     f"{a['offline']['miou']:.4f} Dice {a['offline']['dice']:.4f} · ratio "
+                     f"{_f(a['displayed_over_offline'], '{:.4f}')} · flicker displayed {a['displayed']['flicker']:.4f}"
+                     f" offline {a['offline']['flicker']:.4f}")
     for ev in s.get("events", []):
         lines.append(f"event: {ev}")
     return "\n".join(lines)
@@ -263,12 +295,14 @@ def plot_run(stats: StatsRecorder, summary: dict[str, Any], path: Path) -> Path:
     t = np.array([(r.t_capture_ns - t0) / 1e9 for r in rows])
     e2e = np.array([r.latency_ms() for r in rows])
     inf = np.array([np.nan if r.stage_ms("infer") is None else r.stage_ms("infer") for r in rows])
+    age = np.array([np.nan if r.overlay_age_ms() is None else r.overlay_age_ms() for r in rows])
     fig, ax = plt.subplots(1, 3, figsize=(15, 4.2))
-    ax[0].plot(t, e2e, lw=1, label="end-to-end")
+    ax[0].plot(t, age, lw=1, label="overlay age")
+    ax[0].plot(t, e2e, lw=1, label="video latency")
     ax[0].plot(t, inf, lw=1, label="infer")
     ax[0].set(xlabel="capture time (s)", ylabel="ms", title="latency over time")
     ax[0].legend()
-    for values, label in ((e2e, "end-to-end"), (inf[~np.isnan(inf)], "infer")):
+    for values, label in ((age[~np.isnan(age)], "overlay age"), (e2e, "video latency"), (inf[~np.isnan(inf)], "infer")):
         v = np.sort(values)
         if v.size:
             ax[1].plot(v, np.arange(1, v.size + 1) / v.size, label=label)
@@ -352,6 +386,15 @@ def _library_main(args, cfg: AppConfig, models: list[str], backends: list[str]) 
 def main(args) -> int:
     """The CLI handler: check everything that can be checked up front, then run each combination."""
     cfg = load_app_config(args.config)
+    if getattr(args, "set", None):
+        cfg = apply_overrides(cfg, args.set)
+    if getattr(args, "truth", None):
+        check_truth_dir(args.truth)
+        if len(dict.fromkeys(args.sources)) > 1:
+            raise ConfigError("bench: --truth scores one source; give one")
+    delay = getattr(args, "infer_delay_ms", None) or 0.0
+    if delay < 0:
+        raise ConfigError(f"bench: --infer-delay-ms must be >= 0, not {delay}")
     cfg = replace_section(cfg, "engine", precision=args.precision, device=getattr(args, "device", None))
     if args.frames is not None and args.frames <= 0:
         raise ConfigError(f"bench: --frames must be > 0, not {args.frames}")
@@ -373,7 +416,8 @@ def main(args) -> int:
             raise ConfigError(f"bench: --backend {b!r} unknown (choose from auto, {', '.join(BACKENDS)})")
 
     runs = plan(list(args.sources), models, backends, mode=args.mode, realtime=args.realtime,
-                frames=args.frames, seconds=args.seconds, baseline=args.baseline)
+                frames=args.frames, seconds=args.seconds, baseline=args.baseline,
+                truth=getattr(args, "truth", None), infer_delay_ms=delay)
     out = Path(args.out) if args.out else new_results_dir(DEFAULT_OUT_ROOT)
     out.mkdir(parents=True, exist_ok=True)
     results: list[tuple[str, dict[str, Any]]] = []
@@ -387,7 +431,8 @@ def main(args) -> int:
                 name += "_"
             used.add(name)
             run_dir = out / name
-        summary = run_one(run, run_dir, cfg)
+        argv = getattr(args, "argv", None)
+        summary = run_one(run, run_dir, cfg, command=shlex.join(["surgical-seg", *argv]) if argv else None)
         print(format_table(summary))
         print(f"wrote {run_dir / 'frames.csv'}, {run_dir / 'summary.json'}, {run_dir / 'latency.png'}")
         results.append((name, summary))

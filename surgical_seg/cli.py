@@ -68,7 +68,7 @@ def cmd_synth(a: argparse.Namespace) -> int:
         return 0
     if a.video:
         n = synth.write_video(a.video, seconds=a.seconds, fps=a.fps, size=a.size or (1280, 720),
-                              seed=a.seed, labels_dir=a.labels_dir)
+                              seed=a.seed, labels_dir=a.labels_dir, motion=a.motion)
         print(f"wrote {a.video} ({n} frames)")
     else:
         if not a.out:
@@ -128,7 +128,8 @@ def cmd_export(a: argparse.Namespace) -> int:
 def cmd_eval(a: argparse.Namespace) -> int:
     from .evaluation import evaluate
     result = evaluate.run_eval(a.data, split=a.split, model=a.model, backend=a.backend, json_out=a.json,
-                               predictions_dir=a.predictions, report_dir=a.report, degrade_seed=a.degrade)
+                               predictions_dir=a.predictions, report_dir=a.report, degrade_seed=a.degrade,
+                               upsample=a.upsample)
     print(evaluate.format_table(result))
     return 0
 
@@ -222,6 +223,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "without surgeons: boundaries a few px off, small regions missed, ligament/disc confused)")
     s.add_argument("--reader-profiles", default="senior,mid,junior",
                    help="with --readers: comma-separated skill profiles, best first (senior, mid, junior)")
+    s.add_argument("--motion", choices=("slow", "medium", "fast"),
+                   help="with --video: camera pan whose peak speed is 60 / 200 / 500 px/s on a 1280-wide frame "
+                        "(scaled with the width); default: the sample clip's gentle path (~90 px/s)")
     s.set_defaults(func=cmd_synth)
 
     s = sub.add_parser("import-labelstudio", help="convert a Label Studio JSON export to label PNGs")
@@ -271,6 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--degrade", type=int, nargs="?", const=0, metavar="SEED",
                    help="degrade every frame as theatre video is (16:9 crop, gamma, white balance, blur, "
                         "noise, JPEG), seeded per frame (default seed 0 when given without a value)")
+    s.add_argument("--upsample", choices=("nearest", "bilinear"), default="nearest",
+                   help="how class scores reach the image size (engine.upsample; bilinear = smooth edges)")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("explain", help="Seg-Grad-CAM heatmap of one class on one frame (for understanding, not guidance)")
@@ -315,6 +321,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--precision", choices=PRECISION_CHOICES,
                    help="inference precision (default engine.precision in the config: f32; bf16/f16 OpenVINO only)")
     s.add_argument("--config", help="app config YAML (default configs/app.yml)")
+    s.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                   help="override a config key, e.g. pipeline.warp=false, pipeline.align_ms=25, engine.smoothing=0.5")
+    s.add_argument("--truth", metavar="LABELS_DIR",
+                   help="per-frame label PNGs (000000.png, ...; synth --video --labels-dir): score the overlay "
+                        "actually displayed on each frame and each frame's own mask (accuracy.csv/.png)")
+    s.add_argument("--infer-delay-ms", type=float, default=0.0, metavar="MS",
+                   help="add MS to every inference: a slower model or machine (recorded in summary.json)")
     s.set_defaults(func=cmd_bench)
 
     s = sub.add_parser("predict", help="run a model over recorded videos: a dataset + Label Studio pre-annotations")
@@ -376,6 +389,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)     # recorded by bench in summary.json
     try:
         return int(args.func(args) or 0)
     except SurgicalSegError as e:

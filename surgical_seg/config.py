@@ -37,7 +37,8 @@ class EngineConfig:
     threads: int = 0                # 0 = auto: in a pipeline all cores but one, alone the backend's default
     device: str = "auto"            # auto | cpu | gpu
     precision: str = "f32"          # f32 | bf16 | f16 (OpenVINO only); explicit, never the runtime's default
-    smoothing: float = 0.0          # temporal EMA of probabilities, 0 = off
+    smoothing: float = 0.5          # temporal EMA of probabilities, 0 = off (0.5: README "Overlay alignment")
+    upsample: str = "bilinear"      # nearest | bilinear: how class scores reach frame size (bilinear = smooth edges)
 
     @property
     def pipeline_threads(self) -> int:
@@ -50,6 +51,8 @@ class EngineConfig:
 class PipelineConfig:
     mode: str = "live"              # live (newest frame wins) | replay (every frame, in order)
     stale_ms: float = 150.0         # a mask older than this is not drawn
+    align_ms: float = 25.0          # live: a frame waits up to this long (from capture) for its own mask; 0 = never
+    warp: bool = True               # live: a frame without its own mask gets the newest one warped by optical flow
 
 
 @dataclass(frozen=True)
@@ -201,6 +204,10 @@ def _check_app(cfg: AppConfig, where: str) -> None:
         raise ConfigError(f"{where}: pipeline.mode must be live or replay, not {cfg.pipeline.mode!r}")
     if cfg.pipeline.stale_ms <= 0:
         raise ConfigError(f"{where}: pipeline.stale_ms must be > 0")
+    if not 0.0 <= cfg.pipeline.align_ms < cfg.pipeline.stale_ms:
+        raise ConfigError(f"{where}: pipeline.align_ms must be >= 0 and below pipeline.stale_ms")
+    if cfg.engine.upsample not in ("nearest", "bilinear"):
+        raise ConfigError(f"{where}: engine.upsample must be nearest or bilinear, not {cfg.engine.upsample!r}")
     if not 0.0 <= cfg.overlay.opacity <= 1.0:
         raise ConfigError(f"{where}: overlay.opacity must be between 0 and 1")
     if cfg.overlay.style not in ("fill", "contour"):
@@ -224,6 +231,26 @@ def replace_section(cfg: AppConfig, section: str, **changes: Any) -> AppConfig:
     return dataclasses.replace(cfg, **{section: dataclasses.replace(getattr(cfg, section), **changes)})
 
 
-__all__ = ["AppConfig", "SourceConfig", "EngineConfig", "PipelineConfig", "OverlayConfig",
+def apply_overrides(cfg: AppConfig, pairs: list[str], where: str = "--set") -> AppConfig:
+    """`section.key=value` strings (value parsed as YAML) applied on top of cfg, checked like the file."""
+    for pair in pairs:
+        key, sep, text = pair.partition("=")
+        section, dot, name = key.strip().partition(".")
+        if not sep or not dot or not hasattr(cfg, section):
+            raise ConfigError(f"{where} {pair!r}: expected section.key=value (sections: "
+                              f"{', '.join(f.name for f in dataclasses.fields(AppConfig))})")
+        try:
+            value = yaml.safe_load(text)
+        except yaml.YAMLError:
+            raise ConfigError(f"{where} {pair!r}: value is not valid YAML") from None
+        current = dataclasses.asdict(getattr(cfg, section))
+        typ = type(getattr(cfg, section))
+        built = from_dict(typ, {**current, name: value}, f"{where}: {section}")
+        cfg = dataclasses.replace(cfg, **{section: built})
+    _check_app(cfg, where)
+    return cfg
+
+
+__all__ = ["AppConfig", "apply_overrides", "SourceConfig", "EngineConfig", "PipelineConfig", "OverlayConfig",
            "RecorderConfig", "ViewerConfig", "WatchdogConfig", "TrainConfig", "load_app_config",
            "load_train_config", "from_dict", "replace_section", "CONFIG_DIR"]

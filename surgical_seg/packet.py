@@ -43,6 +43,7 @@ class FramePacket:
     segmentation: Segmentation | None = None
     composited: np.ndarray | None = None      # the overlaid picture (a new array)
     overlay_off_reason: str | None = None     # why no overlay is drawn on this frame
+    mask_source: str | None = None            # own | warped | latest | off (surgical_seg.align), once composited
 
     def __post_init__(self) -> None:
         f = self.frame

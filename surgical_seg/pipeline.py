@@ -2,7 +2,7 @@
 
 Public API (stable; the viewer codes against it)
 ------------------------------------------------
-    pipe = Pipeline(source, segmenter, annotator, mode="live", stale_ms=150.0,
+    pipe = Pipeline(source, segmenter, annotator, mode="live", stale_ms=150.0, align_ms=25.0, warp=True,
                     stats=StatsRecorder(), sinks=[recorder.submit], on_event=callback)
     pipe.start()                      # threads: source, inference, compositor
     pipe.latest() -> FramePacket | None   # newest composited packet; never blocks (call it on a QTimer).
@@ -19,8 +19,10 @@ Public API (stable; the viewer codes against it)
 
 Modes (an argument, because it changes the pipeline's shape):
   live   source → LatestSlot → inference (older frames counted as dropped); raw frames go through a
-         second LatestSlot to the compositor at source rate and are drawn with the newest mask. A mask
-         older than stale_ms (its frame's capture → now) is not drawn: overlay_off_reason "stale (N ms)".
+         second LatestSlot to the compositor at source rate. Each waits for its own mask up to align_ms
+         after capture, else gets the newest mask warped to it by optical flow (warp=True) or as is
+         (surgical_seg.align; packet.mask_source = own | warped | latest | off). A mask older than
+         stale_ms (its frame's capture → now) is not drawn: overlay_off_reason "stale (N ms)".
   replay every frame in order through small blocking queues: nothing dropped, deterministic.
 
 An exception in the segmenter never stops the video: that frame (and every frame until the model
@@ -40,6 +42,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterable, Protocol, TypeVar
 
+from .align import Aligner, MaskHistory
 from .packet import FramePacket, Segmentation
 from .sources.base import Event, Source
 from .watchdog import GuardedSegmenter, StageHung, StallBounds
@@ -119,13 +122,15 @@ class Pipeline:
     """Source → segmenter → compositor, with sinks. See the module docstring for the API."""
 
     def __init__(self, source: Source, segmenter: Segmenter, annotator: Annotator | None, *,
-                 mode: str = "live", stale_ms: float = 150.0, stats: Any = None,
+                 mode: str = "live", stale_ms: float = 150.0, align_ms: float = 0.0, warp: bool = False,
+                 stats: Any = None,
                  sinks: Iterable[Callable[[FramePacket], None]] = (),
                  on_event: Callable[[Event], None] | None = None,
                  watchdog: StallBounds | None = None, segmenter_factory: Callable[[], Any] | None = None) -> None:
         if mode not in ("live", "replay"):
             raise ValueError(f"mode must be live or replay, not {mode!r}")
         self.source, self.segmenter, self.mode, self.stale_ms = source, segmenter, mode, stale_ms
+        self.align_ms, self.warp = align_ms, warp
         self.stats = stats                    # StatsRecorder-like: add(packet), dropped(packet)
         self.sinks = list(sinks)
         self.on_event = on_event
@@ -150,7 +155,9 @@ class Pipeline:
         if self.mode == "live":
             self._to_model: LatestSlot[FramePacket] = LatestSlot()   # newest frame wins
             self._raw: LatestSlot[FramePacket] = LatestSlot()        # every raw frame, at source rate
-            self._masks: LatestSlot[Segmentation] = LatestSlot()     # newest mask
+            self._masks = MaskHistory()                               # the last few masks, by frame
+            self._aligner = Aligner(self._masks, self.align_ms, self._warper() if self.warp else None,
+                                    self.stale_ms)
             self._on_frame = self._live_source_out
             self._workers = [("inference", self._live_inference), ("compositor", self._live_compositor)]
         else:
@@ -158,6 +165,11 @@ class Pipeline:
             self._segmented_q: queue.Queue = queue.Queue(maxsize=REPLAY_QUEUE)   # model → compositor
             self._on_frame = self._replay_source_out
             self._workers = [("inference", self._replay_inference), ("compositor", self._replay_compositor)]
+
+    def _warper(self):
+        from .warp import DEFAULT_WORK_SIZE, MaskWarper
+        card = getattr(self.segmenter, "card", None)      # flow at the model's resolution
+        return MaskWarper((card.input_width, card.input_height) if card is not None else DEFAULT_WORK_SIZE)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -241,6 +253,8 @@ class Pipeline:
         if self.mode == "live":
             self._to_model.close()
             self._raw.close()
+            if self._stop.is_set():               # else the model's last masks are still to come
+                self._masks.close()
         else:
             self._put(self._frames_q, _END, force=True)
 
@@ -294,7 +308,8 @@ class Pipeline:
             self._model_error = None
         return packet
 
-    def _composite(self, packet: FramePacket, seg: Segmentation | None, off_reason: str | None) -> None:
+    def _composite(self, packet: FramePacket, seg: Segmentation | None, off_reason: str | None,
+                   mask_source: str = "own") -> None:
         """Draw (or not) on a new array, publish, feed stats and sinks. Runs on the compositor thread."""
         t0 = time.perf_counter_ns()
         annotator = self._annotator           # None: the user turned the overlay off (not an alarm)
@@ -302,8 +317,10 @@ class Pipeline:
             packet.composited = annotator.annotate(packet.frame, seg)
         else:
             packet.composited = packet.frame  # shared, read-only: nobody draws on frames in place
+            mask_source = "off"
         packet.segmentation = seg
         packet.overlay_off_reason = off_reason
+        packet.mask_source = mask_source
         packet.mark("composite", t0)
         self._count("frames_out")
         self._out.put(packet.index, packet)
@@ -323,6 +340,7 @@ class Pipeline:
         # the model works on its own copy of the spans: the raw packet goes on to the compositor
         lost = self._to_model.put(packet.index, dataclasses.replace(packet, spans=dict(packet.spans)))
         if lost is not None:
+            self._masks.skip(lost.index)          # its frame must not wait for a mask that will not come
             self._count("dropped")
             if self.stats is not None:
                 self.stats.dropped(lost)
@@ -340,33 +358,36 @@ class Pipeline:
             handle(item)
 
     def _live_inference(self) -> None:
-        self._follow(self._to_model, self._infer_newest)
+        try:
+            self._follow(self._to_model, self._infer_newest)
+        finally:
+            self._masks.close()                   # no more masks: nobody waits for one
 
     def _infer_newest(self, packet: FramePacket) -> None:
         self._segment(packet)
         if self.stats is not None:
             self.stats.add(packet)
         if packet.segmentation is not None:
-            self._masks.put(packet.index, packet.segmentation)
+            self._masks.put(packet.segmentation, packet.frame)
+        else:
+            self._masks.skip(packet.index)
 
     def _live_compositor(self) -> None:
         try:
-            self._follow(self._raw, self._composite_with_newest_mask)
+            self._follow(self._raw, self._composite_aligned)
         finally:
             self._finish()
 
-    def _composite_with_newest_mask(self, packet: FramePacket) -> None:
-        """Draw the newest mask unless it is stale or the model failed; then say why not."""
-        _, seg = self._masks.peek()
+    def _composite_aligned(self, packet: FramePacket) -> None:
+        """Draw the mask the alignment policy picks, unless the model failed or stalls; then say why not."""
         reason = self._model_error or _stalled_reason(self.segmenter)
         if reason is None:
-            if seg is None:
-                reason = "waiting for the first mask"
-            else:
-                age_ms = (time.perf_counter_ns() - seg.t_capture_ns) / 1e6
-                if age_ms > self.stale_ms:
-                    reason = f"stale ({age_ms:.0f} ms)"
-        self._composite(packet, seg if reason is None else None, reason)
+            choice = self._aligner.choose(packet)
+            reason = self._model_error or _stalled_reason(self.segmenter)   # it may fail while this frame waited
+        if reason is not None:
+            self._composite(packet, None, reason, "off")
+        else:
+            self._composite(packet, choice.segmentation, choice.off_reason, choice.mask_source)
 
     # ------------------------------------------------------------------ replay
     def _replay_source_out(self, packet: FramePacket) -> None:
@@ -392,7 +413,8 @@ class Pipeline:
 
     def _replay_compositor(self) -> None:
         try:
-            self._drain(self._segmented_q, lambda p: self._composite(p, p.segmentation, p.overlay_off_reason))
+            self._drain(self._segmented_q, lambda p: self._composite(p, p.segmentation, p.overlay_off_reason,
+                                                                     "own" if p.segmentation else "off"))
         finally:
             self._finish()
 
@@ -429,14 +451,16 @@ def open_pipeline(spec: str | int, cfg: Any = None, *, model: str | None = None,
     source = open_source(spec, cfg.source, max_frames=max_frames)
     e = cfg.engine
     seg = load_segmenter(model or e.model, backend=backend or e.backend, threads=e.pipeline_threads, device=e.device,
-                         smoothing=e.smoothing, precision=e.precision, confidence=cfg.overlay.confidence != "off")
+                         smoothing=e.smoothing, precision=e.precision, confidence=cfg.overlay.confidence != "off",
+                         upsample=e.upsample)
     annotator = MaskAnnotator.from_config(cfg.overlay, seg.card.colors_rgb, seg.card.classes,
                                           seg.card.confidence_threshold)
     return Pipeline(source, seg, annotator, mode=mode or cfg.pipeline.mode, stale_ms=cfg.pipeline.stale_ms,
-                    stats=stats, sinks=sinks, on_event=on_event, watchdog=stall_bounds(cfg),
+                    align_ms=cfg.pipeline.align_ms, warp=cfg.pipeline.warp, stats=stats, sinks=sinks,
+                    on_event=on_event, watchdog=stall_bounds(cfg),
                     segmenter_factory=lambda: load_segmenter(
                         model or e.model, backend=seg.backend_name, threads=e.pipeline_threads, device=e.device,
-                        smoothing=e.smoothing, precision=e.precision))
+                        smoothing=e.smoothing, precision=e.precision, upsample=e.upsample))
 
 
 __all__ = ["Pipeline", "LatestSlot", "Counts", "Event", "Segmenter", "Annotator", "open_pipeline", "stall_bounds"]

@@ -5,6 +5,11 @@ the viewer calls it once more after painting ("display"). Spans merge per frame 
 recorder serves live mode (where the model sees only some frames) and replay. It keeps full per-frame
 rows (frames.csv), a summary (summary.json) and a rolling window for the UI.
 
+Timing vocabulary (DESIGN §1): video latency = capture → composited (→ painted when a viewer paints);
+overlay age = capture of the frame the drawn mask was computed from → composited (→ painted): it
+includes inference and is the headline figure. Each row also says where its mask came from
+(`mask_source`: own | warped | latest | off, see surgical_seg.align).
+
 Percentiles are numpy's default (linear interpolation); tail = max - p95.
 """
 from __future__ import annotations
@@ -22,6 +27,7 @@ import numpy as np
 import psutil
 
 from .atomic import atomic_path, atomic_write_json
+from .align import MASK_SOURCES
 from .packet import STAGES, FramePacket
 
 CSV_NAME, SUMMARY_NAME = "frames.csv", "summary.json"
@@ -48,6 +54,7 @@ class FrameRow:
     overlay_off_reason: str | None = None
     mask_frame: int | None = None          # the frame the drawn mask was computed from
     mask_t_capture_ns: int | None = None
+    mask_source: str | None = None         # own | warped | latest | off
     dropped: bool = False                  # live: the model never saw this frame
 
     def stage_ms(self, stage: str) -> float | None:
@@ -59,11 +66,17 @@ class FrameRow:
         s = self.spans.get(until) if until else (self.spans.get("display") or self.spans.get("composite"))
         return None if s is None else (s[1] - self.t_capture_ns) / 1e6
 
-    def mask_age_ms(self) -> float | None:
-        s = self.spans.get("composite")
-        if s is None or self.mask_t_capture_ns is None:
+    def overlay_age_ms(self, until: str | None = None) -> float | None:
+        """Capture of the drawn mask's frame → end of `until` (default: display when painted, else
+        composite); None when no mask was drawn."""
+        s = self.spans.get(until) if until else (self.spans.get("display") or self.spans.get("composite"))
+        if s is None or self.mask_t_capture_ns is None or self.mask_source == "off":
             return None
         return (s[1] - self.mask_t_capture_ns) / 1e6
+
+    def mask_age_ms(self) -> float | None:
+        """Overlay age at compositing (the name of earlier summaries)."""
+        return self.overlay_age_ms("composite")
 
 
 @dataclass(frozen=True)
@@ -74,8 +87,13 @@ class WindowStats:
     dropped: int
     rows: list[tuple[str, float | None, float | None, float | None]]   # (stage, p50, p95, p99) ms
     t_s: np.ndarray          # composited frames' capture times, s since the recorder started
-    e2e_ms: np.ndarray       # their end-to-end latency
+    e2e_ms: np.ndarray       # their video latency (capture → composited/painted)
     infer_ms: np.ndarray     # their own inference time, NaN where the model skipped the frame
+    overlay_ms: np.ndarray | None = None   # their overlay age, NaN where no mask was drawn
+
+
+def _ms(v: float | None) -> str:
+    return "" if v is None else f"{v:.3f}"
 
 
 def _rate(times_ns: list[int]) -> float:
@@ -120,6 +138,7 @@ class StatsRecorder:
                 seg = packet.segmentation
                 row.mask_frame = None if seg is None else seg.frame_index
                 row.mask_t_capture_ns = None if seg is None else seg.t_capture_ns
+                row.mask_source = packet.mask_source
             now = time.perf_counter_ns()
             if now >= self._rss_next_ns:
                 self._rss_next_ns = now + int(self.rss_every_s * 1e9)
@@ -158,8 +177,11 @@ class StatsRecorder:
             if d["n"]:
                 table.append((stage, d["p50"], d["p95"], d["p99"]))
         d = describe(r.latency_ms() for r in out)
-        table.append(("end-to-end", d["p50"], d["p95"], d["p99"]))
+        table.append(("video latency", d["p50"], d["p95"], d["p99"]))
+        d = describe(r.overlay_age_ms() for r in out)
+        table.append(("overlay age", d["p50"], d["p95"], d["p99"]))
         infer = [r.stage_ms("infer") for r in out]
+        age = [r.overlay_age_ms() for r in out]
         return WindowStats(
             fps_in=_rate([r.t_capture_ns for r in rows]),
             fps_out=_rate([r.spans["composite"][1] for r in out]),
@@ -167,7 +189,8 @@ class StatsRecorder:
             rows=table,
             t_s=np.array([(r.t_capture_ns - self.t0_ns) / 1e9 for r in out]),
             e2e_ms=np.array([r.latency_ms() for r in out], dtype=np.float64),
-            infer_ms=np.array([np.nan if v is None else v for v in infer], dtype=np.float64))
+            infer_ms=np.array([np.nan if v is None else v for v in infer], dtype=np.float64),
+            overlay_ms=np.array([np.nan if v is None else v for v in age], dtype=np.float64))
 
     def summary(self, **extra: Any) -> dict[str, Any]:
         """Counts, rates, latency and per-stage figures, RSS; `extra` keys are added on top."""
@@ -192,8 +215,11 @@ class StatsRecorder:
             "fps_out": _rate(t_out),
             "duration_s": (max(t_out) - min(t_in)) / 1e9 if t_out else 0.0,
             "latency_until": "display" if displayed else "composite",
-            "latency_ms": describe(r.latency_ms() for r in out),
-            "mask_age_ms": describe(r.mask_age_ms() for r in out),
+            "overlay_age_ms": describe(r.overlay_age_ms() for r in out),
+            "video_latency_ms": describe(r.latency_ms() for r in out),
+            "mask_source": {k: sum(r.mask_source == k for r in out) for k in MASK_SOURCES},
+            "latency_ms": describe(r.latency_ms() for r in out),      # = video_latency_ms (earlier name)
+            "mask_age_ms": describe(r.mask_age_ms() for r in out),    # overlay age at compositing
             "stages_ms": {s: d for s, d in stages.items() if d["n"]},
             "rss_mb": {"start": self.rss_start / mb, "end": rss_end / mb, "max": self.rss_max / mb,
                        "at_60s": None if self.rss_at_60s is None else self.rss_at_60s / mb},
@@ -209,13 +235,15 @@ class StatsRecorder:
         with atomic_path(csv_path) as tmp, tmp.open("w", newline="") as f:
             w = csv.writer(f)
             w.writerow(["frame", "t_capture_ns", "pts_s", *(f"{s}_{e}_ns" for s in STAGES for e in ("start", "end")),
-                        "latency_ms", "mask_frame", "mask_age_ms", "dropped", "overlay_off_reason"])
+                        "latency_ms", "mask_frame", "mask_age_ms", "dropped", "overlay_off_reason",
+                        "video_latency_ms", "overlay_age_ms", "mask_source"])
             for r in self.rows():
                 spans = [v for s in STAGES for v in (r.spans.get(s) or ("", ""))]
                 lat, age = r.latency_ms(), r.mask_age_ms()
                 w.writerow([r.index, r.t_capture_ns, "" if r.pts_s is None else f"{r.pts_s:.6f}", *spans,
                             "" if lat is None else f"{lat:.3f}", "" if r.mask_frame is None else r.mask_frame,
-                            "" if age is None else f"{age:.3f}", int(r.dropped), r.overlay_off_reason or ""])
+                            "" if age is None else f"{age:.3f}", int(r.dropped), r.overlay_off_reason or "",
+                            "" if lat is None else f"{lat:.3f}", _ms(r.overlay_age_ms()), r.mask_source or ""])
         summary = self.summary(**extra)
         atomic_write_json(json_path, summary)
         return csv_path, json_path, summary

@@ -71,7 +71,7 @@ def test_cli_compares_backends(tmp_path, clip_path, tiny_model_dir, capsys):
     assert md.count("| clip__") == 2 and "engine-only fps" in md
     assert (out / "compare.png").is_file()
     printed = capsys.readouterr().out
-    assert "end-to-end" in printed and "compare.md" in printed
+    assert "overlay age" in printed and "compare.md" in printed
 
 
 @pytest.mark.parametrize("fixture, words", [("zero_byte_path", "empty file"), ("text_mp4_path", "cannot open"),

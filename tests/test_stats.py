@@ -133,5 +133,5 @@ def test_rolling_window_only_sees_recent_frames():
     assert np.allclose(w.infer_ms, 40.0) and np.allclose(w.e2e_ms, 41.0)
     assert w.fps_in == pytest.approx(1000 / 33, rel=1e-6)
     table = dict((name, (p50, p95, p99)) for name, p50, p95, p99 in w.rows)
-    assert table["infer"][0] == pytest.approx(40.0) and table["end-to-end"][2] == pytest.approx(41.0)
+    assert table["infer"][0] == pytest.approx(40.0) and table["video latency"][2] == pytest.approx(41.0)
     assert len(rec.rows()) == 60, "the full rows stay for frames.csv"

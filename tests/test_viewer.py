@@ -192,7 +192,8 @@ def test_model_error_and_lost_source(qtbot, segmenter, clip_path):
     cfg = AppConfig(source=SourceConfig(read_timeout_s=0.5))
     win = open_window(qtbot, SlowSegmenter(segmenter, fail=True), clip_path, cfg)
     qtbot.waitUntil(lambda: "AI OVERLAY OFF — model error: RuntimeError: boom" in win.hud.text(), timeout=WAIT_MS)
-    assert win.current.index > 0 and win.video.frame() is not None
+    qtbot.waitUntil(lambda: win.current.index > 0, timeout=WAIT_MS)     # the video keeps running
+    assert win.video.frame() is not None
     # the source goes away: the last frame stays up with SIGNAL LOST, the HUD says why
     win.pipeline.source.stop()
     qtbot.waitUntil(lambda: win.video._banner == "SIGNAL LOST", timeout=WAIT_MS)

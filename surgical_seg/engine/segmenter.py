@@ -16,7 +16,7 @@ from ..modelcard import ModelCard, resolve_model_dir
 from ..packet import FramePacket, Segmentation
 from .backends import Backend
 from .choice import open_backend
-from .preprocess import Letterbox, Preprocessor, crop, labels_to_frame, probabilities_to_frame
+from .preprocess import UPSAMPLE, Letterbox, Preprocessor, crop, labels_to_frame, probabilities_to_frame
 
 
 class Segmenter:
@@ -28,10 +28,14 @@ class Segmenter:
     """
 
     def __init__(self, card: ModelCard, backend: Backend, smoothing: float = 0.0,
-                 model_dir: Path | None = None, why: str = "", confidence: bool = False):
+                 model_dir: Path | None = None, why: str = "", confidence: bool = False, upsample: str = "nearest"):
         if not 0.0 <= smoothing < 1.0:
             raise ConfigError(f"engine.smoothing: {smoothing} must be in [0, 1)")
+        if upsample not in UPSAMPLE:
+            raise ConfigError(f"engine.upsample: {upsample!r} unknown (choose from {', '.join(UPSAMPLE)})")
         self.card, self.backend, self.smoothing = card, backend, float(smoothing)
+        self.upsample = upsample
+        self.infer_delay_ms = 0.0      # bench --infer-delay-ms: a slower model or machine, added to every infer
         self.model_dir, self.why = model_dir, why
         self._pre = Preprocessor(card)
         self._ema: np.ndarray | None = None
@@ -64,7 +68,10 @@ class Segmenter:
         return self._pre(frame_bgr)
 
     def infer(self, tensor: np.ndarray) -> np.ndarray:
-        return self.backend.infer(tensor)
+        out = self.backend.infer(tensor)
+        if self.infer_delay_ms > 0:
+            time.sleep(self.infer_delay_ms / 1e3)
+        return out
 
     def postprocess(self, probs: np.ndarray, meta: Letterbox, probabilities: bool = False, *,
                     frame_index: int = -1, t_capture_ns: int = 0) -> Segmentation:
@@ -80,7 +87,7 @@ class Segmenter:
             full = probabilities_to_frame(probs, meta)
             if self.temperature != 1.0:
                 full = apply_temperature(full, self.temperature)
-        return Segmentation(labels=labels_to_frame(probs, meta), class_names=self._names,
+        return Segmentation(labels=labels_to_frame(probs, meta, self.upsample), class_names=self._names,
                             colors_rgb=self._colors, frame_index=frame_index, t_capture_ns=t_capture_ns,
                             probabilities=full, confidence=conf)
 
@@ -113,7 +120,8 @@ class Segmenter:
 
 
 def load_segmenter(model: str | Path, backend: str = "auto", threads: int = 0, device: str = "auto",
-                   smoothing: float = 0.0, precision: str = "f32", confidence: bool = False) -> Segmenter:
+                   smoothing: float = 0.0, precision: str = "f32", confidence: bool = False,
+                   upsample: str = "nearest") -> Segmenter:
     """Load a model folder (or a name under weights/) on one backend; "auto" picks the fastest here.
 
     `segmenter.why` says, in one line, why that backend runs and on what (read back from the runtime).
@@ -125,7 +133,7 @@ def load_segmenter(model: str | Path, backend: str = "auto", threads: int = 0, d
     model_dir = resolve_model_dir(model)
     card = ModelCard.load(model_dir)
     b, why = open_backend(backend, model_dir, card, device=device, threads=threads, precision=precision)
-    return Segmenter(card, b, smoothing, model_dir, why, confidence)
+    return Segmenter(card, b, smoothing, model_dir, why, confidence, upsample)
 
 
 __all__ = ["Segmenter", "load_segmenter"]

@@ -116,7 +116,8 @@ def evaluate_pairs(seg, pairs, predictions_dir: str | Path | None = None, progre
 
 def run_eval(data: str | Path, split: str = "test", model: str | Path = "fastscnn_spine", backend: str = "auto",
              json_out: str | Path | None = None, predictions_dir: str | Path | None = None,
-             report_dir: str | Path | None = None, progress: bool = True, degrade_seed: int | None = None) -> dict:
+             report_dir: str | Path | None = None, progress: bool = True, degrade_seed: int | None = None,
+             upsample: str = "nearest") -> dict:
     """Evaluate `model` on a split of `data`; optionally write JSON, predicted PNGs and a report.
 
     Returns per_class/mean figures (None where undefined, e.g. a class absent from truth and
@@ -130,7 +131,7 @@ def run_eval(data: str | Path, split: str = "test", model: str | Path = "fastscn
     if not pairs:
         raise DataError(f"{data}: split {split!r} lists no images")
     classes = ClassList.for_dataset(data)
-    seg = load_segmenter(model, backend=backend)
+    seg = load_segmenter(model, backend=backend, upsample=upsample)
     if not classes.same_as(seg.card.classes):
         raise ModelError(f"model {model}: classes {', '.join(seg.card.classes)} differ from the "
                          f"dataset's {', '.join(classes.names)} ({classes.source})")
@@ -141,7 +142,7 @@ def run_eval(data: str | Path, split: str = "test", model: str | Path = "fastscn
                              degrade_seed=degrade_seed, instruments=tools, classes=classes, calibration=calibration)
     raw = metrics.result()
     result = _clean({**raw, "classes": list(classes.names), "model": str(model), "backend": seg.backend_name,
-                     "precision": seg.precision, "split": split, "data": str(data),
+                     "precision": seg.precision, "split": split, "data": str(data), "upsample": upsample,
                      "degraded": degrade_seed is not None, "degrade_seed": degrade_seed,
                      "instruments": tools.result(), "calibration": calibration.result()})
     if json_out:

@@ -80,7 +80,8 @@ class Source:
         raise NotImplementedError
 
     def _read(self) -> tuple[np.ndarray, float | None] | None:
-        """The next BGR frame and its presentation time; None at the end; raises when broken."""
+        """The next BGR frame and its presentation time (and, optionally, the perf_counter_ns at which
+        its data arrived, before decoding: the capture time of a live stream); None at the end."""
         raise NotImplementedError
 
     def _close(self) -> None:
@@ -188,7 +189,8 @@ class Source:
                     else:
                         self._emit("end", f"end of stream after {index} frames", index)
                     break
-                frame, pts = item
+                frame, pts = item[:2]
+                t_arrived = item[2] if len(item) > 2 else None     # a stream packet's arrival, when known
                 t_read_end = time.perf_counter_ns()
                 if pts is None and self.fps:
                     pts = index / self.fps
@@ -198,7 +200,8 @@ class Source:
                     delay = (t0_ns + (pts - pts0) * 1e9 - time.perf_counter_ns()) / 1e9
                     if delay > 0 and self._stop.wait(delay):
                         break
-                packet = FramePacket(index=index, frame=frame, t_capture_ns=time.perf_counter_ns(), pts_s=pts)
+                packet = FramePacket(index=index, frame=frame, t_capture_ns=t_arrived or time.perf_counter_ns(),
+                                     pts_s=pts)
                 packet.mark("capture", t_read, t_read_end)
                 self._on_frame(packet)
                 index += 1

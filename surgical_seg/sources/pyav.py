@@ -5,6 +5,7 @@ rotation from the display matrix is applied; interlaced frames go through FFmpeg
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import av
@@ -81,6 +82,7 @@ class _PyAVBase(Source):
 
     def _decode(self):
         for packet in self._container.demux(self._stream):
+            self._t_packet_ns = time.perf_counter_ns()    # the data arrived: before decoding it
             for frame in packet.decode():
                 yield frame
         # demux ends with an empty flush packet, so the decoder's delayed frames come out above
@@ -109,6 +111,8 @@ class _PyAVBase(Source):
         bgr = np.ascontiguousarray(bgr)
         self.size = (bgr.shape[1], bgr.shape[0])
         pts = float(frame.time) if frame.time is not None else None
+        if self.live:                     # a stream's capture time is its packet's arrival, not decode's end
+            return bgr, pts, getattr(self, "_t_packet_ns", None)
         return bgr, pts
 
     def _close(self) -> None:

@@ -468,23 +468,37 @@ __all__ = ["render_frame", "render_sample", "write_dataset", "write_contact_shee
 
 # ---------------------------------------------------------------- video
 
-def _camera(t: float, rng_params: np.ndarray, w: int, h: int, margin: float):
+# Camera-motion presets for `synth --video --motion`: peak pan speed in px/s on a 1280-wide frame
+# (scaled with the width); the pan swings back and forth inside the scene's margin, so the speed
+# passes through 0 at each end. Without --motion the slow default path of the sample clip is kept.
+MOTION_PX_S = {"slow": 60.0, "medium": 200.0, "fast": 500.0}
+
+
+def _camera(t: float, rng_params: np.ndarray, w: int, h: int, margin: float, motion: str | None = None):
     """Smooth camera path: slow pan, breathing zoom and a little roll, as a hand-held scope."""
     a, b, c, d, e, f = rng_params
-    pan_x = margin * w * 0.45 * math.sin(2 * math.pi * (0.07 * t + a))
-    pan_y = margin * h * 0.45 * math.sin(2 * math.pi * (0.05 * t + b))
+    fx, fy = 0.07, 0.05
+    if motion is not None:             # pan frequency from the preset's peak speed: v = 2π f A
+        amp = margin * w * 0.45
+        fx = MOTION_PX_S[motion] * w / 1280.0 / (2 * math.pi * amp)
+        fy = 0.7 * fx
+    pan_x = margin * w * 0.45 * math.sin(2 * math.pi * (fx * t + a))
+    pan_y = margin * h * 0.45 * math.sin(2 * math.pi * (fy * t + b))
     zoom = 1.0 + 0.18 * (0.5 + 0.5 * math.sin(2 * math.pi * (0.04 * t + c)))
     roll = 12.0 * math.sin(2 * math.pi * (0.03 * t + d))
     return pan_x, pan_y, zoom, roll, e, f
 
 
 def write_video(path: str | Path, seconds: float = 5.0, fps: float = 30.0, size: tuple[int, int] = (1280, 720),
-                seed: int = 0, labels_dir: str | Path | None = None, crf: int = 26) -> int:
+                seed: int = 0, labels_dir: str | Path | None = None, crf: int = 26,
+                motion: str | None = None) -> int:
     """An H.264 clip of one synthetic scene seen through a moving scope, with a moving instrument."""
     import av
     from fractions import Fraction
     from tqdm import tqdm
 
+    if motion is not None and motion not in MOTION_PX_S:
+        raise ConfigError(f"synth: --motion must be one of {', '.join(MOTION_PX_S)}, not {motion!r}")
     if seconds <= 0 or fps <= 0:
         raise ConfigError(f"synth: --seconds and --fps must be > 0 (got {seconds}, {fps})")
     w, h = size
@@ -510,7 +524,7 @@ def write_video(path: str | Path, seconds: float = 5.0, fps: float = 30.0, size:
         stream.options = {"crf": str(crf), "preset": "medium"}
         for i in tqdm(range(n), desc="synth video", unit="frame"):
             t = i / fps
-            px, py, zoom, roll, _, _ = _camera(t, params, w, h, margin)
+            px, py, zoom, roll, _, _ = _camera(t, params, w, h, margin, motion)
             m = cv2.getRotationMatrix2D((sw / 2 + px, sh / 2 + py), roll, zoom)
             m[:, 2] += (w - sw) / 2, (h - sh) / 2
             img = cv2.warpAffine(scene, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
@@ -531,4 +545,4 @@ def write_video(path: str | Path, seconds: float = 5.0, fps: float = 30.0, size:
     return n
 
 
-__all__ += ["write_video"]
+__all__ += ["write_video", "MOTION_PX_S"]

@@ -3,7 +3,7 @@
 The window is a sink of the pipeline (surgical_seg.pipeline): the source, the model and the
 compositor run on their own threads; the UI thread only polls `pipeline.latest()` on a 60 Hz timer,
 paints the newest composited frame and, after painting, feeds the "display" span to the stats
-(so end-to-end = capture → on screen). Tables and plots refresh at 4 Hz. Nothing on the UI thread
+(video latency and overlay age run to the screen). Tables and plots refresh at 4 Hz. Nothing on the UI thread
 waits for capture or inference.
 
 Fail-safe: the raw video keeps playing whatever the model does; when no overlay is drawn for a
@@ -225,7 +225,8 @@ class MainWindow(QMainWindow):
             self.segmenter.reset()
             stats = StatsRecorder(window_s=self.cfg.viewer.stats_window_s, max_rows=self.cfg.viewer.max_stats_rows)
             pipe = Pipeline(source, self.segmenter, self._annotator, mode="live",
-                            stale_ms=self.cfg.pipeline.stale_ms, stats=stats, sinks=[self._record_sink],
+                            stale_ms=self.cfg.pipeline.stale_ms, align_ms=self.cfg.pipeline.align_ms,
+                            warp=self.cfg.pipeline.warp, stats=stats, sinks=[self._record_sink],
                             watchdog=stall_bounds(self.cfg), segmenter_factory=self.segmenter_factory)
             pipe.start()
             return pipe
@@ -399,6 +400,15 @@ class MainWindow(QMainWindow):
             self.seek_slider.setValue(int(1000 * min(1.0, pb.position_s / pb.duration_s)))
             self.position_label.setText(f"{pb.position_s:6.2f} / {pb.duration_s:.2f} s")
 
+    def _stale_at_paint(self, packet: FramePacket) -> str | None:
+        """Staleness judged now, at paint time (a busy UI thread can age an overlay that was fresh at
+        compositing): a mask older than pipeline.stale_ms is not drawn."""
+        seg = packet.segmentation
+        if seg is None or packet.overlay_off_reason is not None:
+            return None
+        age_ms = (time.perf_counter_ns() - seg.t_capture_ns) / 1e6
+        return f"model late (overlay {age_ms:.0f} ms old at paint)" if age_ms > self.cfg.pipeline.stale_ms else None
+
     def _on_event(self, ev) -> None:
         self.events_log.append(ev)
         if ev.kind in ("signal_lost", "retrying"):
@@ -429,7 +439,8 @@ class MainWindow(QMainWindow):
             return "waiting for video"
         pb = self._playback()
         frozen = (pb is None or not pb.paused) and self.freeze.frozen()
-        return overlay_verdict(None, self.freeze.age_ms() if frozen else None, self.current.overlay_off_reason)
+        return (overlay_verdict(None, self.freeze.age_ms() if frozen else None, self.current.overlay_off_reason)
+                or self._stale_at_paint(self.current))
 
     def _overlay_allowed(self) -> bool:
         """The paint-time gate: asked by the video widget in every paint, with the clock of that moment."""
@@ -447,7 +458,8 @@ class MainWindow(QMainWindow):
             self.segmenter = guarded.inner       # after a watchdog restart: let the abandoned session go
         w = self.stats.window() if self.stats is not None else None
         if w is not None:
-            self.latency.refresh(w.fps_in, self.display_fps(), w.dropped, w.rows, w.t_s, w.e2e_ms, w.infer_ms)
+            self.latency.refresh(w.fps_in, self.display_fps(), w.dropped, w.rows, w.t_s, w.e2e_ms, w.infer_ms,
+                                 w.overlay_ms)
         self._show_hud(self.off_reason(), w)
         if self.recorder is not None:
             self.status_label.setText(self.recorder.status())
@@ -465,11 +477,12 @@ class MainWindow(QMainWindow):
         self.explain_panel.refresh_title()
         if self.segmenter.precision != "f32":          # reduced precision is never silent
             extra = (extra + f" {self.segmenter.precision}").strip()
-        if w is not None:
-            self._hud_e2e = dict((r[0], r) for r in w.rows).get("end-to-end", (None, None))[1]
+        if w is not None:                        # the 4 Hz refresh brings new figures; a cause change reuses them
+            named = dict((r[0], r) for r in w.rows)
+            self._hud_times = (named.get("video latency", (None, None))[1], named.get("overlay age", (None, None))[1])
+        e2e, age = getattr(self, "_hud_times", (None, None))
         fps = self.display_fps()
-        e2e = getattr(self, "_hud_e2e", None)
-        self.hud.show_state(fps, e2e if fps > 0 else None, reason, extra)
+        self.hud.show_state(fps, e2e if fps > 0 else None, reason, extra, overlay_age_ms=age if fps > 0 else None)
 
     # ------------------------------------------------------------------ recording, snapshots
     def _record_sink(self, packet: FramePacket) -> None:
@@ -600,7 +613,7 @@ def main(args) -> int:
                           device=getattr(args, "device", None))
     e = cfg.engine
     segmenter = load_segmenter(e.model, backend=e.backend, threads=e.threads, device=e.device, smoothing=e.smoothing,
-                               precision=e.precision)
+                               precision=e.precision, upsample=e.upsample)
     source = args.source if args.source is not None else sample_source()
 
     app = QApplication.instance() or QApplication([])

@@ -24,12 +24,14 @@ class Hud(QLabel):
         self.setStyleSheet(OK_STYLE)
 
     def show_state(self, fps: float, latency_ms: float | None, off_reason: str | None,
-                   extra: str = "") -> None:
-        """One line of numbers, one line of AI state (green ON, red OFF — reason)."""
+                   extra: str = "", overlay_age_ms: float | None = None) -> None:
+        """One line of numbers (fps, video latency), one line of AI state with the overlay's age
+        (capture of the frame the mask came from → on screen; green ON, red OFF — reason)."""
         self.off = off_reason is not None
-        self.ai_text = f"AI OVERLAY OFF — {off_reason}" if self.off else "AI overlay ON"
+        age = "" if overlay_age_ms is None else f" · {overlay_age_ms:.0f} ms old"
+        self.ai_text = f"AI OVERLAY OFF — {off_reason}" if self.off else f"AI overlay ON{age}"
         lat = "–" if latency_ms is None else f"{latency_ms:.0f} ms"
-        numbers = f"{fps:4.1f} fps &nbsp; {lat} latency" + (f" &nbsp; {extra}" if extra else "")
+        numbers = f"{fps:4.1f} fps &nbsp; video {lat}" + (f" &nbsp; {extra}" if extra else "")
         self.setText(f"{numbers}<br><b>{self.ai_text}</b>")
         self.setStyleSheet(OFF_STYLE if self.off else OK_STYLE)
         self.relayout()

@@ -1,4 +1,4 @@
-"""Latency panel: fps in/out, drops, per-stage and end-to-end p50/p95/p99, a scrolling latency plot.
+"""Latency panel: fps in/out, drops, per-stage, video latency and overlay age p50/p95/p99, a scrolling plot.
 
 Refreshed by the window on a slow timer (4 Hz) from the rolling stats, never per frame: a table
 and a plot redrawn at 30 Hz would cost the UI thread more than the video itself.
@@ -14,7 +14,7 @@ from PyQt6.QtGui import QFont
 from PyQt6.QtWidgets import QGroupBox, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
 COLUMNS = ("stage (ms)", "p50", "p95", "p99")
-STAGE_ROWS = 7        # 6 stages + end-to-end: the table is sized to show them all
+STAGE_ROWS = 8        # 6 stages + video latency + overlay age: the table is sized to show them all
 
 
 class LatencyPanel(QGroupBox):
@@ -52,7 +52,9 @@ class LatencyPanel(QGroupBox):
         self.plot.hideButtons()
         self.plot.setMinimumHeight(140)
         self.plot.addLegend(offset=(5, 5))
-        self.e2e_curve = self.plot.plot(pen=pg.mkPen("#ffd23f", width=2), name="end-to-end",
+        self.e2e_curve = self.plot.plot(pen=pg.mkPen("#ffd23f", width=2), name="video latency",
+                                        connect="finite")
+        self.age_curve = self.plot.plot(pen=pg.mkPen("#ff7ad9", width=2), name="overlay age",
                                         connect="finite")
         self.infer_curve = self.plot.plot(pen=pg.mkPen("#3fa7ff", width=1), name="infer",
                                           connect="finite")
@@ -66,7 +68,8 @@ class LatencyPanel(QGroupBox):
 
     def refresh(self, fps_in: float, fps_out: float, dropped: int,
                 rows: Iterable[tuple[str, float | None, float | None, float | None]],
-                t_s: np.ndarray, e2e_ms: np.ndarray, infer_ms: np.ndarray | None = None) -> None:
+                t_s: np.ndarray, e2e_ms: np.ndarray, infer_ms: np.ndarray | None = None,
+                overlay_ms: np.ndarray | None = None) -> None:
         """rows: (stage, p50, p95, p99) in ms; t_s/e2e_ms: the plot's points (seconds, ms)."""
         self.rate_label.setText(f"fps in <b>{fps_in:.1f}</b> · out <b>{fps_out:.1f}</b> · dropped <b>{dropped}</b>")
         rows = list(rows)
@@ -79,6 +82,8 @@ class LatencyPanel(QGroupBox):
                 self.table.setItem(r, c, item)
         self.table.resizeColumnsToContents()
         self.e2e_curve.setData(t_s, e2e_ms)
+        if overlay_ms is not None:
+            self.age_curve.setData(t_s, overlay_ms)
         if infer_ms is not None:                 # NaN where the model skipped a frame: join the runs
             ran = np.isfinite(infer_ms)
             self.infer_curve.setData(t_s[ran], infer_ms[ran])

@@ -1,0 +1,253 @@
+#!/usr/bin/env python
+"""Write every figure in README.md and the model cards from JSON files the commands produced.
+
+Figures are never typed by hand: a README block between
+
+    <!-- figures:KIND key=value ... -->
+    ...generated text...
+    <!-- /figures:KIND -->
+
+is replaced by RENDERERS[KIND](**keys), which reads its JSON files (paths relative to the repository;
+bench runs are kept, minus per-frame data, under docs/measured/). A model card's `metrics` and
+`speed` are written from the eval JSON and bench summaries in the same way.
+
+    python scripts/update_docs.py --record live_fast out/bench/summary.json   # keep a run's summary
+    python scripts/update_docs.py                      # rewrite every block of README.md
+    python scripts/update_docs.py --only overlay       # only blocks of these kinds
+    python scripts/update_docs.py --check              # exit 1 when a block is out of date (CI)
+    python scripts/update_docs.py --card weights/fastscnn_spine --eval weights/fastscnn_spine/eval_test.json \
+        --bench docs/measured/live_fast.json           # metrics + speed of a model card
+
+To add a table: write a renderer below (kwargs from the marker -> Markdown), add it to RENDERERS,
+put the markers in the README and run the script.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import re
+import shlex
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+ROOT = Path(__file__).resolve().parent.parent
+MEASURED = ROOT / "docs" / "measured"
+BLOCK = re.compile(r"(<!-- figures:(?P<kind>[\w-]+)(?P<args>[^>]*?)-->\n)(?P<body>.*?)(<!-- /figures:(?P=kind) -->)",
+                   re.S)
+PER_FRAME_KEYS = ("events",)          # bench summaries: what --record leaves out
+
+
+# ------------------------------------------------------------------ reading
+def load(path: str | Path) -> dict[str, Any]:
+    """A JSON file by path (relative to the repository) or by its name under docs/measured/."""
+    p = Path(path)
+    for cand in (p, ROOT / p, MEASURED / p, MEASURED / f"{p}.json"):
+        if cand.is_file():
+            return json.loads(cand.read_text())
+    raise SystemExit(f"update_docs: {path}: no such measured file (looked in . and {MEASURED})")
+
+
+def record(name: str, summary_path: str) -> Path:
+    """Keep a bench summary.json (minus per-frame data) as docs/measured/NAME.json."""
+    s = json.loads(Path(summary_path).read_text())
+    for k in PER_FRAME_KEYS:
+        s.pop(k, None)
+    MEASURED.mkdir(parents=True, exist_ok=True)
+    out = MEASURED / f"{name}.json"
+    out.write_text(json.dumps(s, indent=1, sort_keys=True) + "\n")
+    return out
+
+
+def _f(v: Any, fmt: str = "{:.1f}") -> str:
+    return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
+
+
+def _files(files: str) -> list[str]:
+    return [f for f in files.split(",") if f]
+
+
+# ------------------------------------------------------------------ renderers: kwargs -> Markdown
+def render_overlay(files: str) -> str:
+    """Live runs side by side: overlay age (headline), video latency, mask sources, displayed accuracy."""
+    head = ("run", "mode", "align ms", "warp", "infer delay ms", "smoothing", "fps", "engine-only fps",
+            "overlay age p50 / p95 ms",
+            "video latency p95 ms", "own %", "warped / latest / off", "displayed mIoU", "offline mIoU",
+            "displayed / offline", "flicker displayed / offline")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name in _files(files):
+        s = load(name)
+        src, n = s.get("mask_source", {}), max(1, s["frames_out"])
+        a = s.get("accuracy") or {}
+        d, o = a.get("displayed", {}), a.get("offline", {})
+        live = s.get("mode") == "live"
+        lines.append("| " + " | ".join([
+            Path(name).stem, s.get("mode", "–"), _f(s.get("align_ms"), "{:g}") if live else "–",
+            ("on" if s.get("warp") else "off") if live else "–",
+            _f(s.get("infer_delay_ms"), "{:g}"), _f(s.get("smoothing"), "{:g}"), _f(s["fps"]),
+            _f(s.get("engine_only_fps")),
+            f"{_f(s['overlay_age_ms']['p50'])} / **{_f(s['overlay_age_ms']['p95'])}**",
+            _f(s["video_latency_ms"]["p95"]), _f(100 * src.get("own", 0) / n, "{:.0f}"),
+            f"{src.get('warped', 0)} / {src.get('latest', 0)} / {src.get('off', 0)}",
+            _f(d.get("miou"), "{:.4f}"), _f(o.get("miou"), "{:.4f}"),
+            _f(a.get("displayed_over_offline"), "{:.3f}"),
+            f"{_f(d.get('flicker'), '{:.4f}')} / {_f(o.get('flicker'), '{:.4f}')}"]) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_commands(files: str) -> str:
+    """The exact commands behind a table (bench records its own command line)."""
+    out = []
+    for name in _files(files):
+        cmd = load(name).get("command")
+        if cmd:
+            out.append(f"{cmd}   # {Path(name).stem}")
+    return "```bash\n" + "\n".join(out) + "\n```\n"
+
+
+def render_eval(file: str) -> str:
+    """The clinical study's table (per class + mean, %) from `surgical-seg eval --json`."""
+    e = load(file)
+    cols = ("accuracy", "precision", "recall", "iou", "dice", "auc")
+    lines = ["| class | accuracy | precision | recall | IoU | Dice | AUC |", "|---|---|---|---|---|---|---|"]
+    for name, m in e["per_class"].items():
+        lines.append(f"| {name} | " + " | ".join(_f(m[c] * 100) if c != "auc" else _f(m[c], "{:.3f}")
+                                                 for c in cols) + " |")
+    m = e["mean"]
+    lines.append("| **mean** | " + " | ".join(
+        (f"**{_f(m[c] * 100)}**" if c in ("iou", "dice") else _f(m[c] * 100)) if c != "auc" else _f(m[c], "{:.3f}")
+        for c in cols) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def render_lag(file: str) -> str:
+    """scripts/lag_study.py: displayed mIoU for a lag of k frames, the mask as is vs warped."""
+    s = load(file)
+    lines = [f"own mask on every frame: mIoU {_f(s['own_miou'], '{:.3f}')}, flicker {_f(s['own_flicker'], '{:.4f}')}"
+             f" ({s['frames']} frames, warp median {_f(s.get('warp_ms_median'))} ms)\n",
+             "| lag | latest mIoU | warped mIoU | loss recovered by warping | flicker latest / warped |",
+             "|---|---|---|---|---|"]
+    for r in s["lags"]:
+        lines.append(f"| {r['lag_frames']} frames ({r['lag_ms']:.0f} ms) | {_f(r['latest_miou'], '{:.3f}')} | "
+                     f"{_f(r['warped_miou'], '{:.3f}')} | {_f(None if r['recovered'] is None else 100 * r['recovered'], '{:.0f}')} % | "
+                     f"{_f(r['latest_flicker'], '{:.4f}')} / {_f(r['warped_flicker'], '{:.4f}')} |")
+    return "\n".join(lines) + "\n"
+
+
+def render_upsample(file: str) -> str:
+    """scripts/time_upsample.py: postprocess cost per frame of smooth edges."""
+    s = load(file)
+    lines = ["| frame | nearest ms | bilinear (default) ms | bilinear to the full frame ms |", "|---|---|---|---|"]
+    for r in s["rows"]:
+        lines.append(f"| {r['frame']} | {r['nearest_ms']} | {r['bilinear_ms']} | {r['bilinear_full_frame_ms']} |")
+    return "\n".join(lines) + "\n"
+
+
+RENDERERS: dict[str, Callable[..., str]] = {
+    "overlay": render_overlay,
+    "upsample": render_upsample,
+    "lag": render_lag,
+    "commands": render_commands,
+    "eval": render_eval,
+}
+
+
+# ------------------------------------------------------------------ README
+def rewrite(text: str, only: set[str] | None = None) -> tuple[str, list[str]]:
+    """Every marked block re-rendered; returns (new text, kinds rewritten)."""
+    done: list[str] = []
+
+    def sub(m: re.Match) -> str:
+        kind = m.group("kind")
+        if only and kind not in only:
+            return m.group(0)
+        if kind not in RENDERERS:
+            raise SystemExit(f"update_docs: no renderer for block figures:{kind} (known: {', '.join(RENDERERS)})")
+        kwargs = dict(kv.split("=", 1) for kv in shlex.split(m.group("args")))
+        done.append(kind)
+        return m.group(1) + RENDERERS[kind](**kwargs) + m.group(5)
+
+    return BLOCK.sub(sub, text), done
+
+
+# ------------------------------------------------------------------ model card
+def card_speed_entry(s: dict[str, Any]) -> dict[str, Any]:
+    """One bench run as the card's speed entry; the overlay age is the headline."""
+    import os
+    import platform
+    entry = {"machine": f"{platform.machine()}, {os.cpu_count()} CPU cores", "source": s["source"],
+             "mode": s["mode"], "fps": round(s["fps"], 1),
+             "overlay_age_ms_p50": _round(s.get("overlay_age_ms", {}).get("p50")),
+             "overlay_age_ms_p95": _round(s.get("overlay_age_ms", {}).get("p95")),
+             "video_latency_ms_p95": _round(s.get("video_latency_ms", s.get("latency_ms", {})).get("p95")),
+             "infer_ms_p50": _round(s["stages_ms"]["infer"]["p50"], 2),
+             "engine_only_fps": _round(s.get("engine_only_fps"))}
+    if s.get("mask_source"):
+        entry["mask_source"] = dict(s["mask_source"])
+    if s.get("accuracy"):
+        a = s["accuracy"]
+        entry["displayed_miou"] = _round(a["displayed"]["miou"], 4)
+        entry["offline_miou"] = _round(a["offline"]["miou"], 4)
+    return entry
+
+
+def _round(v: Any, n: int = 1) -> Any:
+    return None if v is None else round(float(v), n)
+
+
+def update_card(model_dir: str, eval_json: str | None, benches: list[str], note: str | None) -> Path:
+    sys.path.insert(0, str(ROOT))
+    from surgical_seg.modelcard import ModelCard
+    card = ModelCard.load(model_dir)
+    metrics, speed = dict(card.metrics), dict(card.speed)
+    if eval_json:
+        e = load(eval_json)
+        metrics = {"data": e.get("data"), "split": e.get("split"), "num_images": e["num_images"],
+                   "pixel_accuracy": round(e["pixel_accuracy"], 4),
+                   "mean": {k: round(v, 4) for k, v in e["mean"].items()},
+                   "per_class": {c: {k: round(v, 4) for k, v in m.items()} for c, m in e["per_class"].items()}}
+    for path in benches:
+        s = load(path)
+        speed[f"{s['backend']}_{s['mode']}"] = card_speed_entry(s)
+    training = {**card.training, "note": note} if note else card.training
+    return dataclasses.replace(card, metrics=metrics, speed=speed, training=training).save(model_dir)
+
+
+# ------------------------------------------------------------------ command
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--readme", default=str(ROOT / "README.md"))
+    p.add_argument("--only", action="append", help="rewrite only blocks of this kind (repeat)")
+    p.add_argument("--check", action="store_true", help="change nothing; exit 1 when a block is out of date")
+    p.add_argument("--record", nargs=2, metavar=("NAME", "SUMMARY_JSON"),
+                   help="copy a bench summary.json (minus per-frame data) to docs/measured/NAME.json")
+    p.add_argument("--card", help="model folder whose model.yml gets metrics/speed")
+    p.add_argument("--eval", help="with --card: JSON written by surgical-seg eval --json")
+    p.add_argument("--bench", action="append", default=[], help="with --card: bench summary (path or measured name)")
+    p.add_argument("--note", help="with --card: a sentence for the card's training section")
+    a = p.parse_args(argv)
+    if a.record:
+        print(f"wrote {record(*a.record)}")
+        return 0
+    if a.card:
+        print(f"updated {update_card(a.card, a.eval, a.bench, a.note)}")
+        return 0
+    readme = Path(a.readme)
+    old = readme.read_text()
+    new, done = rewrite(old, set(a.only) if a.only else None)
+    if a.check:
+        if new != old:
+            print(f"{readme}: figure blocks out of date; run scripts/update_docs.py", file=sys.stderr)
+            return 1
+        print(f"{readme}: {len(done)} figure block(s) up to date")
+        return 0
+    if new != old:
+        readme.write_text(new)
+    print(f"{readme}: rewrote {len(done)} block(s): {', '.join(done) or 'none'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
