@@ -36,7 +36,8 @@ class ModelCard:
     resize: str = "letterbox"        # keep aspect ratio, pad with black (the scope surround)
     layout: str = "NCHW"
     channel_order: str = "RGB"
-    dark_below: int = 12              # grey level under which pixels (the scope's black surround) stay unlabelled
+    dark_below: int = 0               # legacy (models trained with the surround ignored set 12): grey level under
+                                      # which pixels stay unlabelled; 0 = off, the model labels the surround itself
     temperature: float = 1.0          # softmax temperature fitted by `export --calibrate` (1 = uncalibrated)
     confidence_threshold: float = 0.6  # calibrated top-class probability under which the overlay marks a pixel unsure
     files_sha256: dict[str, str] = field(default_factory=dict)   # model file -> SHA-256, written by export

@@ -211,10 +211,15 @@ def test_argmax_classes_equals_numpy_argmax():
     assert argmax_classes(p)[0, 0] == 0
 
 
-def test_black_scope_surround_is_never_labelled(tiny_model_dir):
-    """Training ignores the surround, so the engine leaves near-black pixels unlabelled."""
+def test_legacy_dark_below_leaves_the_black_surround_unlabelled(tmp_path, tiny_model_dir):
+    """Models trained with the surround ignored (v1) set dark_below; new models learn it (default 0: off)."""
     from surgical_seg.engine import load_segmenter
-    seg = load_segmenter(tiny_model_dir, backend="onnxruntime")
+    assert load_segmenter(tiny_model_dir, backend="onnxruntime").card.dark_below == 0
+    legacy = tmp_path / "legacy"
+    shutil.copytree(tiny_model_dir, legacy)
+    card = yaml.safe_load((legacy / "model.yml").read_text())
+    (legacy / "model.yml").write_text(yaml.safe_dump({**card, "dark_below": 12}))
+    seg = load_segmenter(legacy, backend="onnxruntime")
     frame = np.full((180, 320, 3), 6, np.uint8)                     # the black surround (with noise floor)
     frame[40:140, 100:220] = np.random.default_rng(0).integers(60, 255, (100, 120, 3), dtype=np.uint8)
     labels = seg.segment(frame).labels
