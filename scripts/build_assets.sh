@@ -29,12 +29,23 @@ if [ ! -f out/stage1/model.yml ]; then
     $SS export runs/fastscnn_spine_stage1 --out out/stage1 --check-data data/synth_train
 fi
 train configs/finetune_fastscnn.yml runs/fastscnn_spine --set init_from=out/stage1
-$SS export runs/fastscnn_spine --out weights/fastscnn_spine --check-data data/heldout_s21
+$SS export runs/fastscnn_spine --out weights/fastscnn_spine --check-data data/heldout_s21 --calibrate data/synth_train_v2
 for s in 21 22; do
-    $SS eval --data data/heldout_s$s --split all --model weights/fastscnn_spine --json docs/measured/eval_s$s.json \
-        $([ $s = 21 ] && echo --report docs/eval_report)
-    $SS eval --data data/heldout_s$s --split all --model weights/fastscnn_spine --json docs/measured/eval_s${s}_degraded.json --degrade
+    $SS eval --data data/heldout_s$s --split all --model weights/fastscnn_spine --upsample bilinear \
+        --json docs/measured/eval_s$s.json $([ $s = 21 ] && echo --report docs/eval_report)
+    $SS eval --data data/heldout_s$s --split all --model weights/fastscnn_spine --upsample bilinear \
+        --json docs/measured/eval_s${s}_degraded.json --degrade
 done
+.venv/bin/python scripts/precision_check.py weights/fastscnn_spine data/heldout_s21 --json docs/measured/precision.json
 [ -f weights/samples/spine_synth_720p.mp4 ] || \
     $SS synth --video weights/samples/spine_synth_720p.mp4 --seconds 10 --fps 30 --size 1280x720 --seed 11
 $SS bench weights/samples/spine_synth_720p.mp4 --model weights/fastscnn_spine --mode replay --baseline --out out/bench_sample
+.venv/bin/python scripts/update_docs.py --record bench_sample out/bench_sample/summary.json
+scripts/measure_overlay.sh weights/fastscnn_spine
+[ -f data/readers_s41/synth.json ] || $SS synth --out data/readers_s41 --images 100 --seed 41
+$SS synth --readers data/readers_s41 --out data/readers_s41_raters --seed 41
+$SS readers --truth data/readers_s41 --reader senior=data/readers_s41_raters/senior --reader mid=data/readers_s41_raters/mid \
+    --reader junior=data/readers_s41_raters/junior --model weights/fastscnn_spine --json docs/reader_study/readers.json \
+    --report docs/reader_study
+.venv/bin/python scripts/update_docs.py --card weights/fastscnn_spine --eval docs/measured/eval_s21.json --bench bench_sample
+.venv/bin/python scripts/update_docs.py

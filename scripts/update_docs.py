@@ -145,7 +145,67 @@ def render_upsample(file: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_heldout(files: str) -> str:
+    """Mean figures of several `eval --json` runs side by side (clean and degraded held-out sets), with
+    the share of instrument pixels painted as anatomy."""
+    lines = ["| held-out set | frames | mean IoU | mean Dice | mean AUC | pixel accuracy | instrument pixels labelled |",
+             "|---|---|---|---|---|---|---|"]
+    for name in _files(files):
+        e = load(f"docs/measured/{name}.json")
+        m, tools = e["mean"], e.get("instruments") or {}
+        label = f"`{e['data']}`" + (" degraded (`--degrade`)" if e.get("degraded") else "")
+        lines.append(f"| {label} | {e['num_images']} | **{_f(m['iou'] * 100)}** | **{_f(m['dice'] * 100)}** | "
+                     f"{_f(m['auc'], '{:.3f}')} | {_f(e['pixel_accuracy'] * 100)} | "
+                     f"{_f((tools.get('labelled_share') or 0) * 100)} % |")
+    return "\n".join(lines) + "\n"
+
+
+def render_precision(file: str) -> str:
+    """bf16 against f32 (scripts/precision_check.py)."""
+    p = load(file)
+    f32, low = p["segment_ms"]["f32"], p["segment_ms"][p["precision"]]
+    return (f"| precision | segment() p50 ms | p95 ms | labels equal to f32 | max probability change |\n"
+            f"|---|---|---|---|---|\n"
+            f"| f32 (default) | {_f(f32['p50'])} | {_f(f32['p95'])} | 100 % | 0 |\n"
+            f"| {p['precision']} | {_f(low['p50'])} | {_f(low['p95'])} | {_f(p['label_agreement'] * 100, '{:.2f}')} % | "
+            f"{_f(p['max_probability_difference'], '{:.3f}')} |\n\n"
+            f"{p['frames']} frames of `{p['data']}` for agreement; speed on one {p['frame']} frame, "
+            f"{p['threads']} thread, both interleaved (load average {_f(p['load_average'])}): "
+            f"{p['precision']} is {_f(p['speedup_p50'], '{:.2f}')}× f32 at p50.\n")
+
+
+def render_replay(file: str) -> str:
+    """One replay bench run: throughput, engine-only, baseline and the stage means."""
+    s = load(f"docs/measured/{file}.json")
+    st = s["stages_ms"]
+    base = s.get("baseline", {}).get("fps")
+    return (f"`{s.get('command', 'surgical-seg bench')}`: **{_f(s['fps'])} fps** over {s['frames_out']} frames "
+            f"({s['frames_in']} in, {s['dropped']} dropped), engine alone {_f(s['engine_only_fps'])} fps "
+            f"(overhead ratio {_f(s['overhead_ratio'], '{:.2f}')})"
+            + (f", the naive cv2 + Paddle Inference loop {_f(base)} fps → **{_f(s['speedup_vs_baseline'], '{:.1f}')}× faster**"
+               if base else "")
+            + ". Stage means (ms): " + ", ".join(f"{k} {_f(v['mean'])}" for k, v in st.items()) + ".\n")
+
+
+def render_readers(file: str) -> str:
+    """The reader study's table and its paired tests, taken from the report `surgical-seg readers` wrote."""
+    lines = Path(file).read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("| Rater"))
+    table = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        table.append(line)
+    tests = [line for line in lines if line.startswith("- model − ")]
+    kappa = [line for line in lines if line.startswith("Fleiss' kappa")]
+    return "\n".join(table + [""] + tests + [""] + [k.split(" Pairwise")[0] for k in kappa]) + "\n"
+
+
 RENDERERS: dict[str, Callable[..., str]] = {
+    "readers": render_readers,
+    "heldout": render_heldout,
+    "precision": render_precision,
+    "replay": render_replay,
     "overlay": render_overlay,
     "upsample": render_upsample,
     "lag": render_lag,

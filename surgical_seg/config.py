@@ -245,6 +245,8 @@ def apply_overrides(cfg: AppConfig, pairs: list[str], where: str = "--set") -> A
             raise ConfigError(f"{where} {pair!r}: value is not valid YAML") from None
         current = dataclasses.asdict(getattr(cfg, section))
         typ = type(getattr(cfg, section))
+        if isinstance(value, bool) and typing.get_type_hints(typ).get(name) is str:
+            value = text.strip()                 # YAML reads off/on/yes/no as booleans; a text key wants the word
         built = from_dict(typ, {**current, name: value}, f"{where}: {section}")
         cfg = dataclasses.replace(cfg, **{section: built})
     _check_app(cfg, where)
