@@ -260,7 +260,7 @@ def format_table(s: dict[str, Any]) -> str:
     for stage, d in rows:
         lines.append(f"{stage:<12}" + "".join(f"{_f(d[k]):>9}" for k in ("mean", "p50", "p95", "p99", "max")))
     if s["mode"] == "replay":
-        lines.append("(replay: end-to-end includes the wait in the decode-ahead queue; stages are pure cost)")
+        lines.append("(replay: video latency and overlay age include the wait in the decode-ahead queue; stages are pure cost)")
     if s.get("realtime") or s.get("source_kind") in ("camera", "stream", "synthetic"):
         lines.append("(paced source: fps and overhead ratio are bounded by the source's frame rate)")
     r = s["rss_mb"]
@@ -351,7 +351,7 @@ def write_comparison(results: list[tuple[str, dict[str, Any]]], out_dir: Path) -
     ax[0].legend()
     ax[1].bar(x - 0.2, [s["latency_ms"]["p50"] for _, s in results], 0.4, label="p50")
     ax[1].bar(x + 0.2, [s["latency_ms"]["p95"] for _, s in results], 0.4, label="p95")
-    ax[1].set(ylabel="ms", title="end-to-end latency")
+    ax[1].set(ylabel="ms", title="video latency")
     ax[1].legend()
     for a in ax:
         a.set_xticks(x, names, rotation=20, ha="right", fontsize=8)

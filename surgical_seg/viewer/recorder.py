@@ -34,7 +34,7 @@ TIME_BASE = Fraction(1, 1000)       # frame pts in ms of capture time
 
 
 def csv_row(packet: FramePacket) -> list:
-    """One CSV line: the packet's index, times, per-stage durations and end-to-end latency."""
+    """One CSV line: the packet's index, times, per-stage durations and video latency."""
     stages = [packet.stage_ms(s) for s in STAGES]
     latency = packet.latency_ms("display") or packet.latency_ms("composite")
     fmt = (lambda v: "" if v is None else f"{v:.3f}")
