@@ -201,7 +201,21 @@ def render_readers(file: str) -> str:
     return "\n".join(table + [""] + tests + [""] + [k.split(" Pairwise")[0] for k in kappa]) + "\n"
 
 
+def render_stages(files: str, stages: str = "postprocess,composite") -> str:
+    """Runs side by side: fps and the p50 of chosen stages (e.g. what an overlay option costs)."""
+    names = stages.split(",")
+    lines = ["| run | overlay.confidence | fps | " + " | ".join(f"{n} p50 ms" for n in names) + " |",
+             "|---|---|---|" + "---|" * len(names)]
+    for name in _files(files):
+        s = load(f"docs/measured/{name}.json")
+        conf = next((c.split("=", 1)[1] for c in s.get("command", "").split() if c.startswith("overlay.confidence=")), "–")
+        lines.append(f"| {name} | {conf} | {_f(s['fps'])} | "
+                     + " | ".join(_f(s["stages_ms"][n]["p50"], "{:.2f}") for n in names) + " |")
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS: dict[str, Callable[..., str]] = {
+    "stages": render_stages,
     "readers": render_readers,
     "heldout": render_heldout,
     "precision": render_precision,
