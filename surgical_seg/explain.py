@@ -8,8 +8,6 @@ to [0, 1]. This needs gradients, so it runs the dygraph Paddle model (model.pdpa
 """
 from __future__ import annotations
 
-import json
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,40 +19,7 @@ from .errors import DataError, ModelError
 from .modelcard import DYGRAPH_FILE, ModelCard, resolve_model_dir
 
 CAPTION = "for understanding, not guidance"
-_PARAM_NAME = re.compile(r"^(.+)_(\d+)\.(\w+)$")      # conv2d_12.w_0 -> (conv2d, 12, w_0)
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
-
-
-def recover_state_from_pir(model_dir: Path, model) -> dict:
-    """Dygraph state dict from the exported PIR files (for folders exported before model.pdparams).
-
-    paddle.jit.load's parameters param_0..param_N follow the sorted names of the program's parameter
-    ops ("conv2d_12.w_0"); those are the `.name`s of the same architecture built in a fresh
-    unique_name guard, each layer kind's counter shifted by however many layers the exporting process
-    had made before (so shifted to start where ours start). Layers the exported forward never ran
-    (auxiliary heads) keep their initial values.
-    """
-    import paddle
-    loaded = paddle.jit.load(str(model_dir / "model")).state_dict()
-    ops = json.loads((model_dir / "model.json").read_text())["program"]["regions"][0]["blocks"][0]["ops"]
-    names = sorted(op["A"][3] for op in ops if op.get("#") == "p")
-    by_name = {n: loaded[f"param_{i}"] for i, n in enumerate(names)}
-    theirs = {n: m.groups() for n in names if (m := _PARAM_NAME.match(n))}
-    ours = {k: m.groups() for k, v in model.state_dict().items() if (m := _PARAM_NAME.match(v.name))}
-    shift = {}
-    for kind in {g[0] for g in ours.values()}:
-        have = [int(g[1]) for g in theirs.values() if g[0] == kind]
-        shift[kind] = min(have) - min(int(g[1]) for g in ours.values() if g[0] == kind) if have else 0
-    own = model.state_dict()
-    state = {}
-    for key, (kind, n, suffix) in ours.items():
-        value = by_name.get(f"{kind}_{int(n) + shift[kind]}.{suffix}")
-        if value is not None and tuple(value.shape) == tuple(own[key].shape):
-            state[key] = value.numpy()
-    if len(state) < len(own) // 2:
-        raise ModelError(f"{model_dir}: cannot map the exported parameters onto {type(model).__name__} "
-                         f"({len(state)} of {len(own)}); re-export it to write {DYGRAPH_FILE}")
-    return state
 
 
 def load_dygraph(model_dir: str | Path):
@@ -69,8 +34,13 @@ def load_dygraph(model_dir: str | Path):
     path = model_dir / DYGRAPH_FILE
     if path.is_file():
         state = paddle.load(str(path))
-    elif (model_dir / "model.json").is_file():
-        state = recover_state_from_pir(model_dir, model)
+    elif (model_dir / "model.json").is_file():         # exported before model.pdparams existed
+        from .training.export import exported_state_dict
+        state = exported_state_dict(model_dir, card.architecture, card.num_classes)
+        own = model.state_dict()
+        if len(state) < len(own) // 2:
+            raise ModelError(f"{model_dir}: cannot map the exported parameters onto {type(model).__name__} "
+                             f"({len(state)} of {len(own)}); re-export it to write {DYGRAPH_FILE}")
     else:
         raise ModelError(f"{path}: missing (re-export the model: `surgical-seg export RUN --out {model_dir}`)")
     model.set_state_dict(state)
@@ -202,5 +172,5 @@ def explain_to_file(spec: str, class_name: str, out: str | Path, model: str | Pa
             "region_pixels": int(ex.region.sum()), "mass_inside": share}
 
 
-__all__ = ["SegGradCam", "Explanation", "load_dygraph", "recover_state_from_pir", "mass_inside", "render",
+__all__ = ["SegGradCam", "Explanation", "load_dygraph", "mass_inside", "render",
            "read_frame", "explain_to_file", "CAPTION"]

@@ -55,7 +55,8 @@ class InstrumentCheck:
 
 def _instrument_mask(lab_path: Path):
     """instruments/<stem>.png beside labels/, or None when the dataset has none."""
-    p = lab_path.parent.parent / "instruments" / lab_path.name
+    from ..training.datasets import instrument_mask_path
+    p = instrument_mask_path(lab_path)
     if not p.is_file():
         return None
     mask = cv2.imread(str(p), cv2.IMREAD_UNCHANGED)

@@ -52,6 +52,12 @@ def read_split(data_dir: str | Path, split: str) -> list[tuple[Path, Path]]:
     return out
 
 
+def instrument_mask_path(label_path: str | Path) -> Path:
+    """instruments/<name>.png beside labels/ (written by `synth --instrument-masks`; 255 = instrument)."""
+    label_path = Path(label_path)
+    return label_path.parent.parent / "instruments" / label_path.name
+
+
 def load_label(path: str | Path) -> np.ndarray:
     """A label PNG as HxW uint8 class ids; colour or 16-bit PNGs are refused, not guessed."""
     lab = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
@@ -110,4 +116,4 @@ def make_split(data_dir: str | Path, ratios: tuple[float, ...] = (0.8, 0.1, 0.1)
     return {split: int(have[k]) for k, split in enumerate(SPLITS)}
 
 
-__all__ = ["read_split", "load_label", "make_split", "SPLITS"]
+__all__ = ["read_split", "load_label", "instrument_mask_path", "make_split", "SPLITS"]

@@ -189,14 +189,15 @@ def exported_state_dict(model_dir: str | Path, architecture: str, num_classes: i
                 low[m[1]] = min(low.get(m[1], 1 << 30), int(m[2]))
         return low
 
-    ref_names = {k: p.name for k, p in reference.state_dict().items()}
+    ref_state = reference.state_dict()
+    ref_names = {k: p.name for k, p in ref_state.items()}
     shift = {t: i - lowest(list(ref_names.values())).get(t, i) for t, i in lowest(list(by_name)).items()}
     state = {}
     for key, name in ref_names.items():
         m = pattern.match(name)
         theirs = f"{m[1]}_{int(m[2]) + shift.get(m[1], 0)}.{m[3]}" if m else name
         value = by_name.get(theirs)
-        if value is not None and tuple(value.shape) == tuple(reference.state_dict()[key].shape):
+        if value is not None and tuple(value.shape) == tuple(ref_state[key].shape):
             state[key] = value
     if not state:
         raise ModelError(f"{model_dir}: no parameter matches a {architecture} with {num_classes} classes")

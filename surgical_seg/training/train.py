@@ -40,7 +40,7 @@ INSTRUMENT = 254   # in-memory label: background that is an instrument (from ins
 def load_samples(data_dir: str | Path, split: str, cache_width: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Images and labels of a split, downsized once to `cache_width` and kept in memory."""
     from ..classlist import ClassList
-    from .datasets import load_label, read_split
+    from .datasets import instrument_mask_path, load_label, read_split
     classes = ClassList.for_dataset(data_dir)
     out = []
     for img_path, lab_path in read_split(data_dir, split):
@@ -51,7 +51,7 @@ def load_samples(data_dir: str | Path, split: str, cache_width: int) -> list[tup
         classes.check_labels(lab, lab_path)
         if lab.shape != img.shape[:2]:
             raise DataError(f"{lab_path}: label size {lab.shape[::-1]} differs from image {img.shape[1::-1]}")
-        tools = lab_path.parent.parent / "instruments" / lab_path.name
+        tools = instrument_mask_path(lab_path)
         if tools.is_file():                      # instruments are background the loss can weight up
             mask = cv2.imread(str(tools), cv2.IMREAD_UNCHANGED)
             if mask is None or mask.shape != lab.shape:
