@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -44,6 +45,7 @@ class FramePacket:
     composited: np.ndarray | None = None      # the overlaid picture (a new array)
     overlay_off_reason: str | None = None     # why no overlay is drawn on this frame
     mask_source: str | None = None            # own | warped | latest | off (surgical_seg.align), once composited
+    layer: Any = None                         # the viewer's overlay paint layer (Pipeline.set_annotator)
 
     def __post_init__(self) -> None:
         f = self.frame

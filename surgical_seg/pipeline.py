@@ -10,7 +10,9 @@ Public API (stable; the viewer codes against it)
                                       # "display" and call stats.add(packet) again (spans merge)
     pipe.latest_index -> int          # its frame index (-1 before the first): tell new from repeat
     pipe.events() -> list[Event]      # drain source + pipeline events (never blocks)
-    pipe.set_annotator(annotator | None)  # restyle from the UI thread; None = overlay off by the user
+    pipe.set_annotator(annotator | None, layer=None)  # restyle from the UI thread; None = overlay off by
+                                      # the user; layer(seg) -> packet.layer, the viewer's paint layer,
+                                      # built here on the compositor thread so the UI thread only paints
     pipe.counts() -> Counts           # frames_in, inferred, dropped, frames_out, model_errors
     pipe.finished -> bool             # the source ended and every frame was handled
     pipe.wait(timeout) -> bool        # block until finished (bench, tests)
@@ -134,7 +136,7 @@ class Pipeline:
         self.stats = stats                    # StatsRecorder-like: add(packet), dropped(packet)
         self.sinks = list(sinks)
         self.on_event = on_event
-        self._annotator = annotator
+        self._style: tuple[Annotator | None, Callable[[Segmentation], Any] | None] = (annotator, None)
         self._user_off = annotator is None
         self._out: LatestSlot[FramePacket] = LatestSlot()
         self._events: collections.deque[Event] = collections.deque(maxlen=512)
@@ -220,9 +222,11 @@ class Pipeline:
             except IndexError:
                 return out
 
-    def set_annotator(self, annotator: Annotator | None) -> None:
-        """Change the overlay style; None = turned off by the user (frames still flow)."""
-        self._annotator, self._user_off = annotator, annotator is None
+    def set_annotator(self, annotator: Annotator | None, layer: Callable[[Segmentation], Any] | None = None) -> None:
+        """Change the overlay style; None = turned off by the user (frames still flow). `layer`, when
+        given, builds packet.layer from each drawn mask in the same style (one assignment: the
+        compositor never sees a new annotator with an old layer)."""
+        self._style, self._user_off = (annotator, layer), annotator is None
 
     def counts(self) -> Counts:
         with self._lock:
@@ -312,9 +316,10 @@ class Pipeline:
                    mask_source: str = "own") -> None:
         """Draw (or not) on a new array, publish, feed stats and sinks. Runs on the compositor thread."""
         t0 = time.perf_counter_ns()
-        annotator = self._annotator           # None: the user turned the overlay off (not an alarm)
+        annotator, layer = self._style        # annotator None: the user turned the overlay off (not an alarm)
         if seg is not None and annotator is not None and off_reason is None:
             packet.composited = annotator.annotate(packet.frame, seg)
+            packet.layer = layer(seg) if layer is not None else None
         else:
             packet.composited = packet.frame  # shared, read-only: nobody draws on frames in place
             mask_source = "off"

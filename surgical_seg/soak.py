@@ -17,11 +17,13 @@ frame (must be 0), threads leaked by the watchdogs, freezes outside any drop (lo
 from __future__ import annotations
 
 import collections
+import gc
 import json
 import subprocess
 import sys
 import threading
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,46 @@ EXPECTED = {"drop": ("source frozen", "source lost"), "raise": ("model error",),
             "hang": ("model stalled",), "slow": ("model late", "model stalled")}
 HEARTBEAT_MS = 10
 WARMUP_S = 60.0
+STALL_SAMPLE_MS = 25      # a heartbeat this much overdue: the UI thread's stack is sampled, to name the stall
+
+
+class StallSampler:
+    """Names UI-thread stalls: a thread that, when the heartbeat is overdue, samples the UI thread's Python
+    stack (where it runs, or where it waits for the GIL), and a gc callback that times each collection."""
+
+    def __init__(self, monitor: "SoakMonitor") -> None:
+        self.monitor = monitor
+        self.ui_ident = threading.get_ident()
+        self.samples: dict[int, list[str]] = {}       # tick number -> stack seen during that stall
+        self.gc_ms: list[tuple[float, int, float]] = []   # (t_s at start, generation, ms) of collections >= 5 ms
+        self._gc_t0 = 0
+        self._stop = threading.Event()
+        gc.callbacks.append(self._on_gc)
+        threading.Thread(target=self._run, name="stall-sampler", daemon=True).start()
+
+    def _on_gc(self, phase: str, info: dict) -> None:
+        now = time.perf_counter_ns()
+        if phase == "start":
+            self._gc_t0 = now
+        elif self._gc_t0 and (now - self._gc_t0) >= 5e6:
+            self.gc_ms.append(((self._gc_t0 - self.monitor.t0_ns) / 1e9, info["generation"],
+                               (now - self._gc_t0) / 1e6))
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.005):
+            m = self.monitor
+            tick = m.ticks
+            if tick in self.samples or (time.perf_counter_ns() - m._last_tick) / 1e6 < HEARTBEAT_MS + STALL_SAMPLE_MS:
+                continue
+            frame = sys._current_frames().get(self.ui_ident)
+            if frame is not None:
+                self.samples[tick] = [f"{Path(f.filename).name}:{f.lineno} {f.name}"
+                                      for f in traceback.extract_stack(frame)[-5:]]
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._on_gc in gc.callbacks:
+            gc.callbacks.remove(self._on_gc)
 
 
 class SoakMonitor:
@@ -56,6 +98,8 @@ class SoakMonitor:
         self._on: bool | None = None
         self.events: list[tuple[int, str, str]] = []          # (t_ns, kind, message) of the viewer's events
         self._seen_event: Any = None
+        self.stalls: list[tuple[float, float, int]] = []     # (t_s, ms, tick) of stalls >= STALL_SAMPLE_MS
+        self.sampler = StallSampler(self)
         self.timer = QTimer(win, interval=HEARTBEAT_MS, timerType=Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(self.tick)
         self.timer.start()
@@ -71,6 +115,8 @@ class SoakMonitor:
         if t_s > 5.0:                                  # after the window, model and stream are up
             self.max_stall_after_warmup_ms = max(self.max_stall_after_warmup_ms, stall)
         self.stalls_ms[next(b for b in (16, 33, 50, 100, 1e9) if stall < b)] += 1
+        if stall >= STALL_SAMPLE_MS:
+            self.stalls.append((t_s, stall, self.ticks - 1))
         win = self.win
         log = win.events_log
         if log and log[-1] is not self._seen_event:            # new events since the last tick
@@ -194,6 +240,12 @@ def analyse(mon: SoakMonitor, clock: FaultClock, sender_events: list[dict], end_
                    "max_stall_at_s": mon.max_stall_at_s, "max_stall_after_5s_ms": mon.max_stall_after_warmup_ms,
                    "stall_histogram_ms": {f"<{int(k) if k < 1e9 else 'inf'}": v
                                           for k, v in sorted(mon.stalls_ms.items())}},
+            "longest_stalls": [{"at_s": round(t, 3), "ms": round(ms, 1),
+                                "ui_stack": mon.sampler.samples.get(tick),
+                                "gc": [g for g in mon.sampler.gc_ms if t - (ms + 20) / 1e3 <= g[0] <= t]}
+                               for t, ms, tick in sorted(mon.stalls, key=lambda s: -s[1])[:10]],
+            "gc_over_5ms": {"count": len(mon.sampler.gc_ms),
+                            "max_ms": max((g[2] for g in mon.sampler.gc_ms), default=0.0)},
             "overlay_on_frozen_frame": mon.win.video.overlay_on_frozen,
             "overlay_paints": mon.win.video.overlay_paints,
             "freezes_outside_drops": len(stray),
@@ -259,6 +311,7 @@ def run_soak(out_dir: str | Path, minutes: float, faults_spec: str, *, port: int
         def finish() -> None:                  # on the UI thread, while the window is alive
             end_ns = time.perf_counter_ns()
             mon.timer.stop()
+            mon.sampler.stop()
             pipe = win.pipeline
             guard = getattr(pipe.segmenter, "guard", None) if pipe else None
             leaked = {"inference": guard.leaked if guard else None,

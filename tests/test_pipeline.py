@@ -200,3 +200,20 @@ def test_full_clip_replay_counts(clip_path, segmenter):
     out = run_to_end(pipe)
     assert len(out) == CLIP_FRAMES and all(p.composited is p.frame for p in out)
     assert [e.kind for e in pipe.events()][-1] == "finished"
+
+
+def test_paint_layer_is_built_on_the_compositor_thread_in_the_current_style(clip_path, segmenter):
+    """The viewer's layer is made beside the burnt-in overlay, off the UI thread, for drawn frames only."""
+    built_on = set()
+
+    def layer(seg):
+        built_on.add(threading.current_thread().name)
+        return ("layer", seg.frame_index)
+
+    pipe = Pipeline(open_source(str(clip_path), max_frames=6), FailsOn(segmenter, lambda i: i == 2),
+                    annotator_for(segmenter), mode="replay")
+    pipe.set_annotator(annotator_for(segmenter), layer)
+    out = run_to_end(pipe)
+    assert [p.layer for p in out if p.index != 2] == [("layer", p.index) for p in out if p.index != 2]
+    assert next(p for p in out if p.index == 2).layer is None          # no mask drawn: no layer
+    assert built_on and threading.main_thread().name not in built_on

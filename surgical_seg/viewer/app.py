@@ -153,7 +153,7 @@ class MainWindow(QMainWindow):
                                         style=s.style or ov.style, hidden=hidden,
                                         confidence=s.confidence or ov.confidence)
         self.controls.changed.connect(self._apply_overlay)
-        self.latency = LatencyPanel(budget_ms=self.cfg.pipeline.stale_ms)
+        self.latency = LatencyPanel(budget_ms=self.cfg.pipeline.stale_ms, window_s=self.cfg.viewer.stats_window_s)
         self.record_button = QPushButton("● Record")
         self.record_button.setCheckable(True)
         self.record_button.toggled.connect(self.set_recording)
@@ -242,7 +242,7 @@ class MainWindow(QMainWindow):
                 self.source_tasks.submit(lambda: pipe.stop(timeout=3.0))
                 return
             source = pipe.source
-            pipe.set_annotator(self._annotator)
+            pipe.set_annotator(self._annotator, self._layer_builder())
             self.pipeline, self.stats = pipe, pipe.stats
             self.source_spec, self.source_state, self.current = str(spec), None, None
             self._shown_index = -1
@@ -352,11 +352,15 @@ class MainWindow(QMainWindow):
                            if choice.enabled else None)
         self.layer_maker = MaskLayer(self._annotator) if self._annotator is not None else None
         if self.pipeline is not None:
-            self.pipeline.set_annotator(self._annotator)
+            self.pipeline.set_annotator(self._annotator, self._layer_builder())
         self.settings.opacity, self.settings.style = choice.opacity, choice.style
         self.settings.hidden_classes = choice.hidden_classes
         self.settings.confidence = choice.confidence
         self._save_settings()
+
+    def _layer_builder(self):
+        """The compositor thread's layer maker for the current style (None: overlay off)."""
+        return self.layer_maker.build if self.layer_maker is not None else None
 
     def explain_current(self) -> bool:
         """E: freeze the frame on screen and explain it beside the live view (off the UI thread)."""
@@ -382,7 +386,7 @@ class MainWindow(QMainWindow):
                 self.current = packet
                 self.video.set_frame(packet.frame, packet)        # raw: the overlay is a separate layer
                 drawn = packet.overlay_off_reason is None and self.layer_maker is not None
-                self.video.set_layer(self.layer_maker.build(packet.segmentation) if drawn else None)
+                self.video.set_layer(packet.layer if drawn else None)      # built on the compositor thread
                 if self.source_state == "source lost":
                     self.source_state = None
         pb = self._playback()
