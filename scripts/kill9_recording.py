@@ -81,7 +81,7 @@ def main() -> int:
         print(json.dumps(r), flush=True)
     passed = sum(r["ok"] for r in results)
     lost = [r["lost_frames"] for r in results if "lost_frames" in r]
-    summary = {"runs": len(results), "passed": passed, "lost_frames_max": max(lost, default=None),
+    summary = {"command": " ".join(["scripts/kill9_recording.py"] + sys.argv[1:]), "runs": len(results), "passed": passed, "lost_frames_max": max(lost, default=None),
                "lost_frames_mean": sum(lost) / len(lost) if lost else None, "results": results}
     atomic_write_json(out / "kill9.json", summary)
     print(f"{passed}/{len(results)} runs passed; frames lost at the cut: max {summary['lost_frames_max']}, "

@@ -214,7 +214,64 @@ def render_stages(files: str, stages: str = "postprocess,composite") -> str:
     return "\n".join(lines) + "\n"
 
 
+def _spread(values: list[float]) -> str:
+    """min / median / max of a list, or – when empty."""
+    if not values:
+        return "–"
+    v = sorted(values)
+    return f"{v[0]:.0f} / {v[len(v) // 2]:.0f} / {v[-1]:.0f}"
+
+
+def render_soak(file: str) -> str:
+    """`surgical-seg soak`: faults by kind (detection, recovery), then RSS, UI stalls and the overlay audit."""
+    r = load(file)
+    lines = ["| fault | times | detected ms (min / median / max) | detected as | FROZEN after last frame ms "
+             "| recovered ms (min / median / max) | from |", "|---|---|---|---|---|---|---|"]
+    kinds: dict[str, list[dict]] = {}
+    for o in r["occurrences"]:
+        kinds.setdefault(o["kind"], []).append(o)
+    for kind, occ in kinds.items():
+        fired = [o for o in occ if o.get("fired", True)]
+        seen = sorted({(o["detected_as"] or "–").split(" (")[0].split(": ")[0] for o in fired})
+        missed = sum(o["detected_ms"] is None for o in fired)
+        lines.append(f"| {kind} | {len(fired)}{f' ({missed} not detected)' if missed else ''} "
+                     f"| {_spread([o['detected_ms'] for o in fired if o['detected_ms'] is not None])} "
+                     f"| {', '.join(seen)} "
+                     f"| {_spread([o['frozen_after_last_frame_ms'] for o in fired if o.get('frozen_after_last_frame_ms') is not None])} "
+                     f"| {_spread([o['recovered_ms'] for o in fired if o['recovered_ms'] is not None])} "
+                     f"| {fired[0].get('recovered_from', 'stream back') if fired else '–'} |")
+    rss, ui = r["rss_mb"], r["ui"]
+    late = sum(v for k, v in ui["stall_histogram_ms"].items() if k in ("<100", "<inf"))
+    stall = (r.get("longest_stalls") or [{}])[0]
+    where = f" (UI thread in `{stall['ui_stack'][-1]}`)" if stall.get("ui_stack") else ""
+    load_avg = r.get("machine_load")
+    return "\n".join(lines) + "\n\n" + (
+        f"`{r.get('command', 'surgical-seg soak')}`: {r['duration_s'] / 60:.1f} min of {r['source']}, "
+        f"{r['backend']}, load average at the end {_f(load_avg[0]) if load_avg else '–'}. "
+        f"RSS {_f(rss['after_warmup'], '{:.0f}')} MB after the first minute, {_f(rss['end'], '{:.0f}')} MB at the end "
+        f"(**{_f(rss['growth'], '{:+.1f}')} MB**). Longest UI-thread stall **{_f(ui['max_stall_after_5s_ms'])} ms** "
+        f"after the first 5 s{where}; {late} of {ui['ticks']} heartbeats were 50 ms or more late. "
+        f"Overlays painted on a frozen frame: **{r['overlay_on_frozen_frame']}** of {r['overlay_paints']}. "
+        f"Threads left stuck: {sum(v or 0 for v in r['leaked_threads'].values())}; "
+        f"FROZEN outside the drops (load): {r['freezes_outside_drops']}.\n")
+
+
+def render_kill9(file: str) -> str:
+    """scripts/kill9_recording.py: what survives SIGKILL mid-recording."""
+    k = load(file)
+    res = [x for x in k["results"] if "csv_rows" in x]
+    rows = [x["csv_rows"] for x in res]
+    return (f"`{k.get('command', 'scripts/kill9_recording.py')}`: **{k['passed']}/{k['runs']} runs** left both videos "
+            f"decodable and the CSV whole (torn last lines: {sum(x['torn_lines'] for x in res)}). Killed after "
+            f"{min(x['killed_after_s'] for x in res):.1f}–{max(x['killed_after_s'] for x in res):.1f} s with "
+            f"{min(rows)}–{max(rows)} CSV rows; the videos held those rows minus "
+            f"{min(x['lost_frames'] for x in res)}–{k['lost_frames_max']} frames (mean "
+            f"{_f(k['lost_frames_mean'])}; bound 30).\n")
+
+
 RENDERERS: dict[str, Callable[..., str]] = {
+    "soak": render_soak,
+    "kill9": render_kill9,
     "stages": render_stages,
     "readers": render_readers,
     "heldout": render_heldout,
