@@ -1,7 +1,7 @@
 """Time the per-frame confidence map (surgical_seg.confidence) on real model outputs.
 
     python scripts/time_confidence.py [--model fastscnn_spine] [--clip weights/samples/spine_synth_720p.mp4]
-                                      [--frames 200] [--temperature 1.5]
+                                      [--frames 200] [--temperature 1.5] [--json docs/measured/confidence_cost.json]
 
 Runs the model once per frame of the clip (not timed), then times confidence_map on the cropped
 model-resolution probabilities at T = 1 and at --temperature, and the fade split of the overlay.
@@ -10,6 +10,8 @@ Wall time (perf_counter_ns) and the thread's CPU time: on a shared machine the w
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 import time
 
 import av
@@ -27,7 +29,10 @@ def main() -> None:
     ap.add_argument("--clip", default="weights/samples/spine_synth_720p.mp4")
     ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--temperature", type=float, default=1.5)
+    ap.add_argument("--json", help="also write the figures here (README's figures:confidence_cost block)")
     a = ap.parse_args()
+    result = {"command": " ".join(["python scripts/time_confidence.py"] + sys.argv[1:]), "frames": a.frames,
+              "model": a.model, "clip": a.clip, "load_average": os.getloadavg()[0], "map_ms": {}}
     seg = load_segmenter(a.model, backend="openvino", threads=1)
     outputs = []
     with av.open(a.clip) as c:
@@ -39,7 +44,7 @@ def main() -> None:
             outputs.append((frame, seg.infer(tensor), box))
     ann = MaskAnnotator(seg.card.colors_rgb, class_names=seg.card.classes)
     shading = ConfidenceShading("fade", seg.card.confidence_threshold)
-    time_annotate(seg, outputs, a.temperature)
+    result["annotate_cpu_ms"] = time_annotate(seg, outputs, a.temperature)
     for t in (1.0, a.temperature):
         ms, cpu_ms, split_ms = [], [], []
         for frame, probs, box in outputs:
@@ -54,17 +59,31 @@ def main() -> None:
             t3 = time.perf_counter_ns()
             ms.append((t1 - t0) / 1e6)
             split_ms.append((t3 - t2) / 1e6)
+        result["map_ms"][f"{t:g}"] = {"wall_p50": np.percentile(ms, 50), "wall_p95": np.percentile(ms, 95),
+                                      "cpu_p50": np.percentile(cpu_ms, 50), "cpu_p95": np.percentile(cpu_ms, 95),
+                                      "fade_split_p50": np.percentile(split_ms, 50)}
         print(f"T={t:g}: confidence map {conf.shape[1]}x{conf.shape[0]} p50 {np.percentile(ms, 50):.3f} ms, "
               f"p95 {np.percentile(ms, 95):.3f} ms (thread CPU time p50 {np.percentile(cpu_ms, 50):.3f}, "
               f"p95 {np.percentile(cpu_ms, 95):.3f} ms); fade split at {frame.shape[1]}x{frame.shape[0]} "
               f"p50 {np.percentile(split_ms, 50):.3f} ms, p95 {np.percentile(split_ms, 95):.3f} ms "
               f"({len(outputs)} frames)")
+    result["temperature"], result["map_size"] = a.temperature, list(conf.shape[::-1])
+    result["frame_size"] = list(frame.shape[1::-1])
+    if a.json:
+        from surgical_seg.atomic import atomic_write_json
+        result["map_ms"] = _floats(result["map_ms"])
+        atomic_write_json(a.json, result)
 
 
-def time_annotate(seg, outputs, temperature: float) -> None:
+def _floats(d: dict) -> dict:
+    return {k: _floats(v) if isinstance(v, dict) else float(v) for k, v in d.items()}
+
+
+def time_annotate(seg, outputs, temperature: float) -> dict:
     """The whole composite (MaskAnnotator.annotate) with confidence off, fade and hatch: thread CPU ms."""
     seg.temperature, seg.with_confidence = temperature, True
     segs = [(frame, seg.postprocess(probs, box)) for frame, probs, box in outputs]
+    out = {}
     for mode in ("off", "fade", "hatch"):
         shading = None if mode == "off" else ConfidenceShading(mode, seg.card.confidence_threshold)
         ann = MaskAnnotator(seg.card.colors_rgb, class_names=seg.card.classes, confidence=shading)
@@ -75,6 +94,8 @@ def time_annotate(seg, outputs, temperature: float) -> None:
             cpu.append((time.thread_time_ns() - c0) / 1e6)
         print(f"annotate {frame.shape[1]}x{frame.shape[0]} confidence {mode}: thread CPU p50 "
               f"{np.percentile(cpu, 50):.2f} ms, p95 {np.percentile(cpu, 95):.2f} ms")
+        out[mode] = {"p50": float(np.percentile(cpu, 50)), "p95": float(np.percentile(cpu, 95))}
+    return out
 
 
 if __name__ == "__main__":

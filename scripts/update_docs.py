@@ -232,11 +232,11 @@ def render_soak(file: str) -> str:
         kinds.setdefault(o["kind"], []).append(o)
     for kind, occ in kinds.items():
         fired = [o for o in occ if o.get("fired", True)]
-        seen = sorted({(o["detected_as"] or "–").split(" (")[0].split(": ")[0] for o in fired})
+        seen = sorted({o["detected_as"].split(" (")[0].split(": ")[0] for o in fired if o["detected_as"]})
         missed = sum(o["detected_ms"] is None for o in fired)
         lines.append(f"| {kind} | {len(fired)}{f' ({missed} not detected)' if missed else ''} "
                      f"| {_spread([o['detected_ms'] for o in fired if o['detected_ms'] is not None])} "
-                     f"| {', '.join(seen)} "
+                     f"| {', '.join(seen) or '–'} "
                      f"| {_spread([o['frozen_after_last_frame_ms'] for o in fired if o.get('frozen_after_last_frame_ms') is not None])} "
                      f"| {_spread([o['recovered_ms'] for o in fired if o['recovered_ms'] is not None])} "
                      f"| {fired[0].get('recovered_from', 'stream back') if fired else '–'} |")
@@ -269,7 +269,22 @@ def render_kill9(file: str) -> str:
             f"{_f(k['lost_frames_mean'])}; bound 30).\n")
 
 
+def render_confidence_cost(file: str) -> str:
+    """scripts/time_confidence.py: what the confidence map and its drawing cost per frame."""
+    c = load(file)
+    t1, tt = c["map_ms"]["1"], c["map_ms"][f"{c['temperature']:g}"]
+    a = c["annotate_cpu_ms"]
+    w, h = c["map_size"]
+    fw, fh = c["frame_size"]
+    return (f"`{c['command']}` (load average {_f(c['load_average'])}): the confidence map ({w}×{h}) costs "
+            f"**p50 {_f(tt['cpu_p50'], '{:.2f}')} ms, p95 {_f(tt['cpu_p95'], '{:.2f}')} ms** of thread CPU per frame "
+            f"at T = {c['temperature']:g} ({_f(t1['cpu_p50'], '{:.2f}')} / {_f(t1['cpu_p95'], '{:.2f}')} ms at T = 1). "
+            f"Drawing costs more than computing: the whole {fw}×{fh} composite takes {_f(a['off']['p50'])} ms "
+            f"(thread CPU p50) plain, {_f(a['fade']['p50'])} ms with `fade`, {_f(a['hatch']['p50'])} ms with `hatch`.\n")
+
+
 RENDERERS: dict[str, Callable[..., str]] = {
+    "confidence_cost": render_confidence_cost,
     "soak": render_soak,
     "kill9": render_kill9,
     "stages": render_stages,

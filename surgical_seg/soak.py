@@ -1,6 +1,6 @@
 """`surgical-seg soak`: the real viewer on a live UDP MPEG-TS stream, with faults injected on a schedule.
 
-    surgical-seg soak --minutes 30 --faults drop=5s@60s/60s,raise@300s/300s,hang=10s@450s --out out/soak
+    surgical-seg soak --minutes 30 --faults drop=5s@60s/60s,raise@330s/300s,hang=10s@450s --out out/soak
 
 A stream sender subprocess (surgical_seg/stream_sender.py) sends 720p30 H.264 in MPEG-TS to
 127.0.0.1 and carries out the `drop` faults; the model faults are injected into the real segmenter

@@ -79,3 +79,34 @@ def test_model_card_speed_and_metrics(ud, tmp_path, tiny_model_dir):
     assert live["overlay_age_ms_p95"] == 24.0 and live["video_latency_ms_p95"] == 21.5
     assert live["mask_source"]["own"] == 291 and live["displayed_miou"] == 0.61
     assert card["metrics"]["num_images"] == 3 and card["metrics"]["mean"]["iou"] == 0.5
+
+
+def test_soak_and_kill9_blocks_summarise_by_fault_kind(ud, tmp_path):
+    drop = {"kind": "drop", "at_s": 60, "length_s": 5, "detected_ms": 95.0, "detected_as": "source frozen (108 ms)",
+            "frozen_after_last_frame_ms": 104.0, "recovered_ms": 180.0}
+    soak = {"duration_s": 1800.0, "source": "udp://x", "backend": "openvino", "machine_load": [1.2, 1, 1],
+            "command": "surgical-seg soak --minutes 30",
+            "occurrences": [drop, {**drop, "at_s": 120, "detected_ms": 120.0, "recovered_ms": 2900.0},
+                            {**drop, "at_s": 180, "detected_ms": None, "detected_as": None, "recovered_ms": None,
+                             "frozen_after_last_frame_ms": None},
+                            {"kind": "hang", "at_s": 450, "detected_ms": 151.0, "recovered_from": "fault start",
+                             "detected_as": "model stalled: call running 150 ms", "recovered_ms": 2300.0}],
+            "rss_mb": {"after_warmup": 380.0, "end": 392.5, "growth": 12.5},
+            "ui": {"ticks": 180000, "max_stall_after_5s_ms": 41.7, "stall_histogram_ms": {"<16": 179990, "<100": 3}},
+            "longest_stalls": [{"ui_stack": ["app.py:385 _poll", "layer.py:37 build"]}],
+            "overlay_on_frozen_frame": 0, "overlay_paints": 53000, "leaked_threads": {"inference": 0, "capture": 1},
+            "freezes_outside_drops": 2}
+    (tmp_path / "soak.json").write_text(json.dumps(soak))
+    text = ud.render_soak(str(tmp_path / "soak.json"))
+    assert "| drop | 3 (1 not detected) | 95 / 120 / 120 | source frozen | 104 / 104 / 104 | 180 / 2900 / 2900 |" in text
+    assert "| hang | 1 | 151 / 151 / 151 | model stalled |" in text
+    assert "**+12.5 MB**" in text and "**41.7 ms**" in text and "`layer.py:37 build`" in text
+    assert "3 of 180000 heartbeats" in text and "Threads left stuck: 1" in text
+    kill = {"command": "scripts/kill9_recording.py --runs 2", "runs": 2, "passed": 2, "lost_frames_max": 7,
+            "lost_frames_mean": 4.5, "results": [
+                {"killed_after_s": 2.5, "csv_rows": 60, "torn_lines": 0, "lost_frames": 2},
+                {"killed_after_s": 9.1, "csv_rows": 250, "torn_lines": 1, "lost_frames": 7}]}
+    (tmp_path / "kill9.json").write_text(json.dumps(kill))
+    text = ud.render_kill9(str(tmp_path / "kill9.json"))
+    assert "**2/2 runs**" in text and "torn last lines: 1" in text and "2.5–9.1 s with 60–250 CSV rows" in text
+    assert "minus 2–7 frames (mean 4.5" in text

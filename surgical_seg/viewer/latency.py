@@ -3,8 +3,8 @@
 Refreshed by the window on a slow timer (4 Hz) from the rolling stats, never per frame: a table
 and a plot redrawn at 30 Hz would cost the UI thread more than the video itself. The plot's axes
 are fixed (x: seconds before now, y: a step ceiling that moves only when the data leaves it), so
-pyqtgraph keeps their cached pictures: regenerating axis ticks on every refresh was the viewer's
-longest UI-thread stall (40-120 ms on 2 busy cores, `surgical-seg soak`'s stall sampler).
+pyqtgraph keeps their cached pictures instead of regenerating ticks on every refresh (on a loaded
+machine `surgical-seg soak`'s stall sampler found the UI thread in this plot's paint in most long stalls).
 """
 from __future__ import annotations
 
