@@ -4,9 +4,14 @@ from __future__ import annotations
 import json
 import shutil
 import threading
+from pathlib import Path
+
+import yaml
 
 from surgical_seg import doctor
 from surgical_seg.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_json_report_keys_and_backends(tiny_model_dir, capsys):
@@ -27,7 +32,9 @@ def test_json_report_keys_and_backends(tiny_model_dir, capsys):
         assert "gpu_missing" in r["backends"]["paddle"]
     assert r["disk"]["free_gb"] > 0
     shipped = {m["name"]: m for m in r["models"]}
-    assert "fastscnn_spine" in shipped and shipped["fastscnn_spine"]["input"] == "320x192"
+    card = yaml.safe_load((ROOT / "weights" / "fastscnn_spine" / "model.yml").read_text())
+    assert "fastscnn_spine" in shipped
+    assert shipped["fastscnn_spine"]["input"] == f"{card['input_width']}x{card['input_height']}"
     assert r["qt"]["platform"] == "offscreen" and r["qt"]["problem"] == ""   # scripts/test.sh runs offscreen
 
 
