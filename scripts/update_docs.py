@@ -61,6 +61,28 @@ def record(name: str, summary_path: str) -> Path:
     return out
 
 
+def record_run(name: str, source: str) -> Path:
+    """Keep a training run's facts (command, data, input, iterations, wall time, validation curve) as
+    docs/measured/NAME.json, from a run folder (run.json + state.json) or a model card's training section."""
+    src = Path(source)
+    if src.is_dir():
+        run = json.loads((src / "run.json").read_text())
+        curve = json.loads((src / "state.json").read_text())["history"].get("val_miou", [])
+    else:
+        import yaml
+        run, curve = yaml.safe_load(src.read_text())["training"], []
+    cfg = run.get("config", {})
+    rec = {"command": run.get("command"), "data": run.get("data"), "init_from": cfg.get("init_from"),
+           "input": f"{cfg.get('input_width')}x{cfg.get('input_height')}", "iterations": run.get("iterations"),
+           "train_minutes": run.get("train_minutes"), "threads": cfg.get("threads"), "lr": cfg.get("lr"),
+           "instrument_weight": cfg.get("instrument_weight"), "best": run.get("best"),
+           "val_miou": [[int(i), float(m)] for i, m, *_ in curve], "source": str(source)}
+    MEASURED.mkdir(parents=True, exist_ok=True)
+    out = MEASURED / f"{name}.json"
+    out.write_text(json.dumps(rec, indent=1) + "\n")
+    return out
+
+
 def _f(v: Any, fmt: str = "{:.1f}") -> str:
     return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else fmt.format(v)
 
@@ -283,7 +305,22 @@ def render_confidence_cost(file: str) -> str:
             f"(thread CPU p50) plain, {_f(a['fade']['p50'])} ms with `fade`, {_f(a['hatch']['p50'])} ms with `hatch`.\n")
 
 
+def render_training(files: str) -> str:
+    """Training stages side by side (update_docs.py --record-run): what each ran and its validation curve."""
+    lines = ["| stage | input | iterations (total) | wall min (total) | validation mIoU (model resolution) | command |",
+             "|---|---|---|---|---|---|"]
+    for name in _files(files):
+        r = load(name)
+        curve = r["val_miou"]
+        pick = curve if len(curve) <= 6 else [curve[i * (len(curve) - 1) // 5] for i in range(6)]
+        shown = ", ".join(f"{m:.3f} @{i}" for i, m in pick) or f"best {r['best']['miou']:.3f} @{r['best']['iter']}"
+        lines.append(f"| {name} | {r['input'].replace('x', '×')} | {r['iterations']} | {_f(r['train_minutes'])} "
+                     f"| {shown} | `{r['command']}` |")
+    return "\n".join(lines) + "\n"
+
+
 RENDERERS: dict[str, Callable[..., str]] = {
+    "training": render_training,
     "confidence_cost": render_confidence_cost,
     "soak": render_soak,
     "kill9": render_kill9,
@@ -369,6 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 when a block is out of date")
     p.add_argument("--record", nargs=2, metavar=("NAME", "SUMMARY_JSON"),
                    help="copy a bench summary.json (minus per-frame data) to docs/measured/NAME.json")
+    p.add_argument("--record-run", nargs=2, metavar=("NAME", "RUN_DIR_OR_MODEL_YML"),
+                   help="copy a training run's facts and validation curve to docs/measured/NAME.json")
     p.add_argument("--card", help="model folder whose model.yml gets metrics/speed")
     p.add_argument("--eval", help="with --card: JSON written by surgical-seg eval --json")
     p.add_argument("--bench", action="append", default=[], help="with --card: bench summary (path or measured name)")
@@ -376,6 +415,9 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     if a.record:
         print(f"wrote {record(*a.record)}")
+        return 0
+    if a.record_run:
+        print(f"wrote {record_run(*a.record_run)}")
         return 0
     if a.card:
         print(f"updated {update_card(a.card, a.eval, a.bench, a.note)}")
