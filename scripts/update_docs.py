@@ -265,7 +265,7 @@ def render_soak(file: str) -> str:
     rss, ui = r["rss_mb"], r["ui"]
     late = sum(v for k, v in ui["stall_histogram_ms"].items() if k in ("<100", "<inf"))
     stall = (r.get("longest_stalls") or [{}])[0]
-    where = f" (UI thread in `{stall['ui_stack'][-1]}`)" if stall.get("ui_stack") else ""
+    where = f" (UI thread in `{stall['ui'][-1]}`)" if stall.get("ui") else ""
     load_avg = r.get("machine_load")
     return "\n".join(lines) + "\n\n" + (
         f"`{r.get('command', 'surgical-seg soak')}`: {r['duration_s'] / 60:.1f} min of {r['source']}, "

@@ -40,6 +40,10 @@ WARMUP_S = 60.0
 STALL_SAMPLE_MS = 25      # a heartbeat this much overdue: the UI thread's stack is sampled, to name the stall
 
 
+def _where(f: traceback.FrameSummary) -> str:
+    return f"{Path(f.filename).name}:{f.lineno} {f.name}"
+
+
 class StallSampler:
     """Names UI-thread stalls: a thread that, when the heartbeat is overdue, samples the UI thread's Python
     stack (where it runs, or where it waits for the GIL), and a gc callback that times each collection."""
@@ -47,7 +51,7 @@ class StallSampler:
     def __init__(self, monitor: "SoakMonitor") -> None:
         self.monitor = monitor
         self.ui_ident = threading.get_ident()
-        self.samples: dict[int, list[str]] = {}       # tick number -> stack seen during that stall
+        self.samples: dict[int, dict[str, list[str]]] = {}   # tick number -> {"ui": stack, "others": tops}
         self.gc_ms: list[tuple[float, int, float]] = []   # (t_s at start, generation, ms) of collections >= 5 ms
         self._gc_t0 = 0
         self._stop = threading.Event()
@@ -68,10 +72,14 @@ class StallSampler:
             tick = m.ticks
             if tick in self.samples or (time.perf_counter_ns() - m._last_tick) / 1e6 < HEARTBEAT_MS + STALL_SAMPLE_MS:
                 continue
-            frame = sys._current_frames().get(self.ui_ident)
-            if frame is not None:
-                self.samples[tick] = [f"{Path(f.filename).name}:{f.lineno} {f.name}"
-                                      for f in traceback.extract_stack(frame)[-5:]]
+            frames = sys._current_frames()
+            frame = frames.get(self.ui_ident)
+            if frame is not None:               # the UI stack, then where each other thread is (who has the GIL?)
+                names = {t.ident: t.name for t in threading.enumerate()}
+                self.samples[tick] = {
+                    "ui": [_where(f) for f in traceback.extract_stack(frame)[-5:]],
+                    "others": [f"[{names.get(ident, ident)}] {_where(traceback.extract_stack(f)[-1])}"
+                               for ident, f in frames.items() if ident not in (self.ui_ident, threading.get_ident())]}
 
     def stop(self) -> None:
         self._stop.set()
@@ -241,7 +249,7 @@ def analyse(mon: SoakMonitor, clock: FaultClock, sender_events: list[dict], end_
                    "stall_histogram_ms": {f"<{int(k) if k < 1e9 else 'inf'}": v
                                           for k, v in sorted(mon.stalls_ms.items())}},
             "longest_stalls": [{"at_s": round(t, 3), "ms": round(ms, 1),
-                                "ui_stack": mon.sampler.samples.get(tick),
+                                **mon.sampler.samples.get(tick, {"ui": None, "others": None}),
                                 "gc": [g for g in mon.sampler.gc_ms if t - (ms + 20) / 1e3 <= g[0] <= t]}
                                for t, ms, tick in sorted(mon.stalls, key=lambda s: -s[1])[:10]],
             "gc_over_5ms": {"count": len(mon.sampler.gc_ms),

@@ -73,3 +73,32 @@ def test_short_soak_detects_and_recovers_every_fault(tiny_model_dir, tmp_path, m
     saved = json.loads((tmp_path / "soak" / "soak.json").read_text())
     assert saved["occurrences"] == json.loads(json.dumps(result["occurrences"]))
     assert "recovered ms" in soak.format_soak(result)
+
+
+def test_stall_sampler_names_what_the_ui_thread_was_doing(monkeypatch):
+    """An overdue heartbeat gets the UI thread's stack (and the other threads' places); gc pauses are timed."""
+    import gc
+    import time
+    from types import SimpleNamespace
+
+    from surgical_seg.soak import HEARTBEAT_MS, StallSampler
+    mon = SimpleNamespace(t0_ns=time.perf_counter_ns(), ticks=7, _last_tick=time.perf_counter_ns())
+    sampler = StallSampler(mon)
+    try:
+        def busy_ui_work():                              # stands in for a long paint on the UI thread
+            end = time.perf_counter() + (HEARTBEAT_MS + 120) / 1e3
+            while time.perf_counter() < end:
+                pass
+        busy_ui_work()
+        junk = [[i] for i in range(300_000)]
+        for a, b in zip(junk, junk[1:]):
+            a.append(b)                                   # objects gc has to walk
+        gc.collect()
+        del junk
+        gc.collect()
+    finally:
+        sampler.stop()
+    sample = sampler.samples[7]
+    assert sample["ui"][-1].endswith("busy_ui_work")
+    assert not any(o.startswith("[MainThread]") for o in sample["others"])    # the UI thread is not listed twice
+    assert any(gen == 2 for _, gen, _ in sampler.gc_ms) and all(ms >= 5.0 for _, _, ms in sampler.gc_ms)

@@ -93,7 +93,7 @@ def test_soak_and_kill9_blocks_summarise_by_fault_kind(ud, tmp_path):
                              "detected_as": "model stalled: call running 150 ms", "recovered_ms": 2300.0}],
             "rss_mb": {"after_warmup": 380.0, "end": 392.5, "growth": 12.5},
             "ui": {"ticks": 180000, "max_stall_after_5s_ms": 41.7, "stall_histogram_ms": {"<16": 179990, "<100": 3}},
-            "longest_stalls": [{"ui_stack": ["app.py:385 _poll", "layer.py:37 build"]}],
+            "longest_stalls": [{"ui": ["app.py:385 _poll", "layer.py:37 build"], "others": []}],
             "overlay_on_frozen_frame": 0, "overlay_paints": 53000, "leaked_threads": {"inference": 0, "capture": 1},
             "freezes_outside_drops": 2}
     (tmp_path / "soak.json").write_text(json.dumps(soak))
