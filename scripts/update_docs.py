@@ -167,19 +167,47 @@ def render_upsample(file: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_heldout(files: str) -> str:
+def render_heldout(files: str, targets: str = "") -> str:
     """Mean figures of several `eval --json` runs side by side (clean and degraded held-out sets), with
-    the share of instrument pixels painted as anatomy."""
+    the share of instrument pixels painted as anatomy; `targets=miou:82,dice:90,drop:4,instruments:2`
+    (percent) adds a line saying which are met (drop: clean minus degraded mean IoU, same data)."""
     lines = ["| held-out set | frames | mean IoU | mean Dice | mean AUC | pixel accuracy | instrument pixels labelled |",
              "|---|---|---|---|---|---|---|"]
-    for name in _files(files):
-        e = load(f"docs/measured/{name}.json")
+    evals = [load(f"docs/measured/{name}.json") for name in _files(files)]
+    for e in evals:
         m, tools = e["mean"], e.get("instruments") or {}
         label = f"`{e['data']}`" + (" degraded (`--degrade`)" if e.get("degraded") else "")
         lines.append(f"| {label} | {e['num_images']} | **{_f(m['iou'] * 100)}** | **{_f(m['dice'] * 100)}** | "
                      f"{_f(m['auc'], '{:.3f}')} | {_f(e['pixel_accuracy'] * 100)} | "
                      f"{_f((tools.get('labelled_share') or 0) * 100)} % |")
+    if targets:
+        lines += ["", heldout_verdict(evals, {k: float(v) for k, v in (t.split(":") for t in targets.split(","))})]
     return "\n".join(lines) + "\n"
+
+
+def heldout_verdict(evals: list[dict], t: dict[str, float]) -> str:
+    """One sentence: each target, the worst value over the sets, met or not."""
+    clean = [e for e in evals if not e.get("degraded")]
+    parts = []
+    for key, word, get in (("miou", "mean IoU", lambda e: e["mean"]["iou"] * 100),
+                           ("dice", "mean Dice", lambda e: e["mean"]["dice"] * 100)):
+        if key in t and clean:
+            worst = min(get(e) for e in clean)
+            parts.append(f"{word} ≥ {t[key]:g} on every clean set: lowest {worst:.1f}, "
+                         f"{'**met**' if worst >= t[key] else '**not met**'}")
+    if "drop" in t:
+        drops = [c["mean"]["iou"] * 100 - d["mean"]["iou"] * 100 for c in clean for d in evals
+                 if d.get("degraded") and d["data"] == c["data"]]
+        if drops:
+            parts.append(f"degraded drop ≤ {t['drop']:g} points: largest {max(drops):.1f}, "
+                         f"{'**met**' if max(drops) <= t['drop'] else '**not met**'}")
+    if "instruments" in t:
+        shares = [(e.get("instruments") or {}).get("labelled_share") for e in clean]
+        shares = [s * 100 for s in shares if s is not None]
+        if shares:
+            parts.append(f"instrument pixels labelled ≤ {t['instruments']:g} %: highest {max(shares):.1f} %, "
+                         f"{'**met**' if max(shares) <= t['instruments'] else '**not met**'}")
+    return "Targets: " + "; ".join(parts) + "."
 
 
 def render_precision(file: str) -> str:
