@@ -105,9 +105,13 @@ def main_class(labels: np.ndarray) -> int:
 
 
 def test_overlay_follows_toggles_and_opacity(qtbot, segmenter, clip_path):
+    import gc
+    gc.unfreeze()
     win = open_window(qtbot, segmenter, clip_path)
+    assert gc.get_freeze_count() > 10_000               # start-up objects out of the collector's walk (UI stalls)
     p = wait_overlaid(qtbot, win)
     assert win.video.frame() is p.frame                 # the raw frame: the overlay is a layer at paint time
+    assert p.layer is not None and win.video._layer is p.layer     # the layer came built from the compositor
     k = main_class(p.segmentation.labels)
     assert k > 0, "the tiny model should label some foreground"
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import gc
 import time
 from pathlib import Path
 
@@ -107,6 +108,10 @@ class MainWindow(QMainWindow):
         self.stats_timer = QTimer(self, interval=STATS_MS)
         self.stats_timer.timeout.connect(self._refresh_stats)
         self.stats_timer.start()
+        # Everything alive now (Qt, numpy, runtimes, the model: ~70k objects) lives as long as the window.
+        # Moved out of the collector's sight, a full collection no longer walks it: 17-56 ms of UI thread
+        # per gen-2 collection before, ~0 after (measured on this 2-core machine).
+        gc.freeze()
         if source is not None:
             self.open_source(source)
 
