@@ -38,4 +38,6 @@ def test_plot_axes_stay_fixed_while_data_scrolls(app):
     t = np.arange(0, 10, 1 / 30)
     panel.refresh(30, 30, 0, rows, t, np.full(t.size, 700.0), None, None)
     assert view.viewRange()[1] == pytest.approx([0, 1000])             # the ceiling moves when data leaves it
+    panel.refresh(30, 30, 0, rows, t, np.full(t.size, 40.0), np.full(t.size, 10.0), np.full(t.size, 1500.0))
+    assert view.viewRange()[1] == pytest.approx([0, 2000])             # an old overlay stays on the chart
     assert panel.table.item(0, 2).text().strip() == "12.0"

@@ -110,7 +110,8 @@ class LatencyPanel(QGroupBox):
         if infer_ms is not None:                 # NaN where the model skipped a frame: join the runs
             ran = np.isfinite(infer_ms)
             self.infer_curve.setData(ago[ran], infer_ms[ran])
-        self._set_y_top(y_ceiling(e2e_ms, self.budget_ms))
+        shown = [a for a in (e2e_ms, overlay_ms, infer_ms) if a is not None]
+        self._set_y_top(y_ceiling(np.concatenate(shown), self.budget_ms))
 
     def _set_y_top(self, top: float) -> None:
         if top != self._y_top:                   # the y axis is redrawn only when its ceiling moves
