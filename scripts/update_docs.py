@@ -297,7 +297,7 @@ def render_soak(file: str) -> str:
     load_avg = r.get("machine_load")
     return "\n".join(lines) + "\n\n" + (
         f"`{r.get('command', 'surgical-seg soak')}`: {r['duration_s'] / 60:.1f} min of {r['source']}, "
-        f"{r['backend']}, load average at the end {_f(load_avg[0]) if load_avg else '–'}. "
+        f"{r['backend']}, model {r['model']}, load average at the end {_f(load_avg[0]) if load_avg else '–'}. "
         f"RSS {_f(rss['after_warmup'], '{:.0f}')} MB after the first minute, {_f(rss['end'], '{:.0f}')} MB at the end "
         f"(**{_f(rss['growth'], '{:+.1f}')} MB**). Longest UI-thread stall **{_f(ui['max_stall_after_5s_ms'])} ms** "
         f"after the first 5 s{where}; {late} of {ui['ticks']} heartbeats were 50 ms or more late. "

@@ -326,7 +326,8 @@ def run_soak(out_dir: str | Path, minutes: float, faults_spec: str, *, port: int
                       "capture": pipe.source.leaked_reads if pipe else None}
             clock.release.set()
             result.update(analyse(mon, clock, events, end_ns))
-            result.update({"command": f"surgical-seg soak --minutes {minutes:g} --faults {faults_spec}",
+            result.update({"command": f"surgical-seg soak --minutes {minutes:g} --faults {faults_spec}"
+                                      + (f" --model {model}" if model else ""),
                            "faults": faults_spec, "source": f"udp://127.0.0.1:{port} (MPEG-TS, H.264 {size}@{fps:g})",
                            "backend": backend_name, "model": model_name, "leaked_threads": leaked,
                            "restarts": getattr(pipe.segmenter, "restarts", None) if pipe else None,
