@@ -84,7 +84,7 @@ def test_model_card_speed_and_metrics(ud, tmp_path, tiny_model_dir):
 def test_soak_and_kill9_blocks_summarise_by_fault_kind(ud, tmp_path):
     drop = {"kind": "drop", "at_s": 60, "length_s": 5, "detected_ms": 95.0, "detected_as": "source frozen (108 ms)",
             "frozen_after_last_frame_ms": 104.0, "recovered_ms": 180.0}
-    soak = {"duration_s": 1800.0, "source": "udp://x", "backend": "openvino", "machine_load": [1.2, 1, 1],
+    soak = {"duration_s": 1800.0, "source": "udp://x", "backend": "openvino", "model": "m", "machine_load": [1.2, 1, 1],
             "command": "surgical-seg soak --minutes 30",
             "occurrences": [drop, {**drop, "at_s": 120, "detected_ms": 120.0, "recovered_ms": 2900.0},
                             {**drop, "at_s": 180, "detected_ms": None, "detected_as": None, "recovered_ms": None,
