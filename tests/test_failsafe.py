@@ -96,6 +96,7 @@ def test_frozen_source_takes_the_overlay_off_and_says_frozen_then_lost(qtbot, se
                     viewer=ViewerConfig(max_stats_rows=100, max_events=10))
     win = open_window(qtbot, segmenter, "synthetic:320x180@30;dropout=60+4", cfg)
     qtbot.waitUntil(lambda: overlay_on_screen(win), timeout=WAIT_MS)
+    assert win.freeze_timer.interval() == 101            # armed at each new frame: re-checked just past 100 ms
     seen = {"banner": set(), "hud": [], "painted_frozen": 0}
 
     def watch():

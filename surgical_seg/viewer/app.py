@@ -18,6 +18,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import gc
+import math
 import time
 from pathlib import Path
 
@@ -105,6 +106,10 @@ class MainWindow(QMainWindow):
         self.poll_timer = QTimer(self, interval=POLL_MS, timerType=Qt.TimerType.PreciseTimer)
         self.poll_timer.timeout.connect(self._poll)
         self.poll_timer.start()
+        # fires just past the freeze bound after each new frame: FROZEN and the overlay's removal come at
+        # the bound itself, not up to one poll interval later
+        self.freeze_timer = QTimer(self, singleShot=True, timerType=Qt.TimerType.PreciseTimer)
+        self.freeze_timer.timeout.connect(self._poll)
         self.stats_timer = QTimer(self, interval=STATS_MS)
         self.stats_timer.timeout.connect(self._refresh_stats)
         self.stats_timer.start()
@@ -388,6 +393,7 @@ class MainWindow(QMainWindow):
                 self._shown_index = packet.index
                 self._last_new_frame = time.monotonic()
                 self.freeze.new_frame()
+                self.freeze_timer.start(math.floor(self.freeze.threshold_ms) + 1)
                 self.current = packet
                 self.video.set_frame(packet.frame, packet)        # raw: the overlay is a separate layer
                 drawn = packet.overlay_off_reason is None and self.layer_maker is not None
