@@ -138,7 +138,7 @@ class SoakMonitor:
         reason = win.off_reason()
         cause = reason.split(" (")[0] if reason else None
         if cause != self._reason:                  # a change of cause (not of the ms counting up in it)
-            frozen_age = win.freeze.age_ms() if cause == "source frozen" else None
+            frozen_age = win.frozen_flagged_age_ms if cause == "source frozen" else None   # as the viewer saw it
             self.timeline.append((now, reason, frozen_age))
             self._reason = cause
         on = reason is None and win.video.layer_painted

@@ -94,6 +94,7 @@ class MainWindow(QMainWindow):
         self.source_tasks, self.file_tasks = Background("source"), Background("files")
         self._open_generation = 0
         self._hud_reason: object = object()
+        self.frozen_flagged_age_ms: float | None = None   # the frame's age when FROZEN last went up (soak reads it)
 
         # closing deletes the Qt side at once, children in order: left to interpreter exit, pyqtgraph's
         # items can be asked for size hints after their Python half is gone (tracebacks on exit)
@@ -405,6 +406,8 @@ class MainWindow(QMainWindow):
         if playing and self.current is not None and time.monotonic() - self._last_new_frame > self.cfg.source.read_timeout_s:
             self.source_state = self.source_state or "source lost"
         frozen = playing and self.current is not None and self.freeze.frozen()
+        if frozen and not self.video.banner:             # the moment FROZEN goes up: how old the frame was
+            self.frozen_flagged_age_ms = self.freeze.age_ms()
         self.video.set_banner("SIGNAL LOST" if self.source_state else "FROZEN" if frozen else "")
         reason = self.off_reason()
         if reason is not None and self.video.layer_painted:

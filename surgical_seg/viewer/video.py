@@ -76,6 +76,10 @@ class VideoWidget(QWidget):
         self._layer = layer
         self.update()
 
+    @property
+    def banner(self) -> str:
+        return self._banner
+
     def set_banner(self, text: str) -> None:
         if text != self._banner:
             self._banner = text
