@@ -347,7 +347,20 @@ def render_training(files: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_latency(file: str) -> str:
+    """`python -m surgical_seg.engine.measure --json`: segment() of one frame per architecture, input and backend."""
+    m = load(file)
+    lines = ["| architecture | input | backend | preprocess p50 ms | infer p50 ms | postprocess p50 ms | total p50 ms | total p95 ms |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in m["rows"]:
+        lines.append(f"| {r['arch']} | {r['input'].replace('x', '×')} | {r['backend']} | {_f(r['preprocess_p50'])} | "
+                     f"{_f(r['infer_p50'])} | {_f(r['postprocess_p50'])} | **{_f(r['total_p50'])}** | {_f(r['total_p95'])} |")
+    return ("\n".join(lines) + f"\n\n`{m['command']}`: one {m['frame']} frame, {m['threads']} thread(s), {m['runs']} runs "
+            f"each, random weights (speed does not depend on them), load average {_f(m['load_average'])}.\n")
+
+
 RENDERERS: dict[str, Callable[..., str]] = {
+    "latency": render_latency,
     "training": render_training,
     "confidence_cost": render_confidence_cost,
     "soak": render_soak,

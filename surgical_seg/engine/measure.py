@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -86,8 +87,11 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(f"| {r['arch']} | {r['input']} | {r['backend']} | {r['preprocess_p50']} | {r['infer_p50']} | "
               f"{r['postprocess_p50']} | {r['total_p50']} | {r['total_p95']} |")
-    if a.json:
-        Path(a.json).write_text(json.dumps(rows, indent=1))
+    if a.json:                       # the README's figures:latency block reads this
+        from ..atomic import atomic_write_json
+        atomic_write_json(a.json, {"command": "python -m surgical_seg.engine.measure " + " ".join(argv or sys.argv[1:]),
+                                   "threads": a.threads, "runs": a.runs, "frame": "1280x720",
+                                   "load_average": os.getloadavg()[0], "rows": rows})
     return 0
 
 
