@@ -255,3 +255,14 @@ def test_openvino_bf16_where_the_cpu_has_it(tiny_model_dir):
     bf16 = bf16_seg.segment(frame, True)
     diff = np.abs(bf16.probabilities - f32.probabilities).max()
     assert 1e-4 < diff < 0.2                      # really ran in bf16, and still the same model
+
+
+@pytest.mark.parametrize("model_w,frame,expected", [(320, (1280, 720), (640, 360)), (384, (1280, 720), (640, 360)),
+                                                      (384, (1920, 1080), (640, 360)), (320, (1920, 1080), (640, 360))])
+def test_bilinear_edges_work_at_about_twice_the_model_resolution(model_w, frame, expected):
+    """Not the full frame (10 ms at 720p when 1280 // 768 rounded down to 1), not below the model's grid."""
+    from surgical_seg.engine.preprocess import Letterbox, _bilinear_argmax
+    model_h = round(model_w * 9 / 16)
+    probs = np.random.default_rng(0).random((4, model_h, model_w), dtype=np.float32)
+    labels = _bilinear_argmax(probs, Letterbox(frame[0], frame[1], 0, 0, model_w, model_h))
+    assert labels.shape[::-1] == expected and labels.dtype == np.uint8
