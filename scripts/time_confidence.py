@@ -59,24 +59,22 @@ def main() -> None:
             t3 = time.perf_counter_ns()
             ms.append((t1 - t0) / 1e6)
             split_ms.append((t3 - t2) / 1e6)
-        result["map_ms"][f"{t:g}"] = {"wall_p50": np.percentile(ms, 50), "wall_p95": np.percentile(ms, 95),
-                                      "cpu_p50": np.percentile(cpu_ms, 50), "cpu_p95": np.percentile(cpu_ms, 95),
-                                      "fade_split_p50": np.percentile(split_ms, 50)}
-        print(f"T={t:g}: confidence map {conf.shape[1]}x{conf.shape[0]} p50 {np.percentile(ms, 50):.3f} ms, "
-              f"p95 {np.percentile(ms, 95):.3f} ms (thread CPU time p50 {np.percentile(cpu_ms, 50):.3f}, "
-              f"p95 {np.percentile(cpu_ms, 95):.3f} ms); fade split at {frame.shape[1]}x{frame.shape[0]} "
-              f"p50 {np.percentile(split_ms, 50):.3f} ms, p95 {np.percentile(split_ms, 95):.3f} ms "
-              f"({len(outputs)} frames)")
+        r = result["map_ms"][f"{t:g}"] = {
+            "wall_p50": _pct(ms, 50), "wall_p95": _pct(ms, 95), "cpu_p50": _pct(cpu_ms, 50),
+            "cpu_p95": _pct(cpu_ms, 95), "fade_split_p50": _pct(split_ms, 50), "fade_split_p95": _pct(split_ms, 95)}
+        print(f"T={t:g}: confidence map {conf.shape[1]}x{conf.shape[0]} p50 {r['wall_p50']:.3f} ms, "
+              f"p95 {r['wall_p95']:.3f} ms (thread CPU time p50 {r['cpu_p50']:.3f}, "
+              f"p95 {r['cpu_p95']:.3f} ms); fade split at {frame.shape[1]}x{frame.shape[0]} "
+              f"p50 {r['fade_split_p50']:.3f} ms, p95 {r['fade_split_p95']:.3f} ms ({len(outputs)} frames)")
     result["temperature"], result["map_size"] = a.temperature, list(conf.shape[::-1])
     result["frame_size"] = list(frame.shape[1::-1])
     if a.json:
         from surgical_seg.atomic import atomic_write_json
-        result["map_ms"] = _floats(result["map_ms"])
         atomic_write_json(a.json, result)
 
 
-def _floats(d: dict) -> dict:
-    return {k: _floats(v) if isinstance(v, dict) else float(v) for k, v in d.items()}
+def _pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
 
 
 def time_annotate(seg, outputs, temperature: float) -> dict:
@@ -92,9 +90,9 @@ def time_annotate(seg, outputs, temperature: float) -> dict:
             c0 = time.thread_time_ns()
             ann.annotate(frame, s)
             cpu.append((time.thread_time_ns() - c0) / 1e6)
+        out[mode] = {"p50": _pct(cpu, 50), "p95": _pct(cpu, 95)}
         print(f"annotate {frame.shape[1]}x{frame.shape[0]} confidence {mode}: thread CPU p50 "
-              f"{np.percentile(cpu, 50):.2f} ms, p95 {np.percentile(cpu, 95):.2f} ms")
-        out[mode] = {"p50": float(np.percentile(cpu, 50)), "p95": float(np.percentile(cpu, 95))}
+              f"{out[mode]['p50']:.2f} ms, p95 {out[mode]['p95']:.2f} ms")
     return out
 
 

@@ -5,12 +5,25 @@ FastSCNN with seeded random weights, once per test session.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 import pytest
 
 from surgical_seg.classes import CLASS_COLORS_RGB, CLASS_NAMES
 
 TINY_SIZE = (128, 96)        # width x height, multiples of 32
+
+
+class Slow:
+    """The real segmenter, made slower than the source (as a big model on a small CPU would be)."""
+
+    def __init__(self, seg, delay_s):
+        self.seg, self.delay_s = seg, delay_s
+
+    def process(self, packet):
+        time.sleep(self.delay_s)
+        return self.seg.process(packet)
 
 
 def tiny_run_info(architecture: str = "FastSCNN", size: tuple[int, int] = TINY_SIZE) -> dict:

@@ -6,6 +6,7 @@ import time
 
 import numpy as np
 import pytest
+from fixtures_model import Slow
 
 from surgical_seg.align import MASK_SOURCES, Aligner, MaskHistory
 from surgical_seg.config import SourceConfig
@@ -87,17 +88,6 @@ def test_history_prefers_the_newest_mask_not_after_the_frame():
 @pytest.fixture(scope="module")
 def segmenter(tiny_model_dir):
     return load_segmenter(tiny_model_dir, backend="onnxruntime", threads=1)
-
-
-class Slow:
-    """The real segmenter, made slower than the source (a big model on a small CPU)."""
-
-    def __init__(self, seg, delay_s):
-        self.seg, self.delay_s = seg, delay_s
-
-    def process(self, packet):
-        time.sleep(self.delay_s)
-        return self.seg.process(packet)
 
 
 def live_run(clip_path, seg, frames, **kw):

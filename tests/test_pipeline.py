@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from fixtures_media import CLIP_FRAMES, read_index
+from fixtures_model import Slow
 from surgical_seg.config import SourceConfig, load_app_config, replace_section
 from surgical_seg.engine import load_segmenter
 from surgical_seg.overlay import MaskAnnotator
@@ -25,17 +26,6 @@ def segmenter(tiny_model_dir):
 
 def annotator_for(seg, **kw):
     return MaskAnnotator(seg.card.colors_rgb, class_names=seg.card.classes, **kw)
-
-
-class Slow:
-    """The real segmenter, made slower than the source (as a big model on a small CPU would be)."""
-
-    def __init__(self, seg, delay_s):
-        self.seg, self.delay_s = seg, delay_s
-
-    def process(self, packet):
-        time.sleep(self.delay_s)
-        return self.seg.process(packet)
 
 
 class FailsOn:

@@ -23,7 +23,7 @@ Y_CEILINGS_MS = (50, 100, 200, 500, 1000, 2000, 5000, 10000)
 
 def y_ceiling(values_ms: np.ndarray, floor_ms: float = 0.0) -> float:
     """The smallest step ceiling above the data's 99th percentile (and the budget line)."""
-    finite = values_ms[np.isfinite(values_ms)] if values_ms.size else values_ms
+    finite = values_ms[np.isfinite(values_ms)]
     top = max(float(np.percentile(finite, 99)) if finite.size else 0.0, floor_ms) * 1.1
     return next((c for c in Y_CEILINGS_MS if c >= top), Y_CEILINGS_MS[-1])
 
