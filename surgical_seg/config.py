@@ -53,6 +53,7 @@ class PipelineConfig:
     stale_ms: float = 150.0         # a mask older than this is not drawn
     align_ms: float = 25.0          # live: a frame waits up to this long (from capture) for its own mask; 0 = never
     warp: bool = True               # live: a frame without its own mask gets the newest one warped by optical flow
+    model_nice: int = 10            # live, Linux: the model's thread runs this much nicer, so video and UI win the CPU
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,8 @@ def _check_app(cfg: AppConfig, where: str) -> None:
         raise ConfigError(f"{where}: pipeline.stale_ms must be > 0")
     if not 0.0 <= cfg.pipeline.align_ms < cfg.pipeline.stale_ms:
         raise ConfigError(f"{where}: pipeline.align_ms must be >= 0 and below pipeline.stale_ms")
+    if not 0 <= cfg.pipeline.model_nice <= 19:
+        raise ConfigError(f"{where}: pipeline.model_nice must be 0..19, not {cfg.pipeline.model_nice!r}")
     if cfg.engine.upsample not in ("nearest", "bilinear"):
         raise ConfigError(f"{where}: engine.upsample must be nearest or bilinear, not {cfg.engine.upsample!r}")
     if not 0.0 <= cfg.overlay.opacity <= 1.0:

@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import os
 import queue
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -128,11 +130,12 @@ class Pipeline:
                  stats: Any = None,
                  sinks: Iterable[Callable[[FramePacket], None]] = (),
                  on_event: Callable[[Event], None] | None = None,
-                 watchdog: StallBounds | None = None, segmenter_factory: Callable[[], Any] | None = None) -> None:
+                 watchdog: StallBounds | None = None, segmenter_factory: Callable[[], Any] | None = None,
+                 model_nice: int = 0) -> None:
         if mode not in ("live", "replay"):
             raise ValueError(f"mode must be live or replay, not {mode!r}")
         self.source, self.segmenter, self.mode, self.stale_ms = source, segmenter, mode, stale_ms
-        self.align_ms, self.warp = align_ms, warp
+        self.align_ms, self.warp, self.model_nice = align_ms, warp, model_nice
         self.stats = stats                    # StatsRecorder-like: add(packet), dropped(packet)
         self.sinks = list(sinks)
         self.on_event = on_event
@@ -363,6 +366,7 @@ class Pipeline:
             handle(item)
 
     def _live_inference(self) -> None:
+        lower_thread_priority(self.model_nice)    # the watchdog's call thread, made from this one, inherits it
         try:
             self._follow(self._to_model, self._infer_newest)
         finally:
@@ -430,6 +434,20 @@ class Pipeline:
             self._finished.set()
 
 
+def lower_thread_priority(nice: int) -> int | None:
+    """Make the calling thread `nice` steps less important to the scheduler; its niceness, or None where
+    threads have none of their own (only Linux keeps a nice value per thread).
+
+    Live, the model is the one stage that may fall behind: on a machine short of CPU the capture, the
+    compositor and the UI thread must win, or the picture stutters because of the AI.
+    """
+    if nice <= 0 or not sys.platform.startswith("linux"):
+        return None
+    tid = threading.get_native_id()
+    os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    return os.getpriority(os.PRIO_PROCESS, tid)
+
+
 def stall_bounds(cfg: Any) -> StallBounds:
     """The inference watchdog's bounds from an AppConfig's `watchdog:` section."""
     w = cfg.watchdog
@@ -462,10 +480,11 @@ def open_pipeline(spec: str | int, cfg: Any = None, *, model: str | None = None,
                                           seg.card.confidence_threshold)
     return Pipeline(source, seg, annotator, mode=mode or cfg.pipeline.mode, stale_ms=cfg.pipeline.stale_ms,
                     align_ms=cfg.pipeline.align_ms, warp=cfg.pipeline.warp, stats=stats, sinks=sinks,
-                    on_event=on_event, watchdog=stall_bounds(cfg),
+                    on_event=on_event, watchdog=stall_bounds(cfg), model_nice=cfg.pipeline.model_nice,
                     segmenter_factory=lambda: load_segmenter(
                         model or e.model, backend=seg.backend_name, threads=e.pipeline_threads, device=e.device,
                         smoothing=e.smoothing, precision=e.precision, upsample=e.upsample))
 
 
-__all__ = ["Pipeline", "LatestSlot", "Counts", "Event", "Segmenter", "Annotator", "open_pipeline", "stall_bounds"]
+__all__ = ["Pipeline", "LatestSlot", "Counts", "Event", "Segmenter", "Annotator", "open_pipeline", "stall_bounds",
+           "lower_thread_priority"]

@@ -44,9 +44,9 @@ def describe(values: Iterable[float]) -> dict[str, float | int | None]:
             "p99": float(p99), "max": mx, "tail": mx - float(p95)}
 
 
-@dataclass
+@dataclass(slots=True)
 class FrameRow:
-    """Everything known about one frame index, merged from every add()."""
+    """Everything known about one frame index, merged from every add(); slots: thousands are kept."""
     index: int
     t_capture_ns: int
     pts_s: float | None = None

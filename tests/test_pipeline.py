@@ -1,6 +1,8 @@
 """Pipeline: real clips, the real tiny exported model on a real runtime; live and replay behaviour."""
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 
@@ -10,11 +12,13 @@ import pytest
 from fixtures_media import CLIP_FRAMES, read_index
 from fixtures_model import Slow
 from surgical_seg.config import SourceConfig, load_app_config, replace_section
+from surgical_seg.errors import ConfigError
 from surgical_seg.engine import load_segmenter
 from surgical_seg.overlay import MaskAnnotator
 from surgical_seg.pipeline import LatestSlot, Pipeline, open_pipeline
 from surgical_seg.sources import open_source
 from surgical_seg.stats import StatsRecorder
+from surgical_seg.watchdog import StallBounds
 
 RUN_TIMEOUT_S = 45.0
 
@@ -207,3 +211,34 @@ def test_paint_layer_is_built_on_the_compositor_thread_in_the_current_style(clip
     assert [p.layer for p in out if p.index != 2] == [("layer", p.index) for p in out if p.index != 2]
     assert next(p for p in out if p.index == 2).layer is None          # no mask drawn: no layer
     assert built_on and threading.main_thread().name not in built_on
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="only Linux keeps a nice value per thread")
+def test_live_model_runs_nicer_than_the_video_threads(clip_path, segmenter):
+    """Live, the model's thread (the watchdog's call thread included) is `model_nice` steps nicer than
+    the threads that carry the picture, so a CPU short of time starves the AI, not the video."""
+    seen = {}
+
+    class Recording(FailsOn):
+        def process(self, packet):
+            seen.setdefault("model", os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+            return super().process(packet)
+
+    def sink(packet):
+        seen.setdefault("compositor", os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    source = open_source(str(clip_path), SourceConfig(realtime=True), max_frames=10)
+    pipe = Pipeline(source, Recording(segmenter, lambda i: False), annotator_for(segmenter), mode="live",
+                    stale_ms=60_000.0, sinks=[sink], watchdog=StallBounds(stall_s=5.0, abandon_s=10.0),
+                    model_nice=min(5, 19 - base))
+    run_to_end(pipe)
+    assert seen == {"model": base + min(5, 19 - base), "compositor": base}
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base
+
+
+def test_config_refuses_a_model_nice_out_of_range(tmp_path):
+    bad = tmp_path / "app.yml"
+    bad.write_text("pipeline:\n  model_nice: 25\n")
+    with pytest.raises(ConfigError, match="pipeline.model_nice must be 0..19"):
+        load_app_config(str(bad))

@@ -162,10 +162,16 @@ def miou_from_confusion(cm: np.ndarray) -> tuple[float, list[float]]:
     return float(np.nanmean(iou[1:])), [float(v) for v in iou]
 
 
-def validate(model, samples, cfg: TrainConfig, num_classes: int) -> tuple[float, list[float]]:
+def validate(model, samples, cfg: TrainConfig, num_classes: int) -> tuple[float, list[float], float | None]:
+    """(mIoU, per-class IoU, share of instrument pixels labelled as anatomy or None without masks).
+
+    The instrument share is here so a recipe that trades tools for anatomy is chosen on validation
+    frames, never on a held-out set.
+    """
     import paddle
     aug = Augment((cfg.input_width, cfg.input_height), None)
     cm = np.zeros((num_classes, num_classes), np.int64)
+    tool_px = tool_labelled = 0
     model.eval()
     with paddle.no_grad():
         for start in range(0, len(samples), 8):
@@ -174,8 +180,11 @@ def validate(model, samples, cfg: TrainConfig, num_classes: int) -> tuple[float,
             pred = model(x)[0].argmax(axis=1).numpy().astype(np.uint8)
             for p, (_, lab) in zip(pred, pairs):
                 cm += confusion(p, lab, num_classes)
+                tool = lab == INSTRUMENT
+                tool_px += int(tool.sum())
+                tool_labelled += int((p[tool] != 0).sum())
     model.train()
-    return miou_from_confusion(cm)
+    return (*miou_from_confusion(cm), tool_labelled / tool_px if tool_px else None)
 
 
 # ---------------------------------------------------------------- loop
@@ -341,14 +350,17 @@ def _train(cfg, out_dir, resume, config_path, overrides) -> str:
             bar.set_postfix(loss=f"{running:.3f}", best_miou=f"{state['best']['miou']:.3f}", lr=f"{sched.get_lr():.1e}")
             out_of_time = cfg.max_minutes > 0 and (time.time() - t0) / 60 >= cfg.max_minutes
             if rank == 0 and (it % cfg.eval_every == 0 or it == cfg.iters or out_of_time):
-                miou, ious = validate(model, val_samples, cfg, num_classes)
+                miou, ious, tools = validate(model, val_samples, cfg, num_classes)
                 state["history"]["val_miou"].append((it, round(miou, 4), round(state["elapsed_s"] / 60, 2)))
+                if tools is not None:
+                    state["history"].setdefault("val_instruments", []).append((it, round(tools, 5)))
                 better = miou > state["best"]["miou"] or state["best"]["iter"] == 0   # the first is the best so far
                 if better:
                     state["best"] = {"iter": it, "miou": round(miou, 4), "iou": [round(v, 4) for v in ious]}
                 checkpoint(better)
                 per = ", ".join(f"{n} {v:.3f}" for n, v in zip(class_list.foreground, ious[1:]))
-                bar.write(f"iter {it}: val mIoU {miou:.4f} ({per}){'  * best' if better else ''}")
+                tool_note = "" if tools is None else f", instruments labelled {100 * tools:.2f} %"
+                bar.write(f"iter {it}: val mIoU {miou:.4f} ({per}){tool_note}{'  * best' if better else ''}")
             if out_of_time:
                 bar.write(f"stopping at iter {it}: max_minutes={cfg.max_minutes} reached (resume with --resume)")
                 break

@@ -238,7 +238,8 @@ class MainWindow(QMainWindow):
             pipe = Pipeline(source, self.segmenter, self._annotator, mode="live",
                             stale_ms=self.cfg.pipeline.stale_ms, align_ms=self.cfg.pipeline.align_ms,
                             warp=self.cfg.pipeline.warp, stats=stats, sinks=[self._record_sink],
-                            watchdog=stall_bounds(self.cfg), segmenter_factory=self.segmenter_factory)
+                            watchdog=stall_bounds(self.cfg), segmenter_factory=self.segmenter_factory,
+                            model_nice=self.cfg.pipeline.model_nice)
             pipe.start()
             return pipe
 
