@@ -67,16 +67,18 @@ def record_run(name: str, source: str) -> Path:
     src = Path(source)
     if src.is_dir():
         run = json.loads((src / "run.json").read_text())
-        curve = json.loads((src / "state.json").read_text())["history"].get("val_miou", [])
+        history = json.loads((src / "state.json").read_text())["history"]
+        curve, tools = history.get("val_miou", []), history.get("val_instruments", [])
     else:
         import yaml
-        run, curve = yaml.safe_load(src.read_text())["training"], []
+        run, curve, tools = yaml.safe_load(src.read_text())["training"], [], []
     cfg = run.get("config", {})
     rec = {"command": run.get("command"), "data": run.get("data"), "init_from": cfg.get("init_from"),
            "input": f"{cfg.get('input_width')}x{cfg.get('input_height')}", "iterations": run.get("iterations"),
            "train_minutes": run.get("train_minutes"), "threads": cfg.get("threads"), "lr": cfg.get("lr"),
            "instrument_weight": cfg.get("instrument_weight"), "best": run.get("best"),
-           "val_miou": [[int(i), float(m)] for i, m, *_ in curve], "source": str(source)}
+           "val_miou": [[int(i), float(m)] for i, m, *_ in curve],
+           "val_instruments": [[int(i), float(v)] for i, v in tools], "source": str(source)}
     MEASURED.mkdir(parents=True, exist_ok=True)
     out = MEASURED / f"{name}.json"
     out.write_text(json.dumps(rec, indent=1) + "\n")
@@ -167,16 +169,20 @@ def render_upsample(file: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_heldout(files: str, targets: str = "") -> str:
+def render_heldout(files: str, targets: str = "", labels: str = "") -> str:
     """Mean figures of several `eval --json` runs side by side (clean and degraded held-out sets), with
     the share of instrument pixels painted as anatomy; `targets=miou:82,dice:90,drop:4,instruments:2`
-    (percent) adds a line saying which are met (drop: clean minus degraded mean IoU, same data)."""
-    lines = ["| held-out set | frames | mean IoU | mean Dice | mean AUC | pixel accuracy | instrument pixels labelled |",
+    (percent) adds a line saying which are met (drop: clean minus degraded mean IoU, same data);
+    `labels="a,b"` names the rows instead of the data folder (two models on one set)."""
+    lines = ["| scored on | frames | mean IoU | mean Dice | mean AUC | pixel accuracy | instrument pixels labelled |",
              "|---|---|---|---|---|---|---|"]
     evals = [load(f"docs/measured/{name}.json") for name in _files(files)]
-    for e in evals:
+    names = labels.split(",") if labels else []
+    for i, e in enumerate(evals):
         m, tools = e["mean"], e.get("instruments") or {}
-        label = f"`{e['data']}`" + (" degraded (`--degrade`)" if e.get("degraded") else "")
+        split = "" if e.get("split") in (None, "all") else f" ({e['split']} split)"
+        label = (names[i] + ": " if i < len(names) else "") + f"`{e['data']}`{split}" + (
+            " degraded (`--degrade`)" if e.get("degraded") else "")
         lines.append(f"| {label} | {e['num_images']} | **{_f(m['iou'] * 100)}** | **{_f(m['dice'] * 100)}** | "
                      f"{_f(m['auc'], '{:.3f}')} | {_f(e['pixel_accuracy'] * 100)} | "
                      f"{_f((tools.get('labelled_share') or 0) * 100)} % |")
@@ -335,15 +341,17 @@ def render_confidence_cost(file: str) -> str:
 
 def render_training(files: str) -> str:
     """Training stages side by side (update_docs.py --record-run): what each ran and its validation curve."""
-    lines = ["| stage | input | iterations (total) | wall min (total) | validation mIoU (model resolution) | command |",
-             "|---|---|---|---|---|---|"]
+    lines = ["| stage | input | iterations (total) | wall min (total) | validation mIoU (model resolution) "
+             "| validation instrument pixels labelled | command |",
+             "|---|---|---|---|---|---|---|"]
     for name in _files(files):
         r = load(name)
         curve = r["val_miou"]
         pick = curve if len(curve) <= 6 else [curve[i * (len(curve) - 1) // 5] for i in range(6)]
         shown = ", ".join(f"{m:.3f} @{i}" for i, m in pick) or f"best {r['best']['miou']:.3f} @{r['best']['iter']}"
+        tools = ", ".join(f"{100 * v:.2f} % @{i}" for i, v in r.get("val_instruments", [])) or "–"
         lines.append(f"| {name} | {r['input'].replace('x', '×')} | {r['iterations']} | {_f(r['train_minutes'])} "
-                     f"| {shown} | `{r['command']}` |")
+                     f"| {shown} | {tools} | `{r['command']}` |")
     return "\n".join(lines) + "\n"
 
 

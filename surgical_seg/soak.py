@@ -32,6 +32,7 @@ import psutil
 from .atomic import atomic_write_json
 from .errors import ConfigError
 from .faults import FaultClock, FaultySegmenter, parse_faults
+from .heap import malloc_mb
 
 EXPECTED = {"drop": ("source frozen", "source lost"), "raise": ("model error",),
             "hang": ("model stalled",), "slow": ("model late", "model stalled")}
@@ -100,6 +101,7 @@ class SoakMonitor:
         self.max_stall_at_s = 0.0
         self.ticks = 0
         self.rss_mb: list[tuple[float, float]] = []
+        self.heap_mb: list[tuple[float, ...]] = []       # (t_s, in use, free but held, mmapped) from glibc
         self._proc = psutil.Process()
         self._last_tick = time.perf_counter_ns()
         self._reason: Any = object()
@@ -147,6 +149,8 @@ class SoakMonitor:
             self._on = on
         if not self.rss_mb or t_s - self.rss_mb[-1][0] >= 5.0:
             self.rss_mb.append((t_s, self._proc.memory_info().rss / 2**20))
+        if not self.heap_mb or t_s - self.heap_mb[-1][0] >= 30.0:
+            self.heap_mb.append((t_s, *malloc_mb()))
 
     # ---- analysis
     def first_reason(self, after_ns: int, causes: tuple[str, ...], until_ns: int) -> tuple[int, float | None] | None:
@@ -244,6 +248,8 @@ def analyse(mon: SoakMonitor, clock: FaultClock, sender_events: list[dict], end_
             "rss_mb": {"after_warmup": rss_warm, "end": rss_end,
                        "growth": None if rss_warm is None or rss_end is None else rss_end - rss_warm,
                        "samples": mon.rss_mb[::12]},
+            "malloc_mb": {"columns": ["t_s", "in_use", "free_held", "mmapped"], "samples": mon.heap_mb},
+            "heap_trims": {"count": len(mon.win.heap_trim_ms), "max_ms": max(mon.win.heap_trim_ms, default=None)},
             "ui": {"heartbeat_ms": HEARTBEAT_MS, "ticks": mon.ticks, "max_stall_ms": mon.max_stall_ms,
                    "max_stall_at_s": mon.max_stall_at_s, "max_stall_after_5s_ms": mon.max_stall_after_warmup_ms,
                    "stall_histogram_ms": {f"<{int(k) if k < 1e9 else 'inf'}": v

@@ -93,8 +93,8 @@ def overlay_on_screen(win):
 def test_frozen_source_takes_the_overlay_off_and_says_frozen_then_lost(qtbot, segmenter):
     cfg = AppConfig(pipeline=PipelineConfig(stale_ms=5000.0),
                     source=SourceConfig(read_timeout_s=1.5, retry_backoff_s=(0.2,)),
-                    viewer=ViewerConfig(max_stats_rows=100, max_events=10))
-    win = open_window(qtbot, segmenter, "synthetic:320x180@30;dropout=60+4", cfg)
+                    viewer=ViewerConfig(max_stats_rows=100, max_events=10, stats_window_s=0.5))
+    win = open_window(qtbot, segmenter, "synthetic:320x180@30;dropout=60+4", cfg, keep_frame_rows=True)
     qtbot.waitUntil(lambda: overlay_on_screen(win), timeout=WAIT_MS)
     assert win.freeze_timer.interval() == 101            # armed at each new frame: re-checked just past 100 ms
     seen = {"banner": set(), "hud": [], "painted_frozen": 0}
@@ -118,6 +118,10 @@ def test_frozen_source_takes_the_overlay_off_and_says_frozen_then_lost(qtbot, se
     # memory stays bounded: rolling stats rows and event log
     qtbot.waitUntil(lambda: win.current.index > 130, timeout=WAIT_MS)
     assert len(win.stats.rows()) <= 100 and win.events_log.maxlen == 10 and len(win.events_log) <= 10
+    win.keep_frame_rows = False             # no --stats: only the HUD window's rows (2 x 0.5 s at 60 fps)
+    win.open_source("synthetic:320x180@30", wait=True)
+    qtbot.waitUntil(lambda: win.current is not None and win.current.index > 90, timeout=WAIT_MS)
+    assert len(win.stats.rows()) <= 60
 
 
 class HangsOnce:

@@ -31,6 +31,7 @@ from PyQt6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QInputDialo
 
 from ..config import AppConfig, load_app_config, replace_section
 from ..confidence import ConfidenceShading, overlay_low_share
+from .. import heap
 from ..errors import ConfigError, SurgicalSegError
 from ..overlay import MaskAnnotator
 from ..packet import FramePacket
@@ -69,9 +70,10 @@ class MainWindow(QMainWindow):
 
     def __init__(self, cfg: AppConfig, segmenter, source: str | None = None, *, record_dir: str | None = None,
                  settings_path: str | None = None, snapshot_dir: str | None = None,
-                 segmenter_factory=None) -> None:
+                 segmenter_factory=None, keep_frame_rows: bool = False) -> None:
         super().__init__()
         self.cfg, self.segmenter = cfg, segmenter
+        self.keep_frame_rows = keep_frame_rows         # --stats: per-frame rows for frames.csv (viewer.max_stats_rows)
         self.segmenter_factory = segmenter_factory     # a new inference session after a hang
         self.card = segmenter.card
         self.settings_path = settings_path
@@ -114,6 +116,11 @@ class MainWindow(QMainWindow):
         self.stats_timer = QTimer(self, interval=STATS_MS)
         self.stats_timer.timeout.connect(self._refresh_stats)
         self.stats_timer.start()
+        self.heap_trim_ms: list[float] = []               # how long each hand-back of free heap took
+        self.trim_timer = QTimer(self, interval=int(cfg.viewer.trim_heap_s * 1000))
+        self.trim_timer.timeout.connect(lambda: self.file_tasks.submit(heap.trim, self._trimmed))
+        if cfg.viewer.trim_heap_s > 0:
+            self.trim_timer.start()
         # Everything alive now (Qt, numpy, runtimes, the model: ~70k objects) lives as long as the window.
         # Moved out of the collector's sight, a full collection no longer walks it: 17-56 ms of UI thread
         # per gen-2 collection before, ~0 after (measured on this 2-core machine).
@@ -234,7 +241,10 @@ class MainWindow(QMainWindow):
             if not source.live:
                 source = PlaybackSource(source)
             self.segmenter.reset()
-            stats = StatsRecorder(window_s=self.cfg.viewer.stats_window_s, max_rows=self.cfg.viewer.max_stats_rows)
+            # without --stats only the HUD's window needs rows: 2 windows at 60 fps, not 5 minutes (~12 MB)
+            window_s = self.cfg.viewer.stats_window_s
+            rows = self.cfg.viewer.max_stats_rows if self.keep_frame_rows else int(window_s * 2 * 60)
+            stats = StatsRecorder(window_s=window_s, max_rows=rows)
             pipe = Pipeline(source, self.segmenter, self._annotator, mode="live",
                             stale_ms=self.cfg.pipeline.stale_ms, align_ms=self.cfg.pipeline.align_ms,
                             warp=self.cfg.pipeline.warp, stats=stats, sinks=[self._record_sink],
@@ -583,6 +593,10 @@ class MainWindow(QMainWindow):
         if QApplication.platformName() != "offscreen":
             QMessageBox.warning(self, "surgical-seg", text)
 
+    def _trimmed(self, ms: float | None, error: BaseException | None) -> None:
+        if ms is not None:
+            self.heap_trim_ms = (self.heap_trim_ms + [ms])[-1000:]
+
     def _save_settings(self) -> None:
         save_settings(self.settings, self.settings_path)
 
@@ -604,6 +618,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802
         self.poll_timer.stop()
         self.stats_timer.stop()
+        self.trim_timer.stop()
         self.close_pipeline(wait=True)           # quitting: now it is right to wait (bounded)
         rec = getattr(self, "last_recording", None)
         if rec is not None:
@@ -642,7 +657,8 @@ def main(args) -> int:
         return load_segmenter(e.model, backend=segmenter.backend_name, threads=e.threads, device=segmenter.device,
                               smoothing=e.smoothing, precision=e.precision)
 
-    win = MainWindow(cfg, segmenter, None, record_dir=args.record, segmenter_factory=new_session)
+    win = MainWindow(cfg, segmenter, None, record_dir=args.record, segmenter_factory=new_session,
+                     keep_frame_rows=bool(getattr(args, "stats", None)))
     win.show()
     win.open_source(source, wait=True)
     if win.pipeline is None:            # could not open: the message is in the status line
