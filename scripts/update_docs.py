@@ -305,11 +305,19 @@ def render_soak(file: str) -> str:
         f"`{r.get('command', 'surgical-seg soak')}`: {r['duration_s'] / 60:.1f} min of {r['source']}, "
         f"{r['backend']}, model {r['model']}, load average at the end {_f(load_avg[0]) if load_avg else '–'}. "
         f"RSS {_f(rss['after_warmup'], '{:.0f}')} MB after the first minute, {_f(rss['end'], '{:.0f}')} MB at the end "
-        f"(**{_f(rss['growth'], '{:+.1f}')} MB**). Longest UI-thread stall **{_f(ui['max_stall_after_5s_ms'])} ms** "
+        f"(**{_f(rss['growth'], '{:+.1f}')} MB**{_rss_extra(r)}). Longest UI-thread stall **{_f(ui['max_stall_after_5s_ms'])} ms** "
         f"after the first 5 s{where}; {late} of {ui['ticks']} heartbeats were 50 ms or more late. "
         f"Overlays painted on a frozen frame: **{r['overlay_on_frozen_frame']}** of {r['overlay_paints']}. "
         f"Threads left stuck: {sum(v or 0 for v in r['leaked_threads'].values())}; "
         f"FROZEN outside the drops (load): {r['freezes_outside_drops']}.\n")
+
+
+def _rss_extra(r: dict[str, Any]) -> str:
+    """Highest RSS after the first minute and the heap setting, where the soak recorded them."""
+    top, kib = r["rss_mb"].get("max_after_warmup"), r.get("heap_mmap_kib")
+    parts = ([f"highest {top:.0f} MB"] if top is not None else []) + (
+        [f"blocks of {kib} KiB or more mmapped"] if kib else [])
+    return "; " + ", ".join(parts) if parts else ""
 
 
 def render_kill9(file: str) -> str:

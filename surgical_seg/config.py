@@ -77,7 +77,7 @@ class ViewerConfig:
     frozen_ms: float = 0.0          # no new frame for this long = FROZEN, overlay off; 0 = 3 frame intervals
     max_stats_rows: int = 9_000     # rolling per-frame rows kept for --stats (5 min at 30 fps, ~12 MB)
     max_events: int = 500           # rolling event log
-    trim_heap_s: float = 30.0       # hand freed heap back to the system this often (glibc; 0 = never)
+    heap_mmap_kib: int = 1024       # blocks this large are mmapped and unmapped on free (glibc; 0 = its default)
 
 
 @dataclass(frozen=True)
@@ -226,8 +226,8 @@ def _check_app(cfg: AppConfig, where: str) -> None:
     if not 0 < w.infer_stall_ms < w.infer_abandon_s * 1000:
         raise ConfigError(f"{where}: watchdog.infer_stall_ms must be > 0 and below infer_abandon_s")
     if (cfg.viewer.frozen_ms < 0 or cfg.viewer.max_stats_rows < 100 or cfg.viewer.max_events < 10
-            or cfg.viewer.trim_heap_s < 0):
-        raise ConfigError(f"{where}: viewer.frozen_ms and trim_heap_s must be >= 0, max_stats_rows >= 100, "
+            or cfg.viewer.heap_mmap_kib < 0):
+        raise ConfigError(f"{where}: viewer.frozen_ms and heap_mmap_kib must be >= 0, max_stats_rows >= 100, "
                           "max_events >= 10")
 
 

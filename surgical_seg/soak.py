@@ -247,9 +247,10 @@ def analyse(mon: SoakMonitor, clock: FaultClock, sender_events: list[dict], end_
     return {"duration_s": duration_s, "occurrences": occurrences,
             "rss_mb": {"after_warmup": rss_warm, "end": rss_end,
                        "growth": None if rss_warm is None or rss_end is None else rss_end - rss_warm,
+                       "max_after_warmup": max((mb for t, mb in mon.rss_mb if t >= WARMUP_S), default=None),
                        "samples": mon.rss_mb[::12]},
             "malloc_mb": {"columns": ["t_s", "in_use", "free_held", "mmapped"], "samples": mon.heap_mb},
-            "heap_trims": {"count": len(mon.win.heap_trim_ms), "max_ms": max(mon.win.heap_trim_ms, default=None)},
+            "heap_mmap_kib": mon.win.cfg.viewer.heap_mmap_kib,
             "ui": {"heartbeat_ms": HEARTBEAT_MS, "ticks": mon.ticks, "max_stall_ms": mon.max_stall_ms,
                    "max_stall_at_s": mon.max_stall_at_s, "max_stall_after_5s_ms": mon.max_stall_after_warmup_ms,
                    "stall_histogram_ms": {f"<{int(k) if k < 1e9 else 'inf'}": v
@@ -369,7 +370,8 @@ def format_soak(r: dict[str, Any]) -> str:
                      f"{f(o.get('frozen_after_last_frame_ms')):>28}{f(o['recovered_ms']):>14}  "
                      f"{(o['shown_before'] or 'overlay on').split(' (')[0].split(':')[0]}")
     rss, ui = r["rss_mb"], r["ui"]
-    lines += [f"RSS after warm-up {f(rss['after_warmup'])} MB, end {f(rss['end'])} MB, growth {f(rss['growth'], '{:+.1f}')} MB",
+    lines += [f"RSS after warm-up {f(rss['after_warmup'])} MB, end {f(rss['end'])} MB, growth {f(rss['growth'], '{:+.1f}')} MB, "
+              f"highest after warm-up {f(rss.get('max_after_warmup'))} MB",
               f"longest UI stall {ui['max_stall_ms']:.1f} ms (at {ui['max_stall_at_s']:.0f} s; after 5 s: "
               f"{ui['max_stall_after_5s_ms']:.1f} ms), histogram {ui['stall_histogram_ms']}",
               f"overlay painted on a frozen frame: {r['overlay_on_frozen_frame']} of {r['overlay_paints']} overlay paints",

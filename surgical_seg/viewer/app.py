@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
                  segmenter_factory=None, keep_frame_rows: bool = False) -> None:
         super().__init__()
         self.cfg, self.segmenter = cfg, segmenter
+        heap.mmap_large_blocks(cfg.viewer.heap_mmap_kib)   # frame buffers leave the heap when freed: flat RSS
         self.keep_frame_rows = keep_frame_rows         # --stats: per-frame rows for frames.csv (viewer.max_stats_rows)
         self.segmenter_factory = segmenter_factory     # a new inference session after a hang
         self.card = segmenter.card
@@ -116,11 +117,6 @@ class MainWindow(QMainWindow):
         self.stats_timer = QTimer(self, interval=STATS_MS)
         self.stats_timer.timeout.connect(self._refresh_stats)
         self.stats_timer.start()
-        self.heap_trim_ms: list[float] = []               # how long each hand-back of free heap took
-        self.trim_timer = QTimer(self, interval=int(cfg.viewer.trim_heap_s * 1000))
-        self.trim_timer.timeout.connect(lambda: self.file_tasks.submit(heap.trim, self._trimmed))
-        if cfg.viewer.trim_heap_s > 0:
-            self.trim_timer.start()
         # Everything alive now (Qt, numpy, runtimes, the model: ~70k objects) lives as long as the window.
         # Moved out of the collector's sight, a full collection no longer walks it: 17-56 ms of UI thread
         # per gen-2 collection before, ~0 after (measured on this 2-core machine).
@@ -593,10 +589,6 @@ class MainWindow(QMainWindow):
         if QApplication.platformName() != "offscreen":
             QMessageBox.warning(self, "surgical-seg", text)
 
-    def _trimmed(self, ms: float | None, error: BaseException | None) -> None:
-        if ms is not None:
-            self.heap_trim_ms = (self.heap_trim_ms + [ms])[-1000:]
-
     def _save_settings(self) -> None:
         save_settings(self.settings, self.settings_path)
 
@@ -618,7 +610,6 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:  # noqa: N802
         self.poll_timer.stop()
         self.stats_timer.stop()
-        self.trim_timer.stop()
         self.close_pipeline(wait=True)           # quitting: now it is right to wait (bounded)
         rec = getattr(self, "last_recording", None)
         if rec is not None:
