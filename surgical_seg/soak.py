@@ -197,6 +197,13 @@ def _read_sender(proc: subprocess.Popen, lines: list[dict]) -> None:
             pass
 
 
+def recovered_after_shown_ms(occurrence: dict[str, Any]) -> float | None:
+    """A model fault's recovery from its stored story: the first 'overlay on' at or after the HUD showed it
+    (for soak.json files written before analyse() applied that rule)."""
+    shown_s = (occurrence.get("hud_ms") or occurrence.get("detected_ms") or 0.0) / 1e3
+    return next((t * 1e3 for t, state in occurrence.get("story", []) if t >= shown_s and state == "overlay on"), None)
+
+
 def analyse(mon: SoakMonitor, clock: FaultClock, sender_events: list[dict], end_ns: int) -> dict[str, Any]:
     """Per-fault detection/recovery and the run's overall figures."""
     occurrences = []
@@ -227,7 +234,10 @@ def analyse(mon: SoakMonitor, clock: FaultClock, sender_events: list[dict], end_
             if o.kind in ("raise", "hang") else None
         found = ev if ev is not None else hud
         end = o.ended_ns or o.fired_ns
-        back = mon.overlay_back(o.fired_ns if o.kind in ("raise", "hang") else end)
+        # a model fault is over when the overlay returns after the fault was shown (an overlay still on
+        # from before the fault, in the 150 ms until a hang is flagged, is not a recovery)
+        shown = hud if hud is not None else found
+        back = mon.overlay_back((shown[0] if shown else o.fired_ns) if o.kind in ("raise", "hang") else end)
         occurrences.append({"kind": o.kind, "at_s": o.at_s, "value_s": o.value_s,
                             "shown_before": mon.state_at(o.fired_ns),
                             "story": mon.excerpt(o.fired_ns, limit),
@@ -238,6 +248,7 @@ def analyse(mon: SoakMonitor, clock: FaultClock, sender_events: list[dict], end_
                                 r for t, r, _ in mon.timeline if t == found[0])),
                             "recovered_ms": None if back is None else (back - o.fired_ns) / 1e6,
                             "recovered_from": "fault start" if o.kind in ("raise", "hang") else "fault end"})
+
     windows = [(s, (e or end_ns) + int(3e9)) for s, e, _ in drops]
     stray = [(t, r) for t, r, _ in mon.timeline if r and r.startswith("source frozen")
              and not any(a <= t <= b for a, b in windows)]
@@ -324,7 +335,13 @@ def run_soak(out_dir: str | Path, minutes: float, faults_spec: str, *, port: int
         result: dict[str, Any] = {}
 
         def finish() -> None:                  # on the UI thread, while the window is alive
-            end_ns = time.perf_counter_ns()
+            try:
+                report(time.perf_counter_ns())
+            finally:                           # an error in the report must not leave the loop running
+                win.close()
+                loop.quit()
+
+        def report(end_ns: int) -> None:
             mon.timer.stop()
             mon.sampler.stop()
             pipe = win.pipeline
@@ -343,8 +360,6 @@ def run_soak(out_dir: str | Path, minutes: float, faults_spec: str, *, port: int
                                              if k == "model_restarted"],
                            "events": [str(ev) for ev in win.events_log][-50:],
                            "machine_load": list(psutil.getloadavg())})
-            win.close()
-            loop.quit()
 
         loop = QEventLoop()                    # a local loop: the application's own state stays untouched
         QTimer.singleShot(remaining_ms, finish)

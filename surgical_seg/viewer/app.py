@@ -29,9 +29,9 @@ from PyQt6.QtGui import QAction, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow,
                              QMessageBox, QPushButton, QSlider, QVBoxLayout, QWidget)
 
+from .. import heap
 from ..config import AppConfig, load_app_config, replace_section
 from ..confidence import ConfidenceShading, overlay_low_share
-from .. import heap
 from ..errors import ConfigError, SurgicalSegError
 from ..overlay import MaskAnnotator
 from ..packet import FramePacket
