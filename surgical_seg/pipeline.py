@@ -434,18 +434,16 @@ class Pipeline:
             self._finished.set()
 
 
-def lower_thread_priority(nice: int) -> int | None:
-    """Make the calling thread `nice` steps less important to the scheduler; its niceness, or None where
-    threads have none of their own (only Linux keeps a nice value per thread).
+def lower_thread_priority(nice: int) -> None:
+    """Make the calling thread `nice` steps less important to the scheduler (Linux only: elsewhere threads
+    have no nice value of their own).
 
     Live, the model is the one stage that may fall behind: on a machine short of CPU the capture, the
     compositor and the UI thread must win, or the picture stutters because of the AI.
     """
-    if nice <= 0 or not sys.platform.startswith("linux"):
-        return None
-    tid = threading.get_native_id()
-    os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
-    return os.getpriority(os.PRIO_PROCESS, tid)
+    if nice > 0 and sys.platform.startswith("linux"):
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
 
 
 def stall_bounds(cfg: Any) -> StallBounds:

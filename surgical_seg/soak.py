@@ -248,7 +248,6 @@ def analyse(mon: SoakMonitor, clock: FaultClock, sender_events: list[dict], end_
                                 r for t, r, _ in mon.timeline if t == found[0])),
                             "recovered_ms": None if back is None else (back - o.fired_ns) / 1e6,
                             "recovered_from": "fault start" if o.kind in ("raise", "hang") else "fault end"})
-
     windows = [(s, (e or end_ns) + int(3e9)) for s, e, _ in drops]
     stray = [(t, r) for t, r, _ in mon.timeline if r and r.startswith("source frozen")
              and not any(a <= t <= b for a, b in windows)]

@@ -44,9 +44,9 @@ def describe(values: Iterable[float]) -> dict[str, float | int | None]:
             "p99": float(p99), "max": mx, "tail": mx - float(p95)}
 
 
-@dataclass(slots=True)
+@dataclass
 class FrameRow:
-    """Everything known about one frame index, merged from every add(); slots: thousands are kept."""
+    """Everything known about one frame index, merged from every add()."""
     index: int
     t_capture_ns: int
     pts_s: float | None = None
