@@ -246,6 +246,7 @@ class MainWindow(QMainWindow):
                             warp=self.cfg.pipeline.warp, stats=stats, sinks=[self._record_sink],
                             watchdog=stall_bounds(self.cfg), segmenter_factory=self.segmenter_factory,
                             model_nice=self.cfg.pipeline.model_nice)
+            pipe.set_annotator(self._annotator, self._layer_builder())   # the first frames get their layer too
             pipe.start()
             return pipe
 
