@@ -19,6 +19,7 @@ from __future__ import annotations
 import collections
 import gc
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -39,6 +40,24 @@ EXPECTED = {"drop": ("source frozen", "source lost"), "raise": ("model error",),
 HEARTBEAT_MS = 10
 WARMUP_S = 60.0
 STALL_SAMPLE_MS = 25      # a heartbeat this much overdue: the UI thread's stack is sampled, to name the stall
+
+
+class ThreadSchedstat:
+    """The opening thread's (ns on a CPU, ns runnable but waiting for one), from Linux's schedstat: over a
+    stall, the rest of the time it slept (waiting for the GIL or a lock). One pread per call (each system
+    call lets the GIL go). `read()` is None where Linux does not say."""
+
+    def __init__(self) -> None:
+        try:
+            self._fd: int | None = os.open(f"/proc/self/task/{threading.get_native_id()}/schedstat", os.O_RDONLY)
+        except OSError:
+            self._fd = None
+
+    def read(self) -> tuple[int, int] | None:
+        if self._fd is None:
+            return None
+        on_cpu, waiting, _ = os.pread(self._fd, 128, 0).split()
+        return int(on_cpu), int(waiting)
 
 
 def _where(f: traceback.FrameSummary) -> str:
@@ -108,7 +127,9 @@ class SoakMonitor:
         self._on: bool | None = None
         self.events: list[tuple[int, str, str]] = []          # (t_ns, kind, message) of the viewer's events
         self._seen_event: Any = None
-        self.stalls: list[tuple[float, float, int]] = []     # (t_s, ms, tick) of stalls >= STALL_SAMPLE_MS
+        self.stalls: list[tuple[float, float, int, dict | None]] = []   # (t_s, ms, tick, where the time went)
+        self._schedstat = ThreadSchedstat()
+        self._sched = self._schedstat.read()
         self.sampler = StallSampler(self)
         self.timer = QTimer(win, interval=HEARTBEAT_MS, timerType=Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(self.tick)
@@ -125,8 +146,12 @@ class SoakMonitor:
         if t_s > 5.0:                                  # after the window, model and stream are up
             self.max_stall_after_warmup_ms = max(self.max_stall_after_warmup_ms, stall)
         self.stalls_ms[next(b for b in (16, 33, 50, 100, 1e9) if stall < b)] += 1
-        if stall >= STALL_SAMPLE_MS:
-            self.stalls.append((t_s, stall, self.ticks - 1))
+        sched, self._sched = self._sched, self._schedstat.read()
+        if stall >= STALL_SAMPLE_MS:                  # the UI thread ran, waited for a CPU, or slept (GIL, lock)
+            spent = None if sched is None or self._sched is None else {
+                "on_cpu_ms": round((self._sched[0] - sched[0]) / 1e6, 1),
+                "runnable_waiting_ms": round((self._sched[1] - sched[1]) / 1e6, 1)}
+            self.stalls.append((t_s, stall, self.ticks - 1, spent))
         win = self.win
         log = win.events_log
         if log and log[-1] is not self._seen_event:            # new events since the last tick
@@ -265,10 +290,10 @@ def analyse(mon: SoakMonitor, clock: FaultClock, sender_events: list[dict], end_
                    "max_stall_at_s": mon.max_stall_at_s, "max_stall_after_5s_ms": mon.max_stall_after_warmup_ms,
                    "stall_histogram_ms": {f"<{int(k) if k < 1e9 else 'inf'}": v
                                           for k, v in sorted(mon.stalls_ms.items())}},
-            "longest_stalls": [{"at_s": round(t, 3), "ms": round(ms, 1),
+            "longest_stalls": [{"at_s": round(t, 3), "ms": round(ms, 1), "ui_thread": spent,
                                 **mon.sampler.samples.get(tick, {"ui": None, "others": None}),
                                 "gc": [g for g in mon.sampler.gc_ms if t - (ms + 20) / 1e3 <= g[0] <= t]}
-                               for t, ms, tick in sorted(mon.stalls, key=lambda s: -s[1])[:10]],
+                               for t, ms, tick, spent in sorted(mon.stalls, key=lambda s: -s[1])[:10]],
             "gc_over_5ms": {"count": len(mon.sampler.gc_ms),
                             "max_ms": max((g[2] for g in mon.sampler.gc_ms), default=0.0)},
             "overlay_on_frozen_frame": mon.win.video.overlay_on_frozen,

@@ -115,3 +115,21 @@ def test_model_fault_recovery_counts_from_when_the_hud_showed_it():
     assert soak.recovered_after_shown_ms({"hud_ms": 187.0, "detected_ms": 150.0, "story": story}) == 2323.0
     assert soak.recovered_after_shown_ms({"hud_ms": None, "detected_ms": 0.0, "story": story}) == 14.0
     assert soak.recovered_after_shown_ms({"hud_ms": 187.0, "story": story[:5]}) is None
+
+
+def test_thread_schedstat_counts_this_threads_cpu_time():
+    """The soak splits each UI stall into running / waiting for a CPU / sleeping from these counters."""
+    import sys
+
+    from surgical_seg.soak import ThreadSchedstat
+    if not sys.platform.startswith("linux"):
+        pytest.skip("schedstat is Linux's")
+    stat = ThreadSchedstat()
+    (cpu0, wait0), t0 = stat.read(), time.thread_time_ns()
+    while time.thread_time_ns() - t0 < 40e6:          # 40 ms of this thread's own CPU time
+        pass
+    (cpu1, wait1), t1 = stat.read(), time.thread_time_ns()
+    assert abs((cpu1 - cpu0) - (t1 - t0)) < 5e6 and wait1 >= wait0
+    time.sleep(0.05)                                   # asleep: neither on a CPU nor waiting for one
+    cpu2, _ = stat.read()
+    assert cpu2 - cpu1 < 5e6
