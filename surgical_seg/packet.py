@@ -46,6 +46,7 @@ class FramePacket:
     overlay_off_reason: str | None = None     # why no overlay is drawn on this frame
     mask_source: str | None = None            # own | warped | latest | off (surgical_seg.align), once composited
     layer: Any = None                         # the viewer's overlay paint layer (Pipeline.set_annotator)
+    image: Any = None                         # the viewer's paint image of the frame (Pipeline(frame_image=))
 
     def __post_init__(self) -> None:
         f = self.frame

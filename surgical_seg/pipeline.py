@@ -13,6 +13,8 @@ Public API (stable; the viewer codes against it)
     pipe.set_annotator(annotator | None, layer=None)  # restyle from the UI thread; None = overlay off by
                                       # the user; layer(seg) -> packet.layer, the viewer's paint layer,
                                       # built here on the compositor thread so the UI thread only paints
+    Pipeline(..., frame_image=f)      # f(frame) -> packet.image, the viewer's paint-ready frame, also made
+                                      # on the compositor thread (a format the painter draws without converting)
     pipe.counts() -> Counts           # frames_in, inferred, dropped, frames_out, model_errors
     pipe.finished -> bool             # the source ended and every frame was handled
     pipe.wait(timeout) -> bool        # block until finished (bench, tests)
@@ -131,11 +133,12 @@ class Pipeline:
                  sinks: Iterable[Callable[[FramePacket], None]] = (),
                  on_event: Callable[[Event], None] | None = None,
                  watchdog: StallBounds | None = None, segmenter_factory: Callable[[], Any] | None = None,
-                 model_nice: int = 0) -> None:
+                 model_nice: int = 0, frame_image: Callable[[Any], Any] | None = None) -> None:
         if mode not in ("live", "replay"):
             raise ValueError(f"mode must be live or replay, not {mode!r}")
         self.source, self.segmenter, self.mode, self.stale_ms = source, segmenter, mode, stale_ms
         self.align_ms, self.warp, self.model_nice = align_ms, warp, model_nice
+        self.frame_image = frame_image        # frame -> packet.image: the viewer's paint-ready copy, made here
         self.stats = stats                    # StatsRecorder-like: add(packet), dropped(packet)
         self.sinks = list(sinks)
         self.on_event = on_event
@@ -326,6 +329,8 @@ class Pipeline:
         else:
             packet.composited = packet.frame  # shared, read-only: nobody draws on frames in place
             mask_source = "off"
+        if self.frame_image is not None:
+            packet.image = self.frame_image(packet.frame)
         packet.segmentation = seg
         packet.overlay_off_reason = off_reason
         packet.mask_source = mask_source
@@ -375,7 +380,7 @@ class Pipeline:
     def _infer_newest(self, packet: FramePacket) -> None:
         self._segment(packet)
         if self.stats is not None:
-            self.stats.add(packet)
+            self.stats.add_later(packet)          # no lock on this (niced) thread: see StatsRecorder
         if packet.segmentation is not None:
             self._masks.put(packet.segmentation, packet.frame)
         else:

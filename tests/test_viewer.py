@@ -112,6 +112,7 @@ def test_overlay_follows_toggles_and_opacity(qtbot, segmenter, clip_path):
     p = wait_overlaid(qtbot, win)
     assert win.video.frame() is p.frame                 # the raw frame: the overlay is a layer at paint time
     assert p.layer is not None and win.video._layer is p.layer     # the layer came built from the compositor
+    assert win.video._image is p.image[1]               # and the frame paint-ready (RGB32), not converted here
     k = main_class(p.segmentation.labels)
     assert k > 0, "the tiny model should label some foreground"
 
@@ -174,6 +175,16 @@ def test_overlay_follows_toggles_and_opacity(qtbot, segmenter, clip_path):
     assert np.array_equal(win.current.composited, win.current.frame)
     qtbot.waitUntil(lambda: "overlay hidden" in win.hud.text(), timeout=WAIT_MS)
     assert not win.hud.off
+
+
+def test_rgb32_image_holds_the_frames_pixels():
+    from surgical_seg.viewer.video import rgb32_image
+    bgr = np.random.default_rng(3).integers(0, 256, (5, 7, 3), dtype=np.uint8)
+    buf, img = rgb32_image(bgr)
+    assert img.format() == QImage.Format.Format_RGB32 and (img.width(), img.height()) == (7, 5)
+    for y, x in ((0, 0), (4, 6), (2, 3)):
+        c = img.pixelColor(x, y)
+        assert (c.blue(), c.green(), c.red(), c.alpha()) == (*bgr[y, x], 255)
 
 
 def test_stale_model_turns_overlay_off_and_video_keeps_running(qtbot, segmenter, clip_path):

@@ -14,6 +14,10 @@ OFF_STYLE = "background: rgba(150,0,0,210); color: white; border-radius: 6px; pa
 
 
 class Hud(QLabel):
+    """Restyled and laid out only when its words or the video's size change: each restyle re-polishes
+    the label and each font size tried lays the text out again (up to 45 ms of UI thread per update when
+    done at every 4 Hz refresh, measured in the soak)."""
+
     def __init__(self, parent: QWidget) -> None:
         super().__init__(parent)
         self.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
@@ -22,19 +26,24 @@ class Hud(QLabel):
         self.ai_text = ""
         self.off = False
         self.setStyleSheet(OK_STYLE)
+        self._fitted: tuple | None = None     # what the font size was fitted for
 
     def show_state(self, fps: float, latency_ms: float | None, off_reason: str | None,
                    extra: str = "", overlay_age_ms: float | None = None) -> None:
         """One line of numbers (fps, video latency), one line of AI state with the overlay's age
         (capture of the frame the mask came from → on screen; green ON, red OFF — reason)."""
-        self.off = off_reason is not None
+        off = off_reason is not None
+        if off != self.off:
+            self.setStyleSheet(OFF_STYLE if off else OK_STYLE)
+        self.off = off
         age = "" if overlay_age_ms is None else f" · {overlay_age_ms:.0f} ms old"
         self.ai_text = f"AI OVERLAY OFF — {off_reason}" if self.off else f"AI overlay ON{age}"
         lat = "–" if latency_ms is None else f"{latency_ms:.0f} ms"
         numbers = f"{fps:4.1f} fps &nbsp; video {lat}" + (f" &nbsp; {extra}" if extra else "")
-        self.setText(f"{numbers}<br><b>{self.ai_text}</b>")
-        self.setStyleSheet(OFF_STYLE if self.off else OK_STYLE)
-        self.relayout()
+        text = f"{numbers}<br><b>{self.ai_text}</b>"
+        if text != self.text():
+            self.setText(text)
+            self.relayout()
 
     def set_large(self, large: bool) -> None:
         self.large = large
@@ -44,16 +53,25 @@ class Hud(QLabel):
         """Font size follows the video height: about 1/18 of it in theatre mode (60 px ≈ 2 cm capitals on a 27" 1080p screen, readable at 3 m)."""
         parent = self.parentWidget()
         h = parent.height() if parent is not None else 480
+        w = parent.width() if parent is not None else 640
         px = max(28, h // 18) if self.large else max(14, h // 40)
-        room = (parent.width() if parent is not None else 640) - px
-        font = self.font()
-        while True:                       # shrink until the whole reason fits across the video
-            font.setPixelSize(px)
-            self.setFont(font)
+        room = w - px
+        # the size depends on the longest line: refit when the words change (the numbers' digits do not
+        # count: "12 ms" to "105 ms" is not worth a refit) or the video's size does
+        key = (self.large, h, w, "".join(c for c in self.text() if not c.isdigit()))
+        if key != self._fitted:
+            self._fitted = key
+            font = self.font()
+            while True:                       # shrink until the whole reason fits across the video
+                font.setPixelSize(px)
+                self.setFont(font)
+                self.adjustSize()
+                if self.width() <= room or px <= 10:
+                    break
+                px = max(10, int(px * 0.9))
+        else:
             self.adjustSize()
-            if self.width() <= room or px <= 10:
-                break
-            px = max(10, int(px * 0.9))
+            px = self.font().pixelSize()
         self.move(px // 2, px // 2)
         self.raise_()
 
