@@ -54,6 +54,7 @@ class PipelineConfig:
     align_ms: float = 25.0          # live: a frame waits up to this long (from capture) for its own mask; 0 = never
     warp: bool = True               # live: a frame without its own mask gets the newest one warped by optical flow
     model_nice: int = 10            # live, Linux: the model's thread runs this much nicer, so video and UI win the CPU
+    worker_nice: int = 3            # live, Linux: capture and compositor threads this much nicer, so the UI thread wins
 
 
 @dataclass(frozen=True)
@@ -78,7 +79,6 @@ class ViewerConfig:
     max_stats_rows: int = 9_000     # rolling per-frame rows kept for --stats (5 min at 30 fps, ~12 MB)
     max_events: int = 500           # rolling event log
     heap_mmap_kib: int = 1024       # blocks this large are mmapped and unmapped on free (glibc; 0 = its default)
-    late_hold_ms: float = 300.0     # an overlay too old at paint stays off at least this long (no blinking)
 
 
 @dataclass(frozen=True)
@@ -211,6 +211,9 @@ def _check_app(cfg: AppConfig, where: str) -> None:
         raise ConfigError(f"{where}: pipeline.align_ms must be >= 0 and below pipeline.stale_ms")
     if not 0 <= cfg.pipeline.model_nice <= 19:
         raise ConfigError(f"{where}: pipeline.model_nice must be 0..19, not {cfg.pipeline.model_nice!r}")
+    if not 0 <= cfg.pipeline.worker_nice <= cfg.pipeline.model_nice:
+        raise ConfigError(f"{where}: pipeline.worker_nice must be 0..model_nice ({cfg.pipeline.model_nice}), "
+                          f"not {cfg.pipeline.worker_nice!r}")
     if cfg.engine.upsample not in ("nearest", "bilinear"):
         raise ConfigError(f"{where}: engine.upsample must be nearest or bilinear, not {cfg.engine.upsample!r}")
     if not 0.0 <= cfg.overlay.opacity <= 1.0:
@@ -227,9 +230,9 @@ def _check_app(cfg: AppConfig, where: str) -> None:
     if not 0 < w.infer_stall_ms < w.infer_abandon_s * 1000:
         raise ConfigError(f"{where}: watchdog.infer_stall_ms must be > 0 and below infer_abandon_s")
     if (cfg.viewer.frozen_ms < 0 or cfg.viewer.max_stats_rows < 100 or cfg.viewer.max_events < 10
-            or cfg.viewer.heap_mmap_kib < 0 or not 0 <= cfg.viewer.late_hold_ms <= 5000):
-        raise ConfigError(f"{where}: viewer.frozen_ms and heap_mmap_kib must be >= 0, late_hold_ms 0..5000, "
-                          "max_stats_rows >= 100, max_events >= 10")
+            or cfg.viewer.heap_mmap_kib < 0):
+        raise ConfigError(f"{where}: viewer.frozen_ms and heap_mmap_kib must be >= 0, max_stats_rows >= 100, "
+                          "max_events >= 10")
 
 
 def replace_section(cfg: AppConfig, section: str, **changes: Any) -> AppConfig:

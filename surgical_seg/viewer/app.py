@@ -42,7 +42,7 @@ from .background import Background
 from .controls import OverlayChoice, OverlayControls
 from .devices import DeviceProber
 from .explain_panel import ExplainPanel
-from .failsafe import FreezeDetector, LateHold, overlay_verdict
+from .failsafe import FreezeDetector, overlay_verdict
 from .hud import Hud
 from .latency import LatencyPanel
 from .layer import MaskLayer
@@ -93,7 +93,6 @@ class MainWindow(QMainWindow):
         self.display_latency_ms: collections.deque[float] = collections.deque(maxlen=10_000)
         self.events_log: collections.deque = collections.deque(maxlen=cfg.viewer.max_events)   # Events, newest last
         self.freeze = FreezeDetector(cfg.viewer.frozen_ms)
-        self.late_hold = LateHold(cfg.viewer.late_hold_ms)
         self.layer_maker: MaskLayer | None = None
         self.source_tasks, self.file_tasks = Background("source"), Background("files")
         self.stats_tasks = Background("stats")     # the latency window's statistics, off the UI thread
@@ -247,7 +246,8 @@ class MainWindow(QMainWindow):
                             stale_ms=self.cfg.pipeline.stale_ms, align_ms=self.cfg.pipeline.align_ms,
                             warp=self.cfg.pipeline.warp, stats=stats, sinks=[self._record_sink],
                             watchdog=stall_bounds(self.cfg), segmenter_factory=self.segmenter_factory,
-                            model_nice=self.cfg.pipeline.model_nice, frame_image=rgb32_image,
+                            model_nice=self.cfg.pipeline.model_nice, worker_nice=self.cfg.pipeline.worker_nice,
+                            frame_image=rgb32_image,
                             burn_in=self._burn_in)
             pipe.set_annotator(self._annotator, self._layer_builder())   # the first frames get their layer too
             pipe.start()
@@ -436,8 +436,8 @@ class MainWindow(QMainWindow):
         seg = packet.segmentation
         if seg is None or packet.overlay_off_reason is not None:
             return None
-        now = time.perf_counter_ns()
-        return self.late_hold.reason((now - seg.t_capture_ns) / 1e6, self.cfg.pipeline.stale_ms, now)
+        age_ms = (time.perf_counter_ns() - seg.t_capture_ns) / 1e6
+        return f"model late (overlay {age_ms:.0f} ms old at paint)" if age_ms > self.cfg.pipeline.stale_ms else None
 
     def _on_event(self, ev) -> None:
         self.events_log.append(ev)

@@ -3,8 +3,6 @@
 * `FreezeDetector`: no new frame for more than 3 frame intervals (or `viewer.frozen_ms`) = frozen.
   The paint-time overlay gate asks it at the moment of painting, so a frame that stops changing
   loses its overlay within that bound, whatever the pipeline believes.
-* `LateHold`: an overlay found too old at paint stays off for a moment, so an age hovering at the
-  budget does not blink the overlay at the frame rate.
 * `name_failure` / `overlay_verdict`: every reason the overlay is off is said as one of five causes,
   most basic first: source lost, source frozen, model error, model stalled, model late.
 """
@@ -43,28 +41,6 @@ class FreezeDetector:
         return age is not None and age > self.threshold_ms
 
 
-class LateHold:
-    """Model-late hysteresis at paint time. A paint that finds the mask older than the budget turns the
-    overlay off for at least `hold_ms`, and it comes back at the first fresh paint after that. In the
-    720p soak the overlay's age hovered at the 150 ms budget and the overlay blinked on and off about
-    4 times a second (2453 "model late" changes in 10 minutes); held, it changes at most 1000/hold_ms
-    times a second. The hold only ever hides the overlay longer: a late mask is never drawn."""
-
-    def __init__(self, hold_ms: float) -> None:
-        self.hold_ms = float(hold_ms)
-        self._until_ns = 0
-        self._age_ms = 0.0
-
-    def reason(self, age_ms: float, stale_ms: float, now_ns: int) -> str | None:
-        """Why this paint must not draw the mask (age_ms old now), or None."""
-        if age_ms > stale_ms:
-            self._until_ns, self._age_ms = now_ns + int(self.hold_ms * 1e6), age_ms
-            return f"model late (overlay {age_ms:.0f} ms old at paint)"
-        if now_ns < self._until_ns:
-            return f"model late (overlay {self._age_ms:.0f} ms old at paint, held)"
-        return None
-
-
 def name_failure(reason: str | None) -> str | None:
     """The pipeline's overlay_off_reason said as one of CAUSES (details kept in brackets)."""
     if reason is None:
@@ -88,4 +64,4 @@ def overlay_verdict(source_state: str | None, frozen_ms: float | None, packet_re
     return name_failure(packet_reason)
 
 
-__all__ = ["FreezeDetector", "LateHold", "name_failure", "overlay_verdict", "CAUSES", "FROZEN_INTERVALS"]
+__all__ = ["FreezeDetector", "name_failure", "overlay_verdict", "CAUSES", "FROZEN_INTERVALS"]
