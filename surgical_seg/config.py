@@ -54,7 +54,6 @@ class PipelineConfig:
     align_ms: float = 25.0          # live: a frame waits up to this long (from capture) for its own mask; 0 = never
     warp: bool = True               # live: a frame without its own mask gets the newest one warped by optical flow
     model_nice: int = 10            # live, Linux: the model's thread runs this much nicer, so video and UI win the CPU
-    worker_nice: int = 3            # live, Linux: capture and compositor threads this much nicer, so the UI thread wins
 
 
 @dataclass(frozen=True)
@@ -211,9 +210,6 @@ def _check_app(cfg: AppConfig, where: str) -> None:
         raise ConfigError(f"{where}: pipeline.align_ms must be >= 0 and below pipeline.stale_ms")
     if not 0 <= cfg.pipeline.model_nice <= 19:
         raise ConfigError(f"{where}: pipeline.model_nice must be 0..19, not {cfg.pipeline.model_nice!r}")
-    if not 0 <= cfg.pipeline.worker_nice <= cfg.pipeline.model_nice:
-        raise ConfigError(f"{where}: pipeline.worker_nice must be 0..model_nice ({cfg.pipeline.model_nice}), "
-                          f"not {cfg.pipeline.worker_nice!r}")
     if cfg.engine.upsample not in ("nearest", "bilinear"):
         raise ConfigError(f"{where}: engine.upsample must be nearest or bilinear, not {cfg.engine.upsample!r}")
     if not 0.0 <= cfg.overlay.opacity <= 1.0:

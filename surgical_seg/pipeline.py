@@ -42,7 +42,9 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import os
 import queue
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -50,7 +52,6 @@ from typing import Any, Callable, Generic, Iterable, Protocol, TypeVar
 
 from .align import Aligner, MaskHistory
 from .packet import FramePacket, Segmentation
-from .priority import lower_thread_priority
 from .sources.base import Event, Source
 from .watchdog import GuardedSegmenter, StageHung, StallBounds
 
@@ -134,12 +135,12 @@ class Pipeline:
                  sinks: Iterable[Callable[[FramePacket], None]] = (),
                  on_event: Callable[[Event], None] | None = None,
                  watchdog: StallBounds | None = None, segmenter_factory: Callable[[], Any] | None = None,
-                 model_nice: int = 0, worker_nice: int = 0, frame_image: Callable[[Any], Any] | None = None,
+                 model_nice: int = 0, frame_image: Callable[[Any], Any] | None = None,
                  burn_in: Callable[[], bool] | None = None) -> None:
         if mode not in ("live", "replay"):
             raise ValueError(f"mode must be live or replay, not {mode!r}")
         self.source, self.segmenter, self.mode, self.stale_ms = source, segmenter, mode, stale_ms
-        self.align_ms, self.warp, self.model_nice, self.worker_nice = align_ms, warp, model_nice, worker_nice
+        self.align_ms, self.warp, self.model_nice = align_ms, warp, model_nice
         self.frame_image = frame_image        # frame -> packet.image: the viewer's paint-ready copy, made here
         self.burn_in = burn_in                # asked per frame: draw packet.composited? (None: always)
         self.stats = stats                    # StatsRecorder-like: add(packet), dropped(packet)
@@ -191,8 +192,7 @@ class Pipeline:
             t = threading.Thread(target=self._guard(target), name=f"pipeline-{name}", daemon=True)
             self._threads.append(t)
             t.start()
-        self.source.start(self._on_frame, self._on_source_event,
-                          nice=self.worker_nice if self.mode == "live" else 0)
+        self.source.start(self._on_frame, self._on_source_event)
 
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop the source and the workers; True when every thread has ended within `timeout`."""
@@ -392,7 +392,6 @@ class Pipeline:
             self._masks.skip(packet.index)
 
     def _live_compositor(self) -> None:
-        lower_thread_priority(self.worker_nice)   # below the UI thread, above the model (surgical_seg/priority.py)
         try:
             self._follow(self._raw, self._composite_aligned)
         finally:
@@ -445,6 +444,18 @@ class Pipeline:
             self._finished.set()
 
 
+def lower_thread_priority(nice: int) -> None:
+    """Make the calling thread `nice` steps less important to the scheduler (Linux only: elsewhere threads
+    have no nice value of their own).
+
+    Live, the model is the one stage that may fall behind: on a machine short of CPU the capture, the
+    compositor and the UI thread must win, or the picture stutters because of the AI.
+    """
+    if nice > 0 and sys.platform.startswith("linux"):
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+
+
 def stall_bounds(cfg: Any) -> StallBounds:
     """The inference watchdog's bounds from an AppConfig's `watchdog:` section."""
     w = cfg.watchdog
@@ -478,10 +489,10 @@ def open_pipeline(spec: str | int, cfg: Any = None, *, model: str | None = None,
     return Pipeline(source, seg, annotator, mode=mode or cfg.pipeline.mode, stale_ms=cfg.pipeline.stale_ms,
                     align_ms=cfg.pipeline.align_ms, warp=cfg.pipeline.warp, stats=stats, sinks=sinks,
                     on_event=on_event, watchdog=stall_bounds(cfg), model_nice=cfg.pipeline.model_nice,
-                    worker_nice=cfg.pipeline.worker_nice,
                     segmenter_factory=lambda: load_segmenter(
                         model or e.model, backend=seg.backend_name, threads=e.pipeline_threads, device=e.device,
                         smoothing=e.smoothing, precision=e.precision, upsample=e.upsample))
 
 
-__all__ = ["Pipeline", "LatestSlot", "Counts", "Event", "Segmenter", "Annotator", "open_pipeline", "stall_bounds"]
+__all__ = ["Pipeline", "LatestSlot", "Counts", "Event", "Segmenter", "Annotator", "open_pipeline", "stall_bounds",
+           "lower_thread_priority"]

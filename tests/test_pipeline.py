@@ -214,10 +214,9 @@ def test_paint_layer_is_built_on_the_compositor_thread_in_the_current_style(clip
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="only Linux keeps a nice value per thread")
-def test_live_threads_yield_to_the_ui_thread_and_the_model_to_all(clip_path, segmenter):
-    """Live, capture and compositor threads are `worker_nice` steps nicer than the caller (the UI thread)
-    and the model's thread (the watchdog's call thread included) `model_nice` steps: a CPU short of time
-    starves the AI first, the video next, the painting last."""
+def test_live_model_runs_nicer_than_the_video_threads(clip_path, segmenter):
+    """Live, the model's thread (the watchdog's call thread included) is `model_nice` steps nicer than
+    the threads that carry the picture, so a CPU short of time starves the AI, not the video."""
     seen = {}
 
     class Recording(FailsOn):
@@ -228,19 +227,13 @@ def test_live_threads_yield_to_the_ui_thread_and_the_model_to_all(clip_path, seg
     def sink(packet):
         seen.setdefault("compositor", os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
 
-    def captured(packet):
-        seen.setdefault("capture", os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
-        on_frame(packet)
-
     base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     source = open_source(str(clip_path), SourceConfig(realtime=True), max_frames=10)
     pipe = Pipeline(source, Recording(segmenter, lambda i: False), annotator_for(segmenter), mode="live",
                     stale_ms=60_000.0, sinks=[sink], watchdog=StallBounds(stall_s=5.0, abandon_s=10.0),
-                    model_nice=min(5, 19 - base), worker_nice=min(2, 19 - base))
-    on_frame, pipe._on_frame = pipe._on_frame, captured
+                    model_nice=min(5, 19 - base))
     run_to_end(pipe)
-    assert seen == {"model": base + min(5, 19 - base), "compositor": base + min(2, 19 - base),
-                    "capture": base + min(2, 19 - base)}
+    assert seen == {"model": base + min(5, 19 - base), "compositor": base}
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base
 
 
@@ -248,11 +241,4 @@ def test_config_refuses_a_model_nice_out_of_range(tmp_path):
     bad = tmp_path / "app.yml"
     bad.write_text("pipeline:\n  model_nice: 25\n")
     with pytest.raises(ConfigError, match="pipeline.model_nice must be 0..19"):
-        load_app_config(str(bad))
-
-
-def test_config_refuses_a_worker_nice_above_the_models(tmp_path):
-    bad = tmp_path / "app.yml"
-    bad.write_text("pipeline:\n  model_nice: 4\n  worker_nice: 6\n")
-    with pytest.raises(ConfigError, match=r"pipeline.worker_nice must be 0..model_nice \(4\), not 6"):
         load_app_config(str(bad))

@@ -19,7 +19,6 @@ import numpy as np
 from ..config import SourceConfig
 from ..errors import SourceError
 from ..packet import FramePacket
-from ..priority import lower_thread_priority
 from ..watchdog import CallGuard, StageHung
 
 # Event kinds a source reports, in the order they can happen.
@@ -66,7 +65,6 @@ class Source:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._on_frame: FrameCallback | None = None
-        self._nice = 0
         self._on_event: EventCallback | None = None
         self._read_guard = CallGuard(f"source-{self.kind}-read")   # watchdog: see _read_watched
         self._handle_hung = False        # a read on the current handle never returned: do not close it
@@ -99,11 +97,10 @@ class Source:
         return f"{self.kind} {self.spec} ({size}, {fps})"
 
     # ---- lifecycle
-    def start(self, on_frame: FrameCallback, on_event: EventCallback | None = None, nice: int = 0) -> None:
-        """Read on a new thread, `nice` steps below normal priority (surgical_seg/priority.py)."""
+    def start(self, on_frame: FrameCallback, on_event: EventCallback | None = None) -> None:
         if self._thread is not None:
             raise RuntimeError("a source can be started once")
-        self._on_frame, self._on_event, self._nice = on_frame, on_event, nice
+        self._on_frame, self._on_event = on_frame, on_event
         self._thread = threading.Thread(target=self._run, name=f"source-{self.kind}", daemon=True)
         self._thread.start()
 
@@ -149,7 +146,6 @@ class Source:
         return f"frame {index} / t={t:.2f}s"
 
     def _run(self) -> None:
-        lower_thread_priority(self._nice)           # its read helper thread, started from here, inherits it
         index, last_pts = 0, None
         t0_ns, pts0 = None, None
         self._emit("opened", self.describe())

@@ -246,8 +246,7 @@ class MainWindow(QMainWindow):
                             stale_ms=self.cfg.pipeline.stale_ms, align_ms=self.cfg.pipeline.align_ms,
                             warp=self.cfg.pipeline.warp, stats=stats, sinks=[self._record_sink],
                             watchdog=stall_bounds(self.cfg), segmenter_factory=self.segmenter_factory,
-                            model_nice=self.cfg.pipeline.model_nice, worker_nice=self.cfg.pipeline.worker_nice,
-                            frame_image=rgb32_image,
+                            model_nice=self.cfg.pipeline.model_nice, frame_image=rgb32_image,
                             burn_in=self._burn_in)
             pipe.set_annotator(self._annotator, self._layer_builder())   # the first frames get their layer too
             pipe.start()
