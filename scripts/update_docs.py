@@ -299,7 +299,7 @@ def render_soak(file: str) -> str:
     rss, ui = r["rss_mb"], r["ui"]
     late = sum(v for k, v in ui["stall_histogram_ms"].items() if k in ("<100", "<inf"))
     stall = (r.get("longest_stalls") or [{}])[0]
-    where = f" (UI thread in `{stall['ui'][-1]}`)" if stall.get("ui") else ""
+    where = f" (UI thread in `{stall['ui'][-1]}`{_stall_split(stall)})" if stall.get("ui") else ""
     load_avg = r.get("machine_load")
     return "\n".join(lines) + "\n\n" + (
         f"`{r.get('command', 'surgical-seg soak')}`: {r['duration_s'] / 60:.1f} min of {r['source']}, "
@@ -310,6 +310,15 @@ def render_soak(file: str) -> str:
         f"Overlays painted on a frozen frame: **{r['overlay_on_frozen_frame']}** of {r['overlay_paints']}. "
         f"Threads left stuck: {sum(v or 0 for v in r['leaked_threads'].values())}; "
         f"FROZEN outside the drops (load): {r['freezes_outside_drops']}.\n")
+
+
+def _stall_split(stall: dict[str, Any]) -> str:
+    """How the UI thread spent the heartbeat interval of a stall, where the soak recorded it."""
+    t = stall.get("ui_thread")
+    if not t:
+        return ""
+    return (f"; over that interval it ran {t['on_cpu_ms']:.1f} ms and waited {t['runnable_waiting_ms']:.1f} ms "
+            "for a CPU")
 
 
 def _rss_extra(r: dict[str, Any]) -> str:

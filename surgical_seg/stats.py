@@ -104,13 +104,17 @@ def _rate(times_ns: list[int]) -> float:
 
 
 class StatsRecorder:
-    """Thread-safe: add() from the inference and compositor threads, window() from the UI timer."""
+    """Thread-safe: add() from the compositor and UI threads, window() from the UI timer, add_later() from
+    the model's thread, which must never hold a lock the UI thread waits on: it runs at a lower priority,
+    and a low-priority thread preempted while holding the lock stalls the UI thread (priority inversion).
+    """
 
     def __init__(self, window_s: float = 10.0, max_rows: int | None = None, rss_every_s: float = 0.5) -> None:
         self.window_s, self.max_rows, self.rss_every_s = window_s, max_rows, rss_every_s
         self._rows: dict[int, FrameRow] = {}
         self._recent: collections.deque[FrameRow] = collections.deque()
         self._lock = threading.Lock()
+        self._later: collections.deque[FramePacket] = collections.deque()    # add_later(): merged by add()
         self._proc = psutil.Process()
         self.t0_ns = time.perf_counter_ns()
         self.rss_start = self.rss_max = self._proc.memory_info().rss
@@ -129,23 +133,39 @@ class StatsRecorder:
         return row
 
     def add(self, packet: FramePacket) -> None:
-        """Merge this packet's spans (and overlay state once composited) into its frame's row."""
+        """Merge this packet's spans (and overlay state once composited) into its frame's row, after the
+        packets queued by add_later()."""
+        now = time.perf_counter_ns()
+        rss = None
+        if now >= self._rss_next_ns:            # read outside the lock: a system call lets the GIL go
+            self._rss_next_ns = now + int(self.rss_every_s * 1e9)
+            rss = self._proc.memory_info().rss
         with self._lock:
-            row = self._row(packet)
-            row.spans.update(packet.spans)
-            if "composite" in packet.spans:
-                row.overlay_off_reason = packet.overlay_off_reason
-                seg = packet.segmentation
-                row.mask_frame = None if seg is None else seg.frame_index
-                row.mask_t_capture_ns = None if seg is None else seg.t_capture_ns
-                row.mask_source = packet.mask_source
-            now = time.perf_counter_ns()
-            if now >= self._rss_next_ns:
-                self._rss_next_ns = now + int(self.rss_every_s * 1e9)
-                rss = self._proc.memory_info().rss
+            self._merge_later()
+            self._merge(packet)
+            if rss is not None:
                 self.rss_max = max(self.rss_max, rss)
                 if self.rss_at_60s is None and now - self.t0_ns >= 60e9:
                     self.rss_at_60s = rss
+
+    def add_later(self, packet: FramePacket) -> None:
+        """add() without taking the lock (a deque append): the next add() or reader merges it. The caller
+        must not change the packet's spans afterwards."""
+        self._later.append(packet)
+
+    def _merge_later(self) -> None:
+        while self._later:
+            self._merge(self._later.popleft())
+
+    def _merge(self, packet: FramePacket) -> None:
+        row = self._row(packet)
+        row.spans.update(packet.spans)
+        if "composite" in packet.spans:
+            row.overlay_off_reason = packet.overlay_off_reason
+            seg = packet.segmentation
+            row.mask_frame = None if seg is None else seg.frame_index
+            row.mask_t_capture_ns = None if seg is None else seg.t_capture_ns
+            row.mask_source = packet.mask_source
 
     __call__ = add
 
@@ -157,6 +177,7 @@ class StatsRecorder:
     # ---- reading
     def rows(self) -> list[FrameRow]:
         with self._lock:
+            self._merge_later()
             return sorted(self._rows.values(), key=lambda r: r.index)
 
     def window(self, seconds: float | None = None, now_ns: int | None = None) -> WindowStats:
@@ -164,6 +185,7 @@ class StatsRecorder:
         now_ns = time.perf_counter_ns() if now_ns is None else now_ns
         cutoff = now_ns - int((seconds or self.window_s) * 1e9)
         with self._lock:
+            self._merge_later()
             while self._recent and self._recent[0].t_capture_ns < cutoff:
                 self._recent.popleft()
             rows = list(self._recent)

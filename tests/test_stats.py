@@ -135,3 +135,23 @@ def test_rolling_window_only_sees_recent_frames():
     table = dict((name, (p50, p95, p99)) for name, p50, p95, p99 in w.rows)
     assert table["infer"][0] == pytest.approx(40.0) and table["video latency"][2] == pytest.approx(41.0)
     assert len(rec.rows()) == 60, "the full rows stay for frames.csv"
+
+
+def test_add_later_never_takes_the_lock_and_merges_before_any_read():
+    """The niced model thread queues its spans: it must not wait on (or hold) the lock the UI reads under."""
+    import threading
+    rec = StatsRecorder()
+    t0 = time.perf_counter_ns()
+    inferred = packet(0, t0, [("preprocess", 1), ("infer", 12), ("postprocess", 2)])
+    composited = packet(0, t0, [("composite", 3)])
+    composited.segmentation = Segmentation(np.zeros((4, 4), np.uint8), CLASS_NAMES, CLASS_COLORS_RGB, 0, t0)
+    with rec._lock:                                   # a reader holds the lock...
+        done = threading.Event()
+        threading.Thread(target=lambda: (rec.add_later(inferred), done.set()), daemon=True).start()
+        assert done.wait(5.0)                         # ...and the model's thread goes on regardless
+    assert rec.rows()[0].stage_ms("infer") == pytest.approx(12.0)      # merged by the reader
+    rec.add_later(packet(1, t0 + 33 * MS, [("infer", 11)]))
+    rec.add(composited)                               # the compositor's add merges the queue first
+    rows = {r.index: r for r in rec._rows.values()}
+    assert rows[1].stage_ms("infer") == pytest.approx(11.0) and not rec._later
+    assert rows[0].stage_ms("composite") == pytest.approx(3.0) and rows[0].stage_ms("infer") == pytest.approx(12.0)

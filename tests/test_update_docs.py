@@ -93,7 +93,8 @@ def test_soak_and_kill9_blocks_summarise_by_fault_kind(ud, tmp_path):
                              "detected_as": "model stalled: call running 150 ms", "recovered_ms": 2300.0}],
             "rss_mb": {"after_warmup": 380.0, "end": 392.5, "growth": 12.5},
             "ui": {"ticks": 180000, "max_stall_after_5s_ms": 41.7, "stall_histogram_ms": {"<16": 179990, "<100": 3}},
-            "longest_stalls": [{"ui": ["app.py:385 _poll", "layer.py:37 build"], "others": []}],
+            "longest_stalls": [{"ui": ["app.py:385 _poll", "layer.py:37 build"], "others": [],
+                                "ui_thread": {"on_cpu_ms": 12.25, "runnable_waiting_ms": 20.0}}],
             "overlay_on_frozen_frame": 0, "overlay_paints": 53000, "leaked_threads": {"inference": 0, "capture": 1},
             "freezes_outside_drops": 2}
     (tmp_path / "soak.json").write_text(json.dumps(soak))
@@ -101,6 +102,7 @@ def test_soak_and_kill9_blocks_summarise_by_fault_kind(ud, tmp_path):
     assert "| drop | 3 (1 not detected) | 95 / 120 / 120 | source frozen | 104 / 104 / 104 | 180 / 2900 / 2900 |" in text
     assert "| hang | 1 | 151 / 151 / 151 | model stalled |" in text
     assert "**+12.5 MB**" in text and "**41.7 ms**" in text and "`layer.py:37 build`" in text
+    assert "it ran 12.2 ms and waited 20.0 ms for a CPU" in text
     assert "3 of 180000 heartbeats" in text and "Threads left stuck: 1" in text
     kill = {"command": "scripts/kill9_recording.py --runs 2", "runs": 2, "passed": 2, "lost_frames_max": 7,
             "lost_frames_mean": 4.5, "results": [

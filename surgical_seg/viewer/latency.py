@@ -14,7 +14,8 @@ import numpy as np
 import pyqtgraph as pg
 from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QFont
-from PyQt6.QtWidgets import QGroupBox, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PyQt6.QtWidgets import (QGraphicsItem, QGroupBox, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout,
+                             QWidget)
 
 COLUMNS = ("stage (ms)", "p50", "p95", "p99")
 STAGE_ROWS = 8        # 6 stages + video latency + overlay age: the table is sized to show them all
@@ -60,6 +61,9 @@ class LatencyPanel(QGroupBox):
         self.plot.setLabel("left", "ms")
         self.plot.setLabel("bottom", "s before now")
         self.plot.showGrid(x=True, y=True, alpha=0.25)
+        for name in ("left", "bottom"):          # axes and grid drawn once into a pixmap, blitted after:
+            self.plot.getAxis(name).setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+            # replaying their text and grid each paint cost the UI thread ~6 ms at 4 Hz (measured)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.hideButtons()
         self.plot.disableAutoRange()
