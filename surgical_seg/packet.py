@@ -42,11 +42,10 @@ class FramePacket:
     pts_s: float | None = None                # source presentation time, if known
     spans: dict[str, tuple[int, int]] = field(default_factory=dict)   # stage -> (start, end) ns
     segmentation: Segmentation | None = None
-    composited: np.ndarray | None = None      # the overlaid picture (a new array; None where drawn but not burnt in: Pipeline(burn_in=))
+    composited: np.ndarray | None = None      # the overlaid picture (a new array)
     overlay_off_reason: str | None = None     # why no overlay is drawn on this frame
     mask_source: str | None = None            # own | warped | latest | off (surgical_seg.align), once composited
     layer: Any = None                         # the viewer's overlay paint layer (Pipeline.set_annotator)
-    image: Any = None                         # the viewer's paint image of the frame (Pipeline(frame_image=))
 
     def __post_init__(self) -> None:
         f = self.frame

@@ -13,10 +13,6 @@ Public API (stable; the viewer codes against it)
     pipe.set_annotator(annotator | None, layer=None)  # restyle from the UI thread; None = overlay off by
                                       # the user; layer(seg) -> packet.layer, the viewer's paint layer,
                                       # built here on the compositor thread so the UI thread only paints
-    Pipeline(..., frame_image=f)      # f(frame) -> packet.image, the viewer's paint-ready frame, also made
-                                      # on the compositor thread (a format the painter draws without converting)
-    Pipeline(..., burn_in=pred)       # pred() asked per frame: False leaves packet.composited None where a
-                                      # mask is drawn (the viewer paints a layer; it burns in only to record)
     pipe.counts() -> Counts           # frames_in, inferred, dropped, frames_out, model_errors
     pipe.finished -> bool             # the source ended and every frame was handled
     pipe.wait(timeout) -> bool        # block until finished (bench, tests)
@@ -135,14 +131,11 @@ class Pipeline:
                  sinks: Iterable[Callable[[FramePacket], None]] = (),
                  on_event: Callable[[Event], None] | None = None,
                  watchdog: StallBounds | None = None, segmenter_factory: Callable[[], Any] | None = None,
-                 model_nice: int = 0, frame_image: Callable[[Any], Any] | None = None,
-                 burn_in: Callable[[], bool] | None = None) -> None:
+                 model_nice: int = 0) -> None:
         if mode not in ("live", "replay"):
             raise ValueError(f"mode must be live or replay, not {mode!r}")
         self.source, self.segmenter, self.mode, self.stale_ms = source, segmenter, mode, stale_ms
         self.align_ms, self.warp, self.model_nice = align_ms, warp, model_nice
-        self.frame_image = frame_image        # frame -> packet.image: the viewer's paint-ready copy, made here
-        self.burn_in = burn_in                # asked per frame: draw packet.composited? (None: always)
         self.stats = stats                    # StatsRecorder-like: add(packet), dropped(packet)
         self.sinks = list(sinks)
         self.on_event = on_event
@@ -328,14 +321,11 @@ class Pipeline:
         t0 = time.perf_counter_ns()
         annotator, layer = self._style        # annotator None: the user turned the overlay off (not an alarm)
         if seg is not None and annotator is not None and off_reason is None:
-            burn = self.burn_in is None or self.burn_in()
-            packet.composited = annotator.annotate(packet.frame, seg) if burn else None
+            packet.composited = annotator.annotate(packet.frame, seg)
             packet.layer = layer(seg) if layer is not None else None
         else:
             packet.composited = packet.frame  # shared, read-only: nobody draws on frames in place
             mask_source = "off"
-        if self.frame_image is not None:
-            packet.image = self.frame_image(packet.frame)
         packet.segmentation = seg
         packet.overlay_off_reason = off_reason
         packet.mask_source = mask_source

@@ -49,7 +49,7 @@ from .layer import MaskLayer
 from .playback import PlaybackSource
 from .recorder import Recorder
 from .settings import load_settings, save_settings
-from .video import VideoWidget, rgb32_image
+from .video import VideoWidget
 
 # The clip shipped with the project (scripts/build_assets.sh makes it); opened when no source is given.
 SAMPLE_CLIP = Path(__file__).resolve().parents[2] / "weights" / "samples" / "spine_synth_720p.mp4"
@@ -95,7 +95,6 @@ class MainWindow(QMainWindow):
         self.freeze = FreezeDetector(cfg.viewer.frozen_ms)
         self.layer_maker: MaskLayer | None = None
         self.source_tasks, self.file_tasks = Background("source"), Background("files")
-        self.stats_tasks = Background("stats")     # the latency window's statistics, off the UI thread
         self._open_generation = 0
         self._hud_reason: object = object()
         self.frozen_flagged_age_ms: float | None = None   # the frame's age when FROZEN last went up (soak reads it)
@@ -246,8 +245,7 @@ class MainWindow(QMainWindow):
                             stale_ms=self.cfg.pipeline.stale_ms, align_ms=self.cfg.pipeline.align_ms,
                             warp=self.cfg.pipeline.warp, stats=stats, sinks=[self._record_sink],
                             watchdog=stall_bounds(self.cfg), segmenter_factory=self.segmenter_factory,
-                            model_nice=self.cfg.pipeline.model_nice, frame_image=rgb32_image,
-                            burn_in=self._burn_in)
+                            model_nice=self.cfg.pipeline.model_nice)
             pipe.set_annotator(self._annotator, self._layer_builder())   # the first frames get their layer too
             pipe.start()
             return pipe
@@ -393,7 +391,6 @@ class MainWindow(QMainWindow):
     def _poll(self) -> None:
         self.source_tasks.drain()
         self.file_tasks.drain()
-        self.stats_tasks.drain()
         pipe = self.pipeline
         if pipe is None:
             return
@@ -407,7 +404,7 @@ class MainWindow(QMainWindow):
                 self.freeze.new_frame()
                 self.freeze_timer.start(math.floor(self.freeze.threshold_ms) + 1)
                 self.current = packet
-                self.video.set_frame(packet.frame, packet, packet.image)   # raw: the overlay is a separate layer
+                self.video.set_frame(packet.frame, packet)        # raw: the overlay is a separate layer
                 drawn = packet.overlay_off_reason is None and self.layer_maker is not None
                 self.video.set_layer(packet.layer if drawn else None)      # built on the compositor thread
                 if self.source_state == "source lost":
@@ -482,19 +479,10 @@ class MainWindow(QMainWindow):
         return (len(t) - 1) / ((t[-1] - t[0]) / 1e9)
 
     def _refresh_stats(self) -> None:
-        """4 Hz. The window's statistics (Python over hundreds of rows: up to 18 ms on the UI thread, as
-        one slice too long for the scheduler to leave alone) are computed on a worker; the panel and the
-        HUD are updated when they come back (_show_window, from the poll)."""
         guarded = self.pipeline.segmenter if self.pipeline is not None else None
         if isinstance(guarded, GuardedSegmenter) and guarded.inner is not self.segmenter:
             self.segmenter = guarded.inner       # after a watchdog restart: let the abandoned session go
-        if not self.stats_tasks.busy:            # (a slow window is skipped, never queued up)
-            stats = self.stats
-            self.stats_tasks.submit(lambda: stats.window() if stats is not None else None, self._show_window)
-
-    def _show_window(self, w, error: BaseException | None) -> None:
-        if error is not None:
-            self.status_label.setText(f"latency statistics: {type(error).__name__}: {error}")   # no dialog at 4 Hz
+        w = self.stats.window() if self.stats is not None else None
         if w is not None:
             self.latency.refresh(w.fps_in, self.display_fps(), w.dropped, w.rows, w.t_s, w.e2e_ms, w.infer_ms,
                                  w.overlay_ms)
@@ -523,12 +511,6 @@ class MainWindow(QMainWindow):
         self.hud.show_state(fps, e2e if fps > 0 else None, reason, extra, overlay_age_ms=age if fps > 0 else None)
 
     # ------------------------------------------------------------------ recording, snapshots
-    def _burn_in(self) -> bool:
-        """Compositor thread, per frame: the overlay is drawn into a picture only for the recorder (the
-        screen gets a layer). 5 ms of CPU per 720p frame otherwise spent for nobody (measured). A frame
-        composited just before recording starts goes to the overlay file raw, as a frame without overlay."""
-        return self.recorder is not None
-
     def _record_sink(self, packet: FramePacket) -> None:
         rec = self.recorder                  # compositor thread: only a non-blocking put
         if rec is not None:
@@ -556,12 +538,6 @@ class MainWindow(QMainWindow):
             self.record_button.setChecked(on)
             self.record_button.blockSignals(False)
 
-    def overlaid(self, p: FramePacket) -> np.ndarray:
-        """The packet's picture with its overlay drawn in (made now when the pipeline did not burn it in)."""
-        if p.composited is None and p.segmentation is not None and self._annotator is not None:
-            return self._annotator.annotate(p.frame, p.segmentation)
-        return p.composited if p.composited is not None else p.frame
-
     def snapshot(self) -> list[Path]:
         """Save the frame on screen: raw, overlaid, class-id mask and coloured mask PNGs."""
         p = self.current
@@ -569,7 +545,7 @@ class MainWindow(QMainWindow):
             return []
         self.snapshot_dir.mkdir(parents=True, exist_ok=True)
         stem = self.snapshot_dir / f"snap_{time.strftime('%Y%m%d_%H%M%S')}_{p.index:06d}"
-        files = {"frame": p.frame, "overlay": self.overlaid(p)}
+        files = {"frame": p.frame, "overlay": p.composited if p.composited is not None else p.frame}
         if p.segmentation is not None:
             labels = p.segmentation.labels
             files["mask"] = labels

@@ -6,11 +6,8 @@ The overlay is never part of the painted frame: `set_layer` hands a separate pre
 repainted bare. `frozen_ms` (set by the viewer) lets the widget audit itself: `overlay_on_frozen`
 counts paints that drew the layer on a frame older than that bound (must stay 0).
 
-The frame arrives paint-ready: `rgb32_image` (run by the pipeline on its compositor thread) copies it
-once into Format_RGB32, which Qt draws without converting; a BGR888 frame costs the UI thread 2-3 ms
-of conversion per paint at 720p (measured: paint 2.0 ms mean, 13 ms max, 37 paints/s). A frame without
-that image is wrapped as BGR888. The widget keeps the buffer alive while the QImage views it. Scaling is
-the fast (nearest) path;
+The frame is wrapped, not copied: a QImage over the numpy buffer (Format_BGR888). The widget keeps a
+reference to the array for as long as the QImage may be painted. Scaling is the fast (nearest) path;
 smooth scaling of 1080p would cost more than inference on this machine. When a packet is painted
 its "display" span is marked and `painted` is emitted, so the stats see capture → on-screen.
 """
@@ -18,7 +15,6 @@ from __future__ import annotations
 
 import time
 
-import cv2
 import numpy as np
 from PyQt6.QtCore import QRect, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QImage, QPainter
@@ -44,14 +40,6 @@ def bgr_qimage(array: np.ndarray) -> QImage:
     return QImage(array.data, w, h, array.strides[0], QImage.Format.Format_BGR888)
 
 
-def rgb32_image(bgr: np.ndarray) -> tuple[np.ndarray, QImage]:
-    """(buffer, QImage over it) of an HxWx3 BGR frame in Format_RGB32 (bytes B, G, R, 255), the format the
-    raster painter draws as is. Safe off the UI thread: the QImage is only read when painted."""
-    bgra = cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA)
-    h, w = bgra.shape[:2]
-    return bgra, QImage(bgra.data, w, h, w * 4, QImage.Format.Format_RGB32)
-
-
 class VideoWidget(QWidget):
     """Black letterbox + the newest frame + an optional banner (e.g. "SIGNAL LOST")."""
 
@@ -62,8 +50,7 @@ class VideoWidget(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(160, 90)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
-        self._array: np.ndarray | None = None     # the raw BGR frame shown
-        self._image_buffer: np.ndarray | None = None   # keeps the buffer alive while _image views it
+        self._array: np.ndarray | None = None     # keeps the buffer alive while _image views it
         self._image: QImage | None = None
         self._packet: FramePacket | None = None   # set when a new frame waits to be painted
         self._banner = ""
@@ -76,12 +63,10 @@ class VideoWidget(QWidget):
         self.overlay_paints = 0
         self.overlay_on_frozen = 0
 
-    def set_frame(self, array: np.ndarray, packet: FramePacket | None = None,
-                  image: tuple[np.ndarray, QImage] | None = None) -> None:
-        """Show `array` (not copied: the caller must not draw on it afterwards) at the next paint; `image`,
-        when given, is its paint-ready copy (rgb32_image)."""
+    def set_frame(self, array: np.ndarray, packet: FramePacket | None = None) -> None:
+        """Show `array` (not copied: the caller must not draw on it afterwards) at the next paint."""
         self._array = array if array.flags["C_CONTIGUOUS"] else np.ascontiguousarray(array)
-        self._image_buffer, self._image = image if image is not None else (self._array, bgr_qimage(self._array))
+        self._image = bgr_qimage(self._array)
         self._packet = packet
         self._frame_ns = time.perf_counter_ns()
         self.update()
@@ -146,4 +131,4 @@ class VideoWidget(QWidget):
         p.drawText(box, Qt.AlignmentFlag.AlignCenter, self._banner)
 
 
-__all__ = ["VideoWidget", "letterbox_rect", "bgr_qimage", "rgb32_image"]
+__all__ = ["VideoWidget", "letterbox_rect", "bgr_qimage"]
