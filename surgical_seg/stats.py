@@ -105,8 +105,8 @@ def _rate(times_ns: list[int]) -> float:
 
 class StatsRecorder:
     """Thread-safe: add() from the compositor and UI threads, window() from the UI timer, add_later() from
-    the model's thread, which must never hold a lock the UI thread waits on: it runs at a lower priority,
-    and a low-priority thread preempted while holding the lock stalls the UI thread (priority inversion).
+    the model's thread, which should never hold a lock the UI thread waits on: it runs at a lower
+    priority, and preempted while holding the lock it would stall the UI thread until it runs again.
     """
 
     def __init__(self, window_s: float = 10.0, max_rows: int | None = None, rss_every_s: float = 0.5) -> None:
