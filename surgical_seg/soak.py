@@ -222,13 +222,6 @@ def _read_sender(proc: subprocess.Popen, lines: list[dict]) -> None:
             pass
 
 
-def recovered_after_shown_ms(occurrence: dict[str, Any]) -> float | None:
-    """A model fault's recovery from its stored story: the first 'overlay on' at or after the HUD showed it
-    (for soak.json files written before analyse() applied that rule)."""
-    shown_s = (occurrence.get("hud_ms") or occurrence.get("detected_ms") or 0.0) / 1e3
-    return next((t * 1e3 for t, state in occurrence.get("story", []) if t >= shown_s and state == "overlay on"), None)
-
-
 def analyse(mon: SoakMonitor, clock: FaultClock, sender_events: list[dict], end_ns: int) -> dict[str, Any]:
     """Per-fault detection/recovery and the run's overall figures."""
     occurrences = []
