@@ -304,8 +304,7 @@ def render_soak(file: str) -> str:
     return "\n".join(lines) + "\n\n" + (
         f"`{r.get('command', 'surgical-seg soak')}`: {r['duration_s'] / 60:.1f} min of {r['source']}, "
         f"{r['backend']}, model {r['model']}, load average at the end {_f(load_avg[0]) if load_avg else '–'}. "
-        f"RSS {_f(rss['after_warmup'], '{:.0f}')} MB after the first minute, {_f(rss['end'], '{:.0f}')} MB at the end "
-        f"(**{_f(rss['growth'], '{:+.1f}')} MB**{_rss_extra(r)}). Longest UI-thread stall **{_f(ui['max_stall_after_5s_ms'])} ms** "
+        f"{_rss_reference(rss)} (**{_f(rss['growth'], '{:+.1f}')} MB**{_rss_extra(r)}). Longest UI-thread stall **{_f(ui['max_stall_after_5s_ms'])} ms** "
         f"after the first 5 s{where}; {late} of {ui['ticks']} heartbeats were 50 ms or more late. "
         f"Overlays painted on a frozen frame: **{r['overlay_on_frozen_frame']}** of {r['overlay_paints']}. "
         f"Threads left stuck: {sum(v or 0 for v in r['leaked_threads'].values())}; "
@@ -319,6 +318,17 @@ def _stall_split(stall: dict[str, Any]) -> str:
         return ""
     return (f"; over that interval it ran {t['on_cpu_ms']:.1f} ms and waited {t['runnable_waiting_ms']:.1f} ms "
             "for a CPU")
+
+
+def _rss_reference(rss: dict[str, Any]) -> str:
+    """RSS after warm-up and at the end, as the soak measured them: medians of a minute (window_s), or,
+    in older files, single samples at 1 minute and at the end."""
+    ref, end = _f(rss["after_warmup"], "{:.0f}"), _f(rss["end"], "{:.0f}")
+    if "window_s" not in rss:
+        return f"RSS {ref} MB after the first minute, {end} MB at the end"
+    w = rss["window_s"]
+    return (f"RSS median {ref} MB over {w:g}–{2 * w:g} s, {end} MB over the last {w:g} s "
+            "(medians of 5 s samples)")
 
 
 def _rss_extra(r: dict[str, Any]) -> str:

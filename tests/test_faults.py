@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
 
@@ -122,3 +123,23 @@ def test_thread_schedstat_counts_this_threads_cpu_time():
     time.sleep(0.05)                                   # asleep: neither on a CPU nor waiting for one
     cpu2, _ = stat.read()
     assert cpu2 - cpu1 < 5e6
+    fd = stat._fd
+    stat.close()
+    assert stat.read() is None
+    with pytest.raises(OSError):
+        os.fstat(fd)                                   # the soak does not leave its descriptor open
+
+
+def test_rss_growth_compares_minute_medians_not_single_samples():
+    """A reconnect spike at 60 s or a collection at the end must not decide the growth figure."""
+    from surgical_seg.soak import rss_growth
+    plateau = [350.0, 340.0, 360.0, 355.0, 345.0, 350.0] * 2             # 12 samples, 5 s apart: one minute
+    samples = [(t * 5.0, 250.0) for t in range(12)]                       # first minute: warming up, ignored
+    samples += [(60.0, 300.0)] + [(65.0 + 5 * i, mb) for i, mb in enumerate(plateau[1:])]   # dip in the drop
+    samples += [(120.0 + 5 * i, 420.0 if i == 0 else 352.0) for i in range(48)]              # one peak later
+    samples += [(360.0 + 5 * i, mb + 10) for i, mb in enumerate(plateau)]                   # last minute
+    r = rss_growth(samples, duration_s=420.0)
+    assert r["window_s"] == 60.0 and r["after_warmup"] == 350.0 and r["end"] == 360.0
+    assert r["growth"] == 10.0 and r["max_after_warmup"] == 420.0
+    short = rss_growth([(t, 100.0 + t) for t in range(0, 31)], duration_s=30.0)     # a short soak: thirds
+    assert short["window_s"] == 10.0 and short["after_warmup"] == 114.5 and short["end"] == 125.0
