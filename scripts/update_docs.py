@@ -303,12 +303,18 @@ def render_soak(file: str) -> str:
     load_avg = r.get("machine_load")
     return "\n".join(lines) + "\n\n" + (
         f"`{r.get('command', 'surgical-seg soak')}`: {r['duration_s'] / 60:.1f} min of {r['source']}, "
-        f"{r['backend']}, model {r['model']}, load average at the end {_f(load_avg[0]) if load_avg else '–'}. "
+        f"{r['backend']}, model {r['model']}, load average at the end {_f(load_avg[0]) if load_avg else '–'}{_steal(r)}. "
         f"{_rss_reference(rss)} (**{_f(rss['growth'], '{:+.1f}')} MB**{_rss_extra(r)}). Longest UI-thread stall **{_f(ui['max_stall_after_5s_ms'])} ms** "
         f"after the first 5 s{where}; {late} of {ui['ticks']} heartbeats were 50 ms or more late. "
         f"Overlays painted on a frozen frame: **{r['overlay_on_frozen_frame']}** of {r['overlay_paints']}. "
         f"Threads left stuck: {sum(v or 0 for v in r['leaked_threads'].values())}; "
         f"FROZEN outside the drops (load): {r['freezes_outside_drops']}.\n")
+
+
+def _steal(r: dict[str, Any]) -> str:
+    """CPU time the hypervisor took from this VM during the soak, where the soak recorded it."""
+    steal = r.get("cpu_steal_s")
+    return "" if steal is None else f", CPU steal {steal:.1f} s"
 
 
 def _stall_split(stall: dict[str, Any]) -> str:

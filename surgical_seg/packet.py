@@ -42,7 +42,7 @@ class FramePacket:
     pts_s: float | None = None                # source presentation time, if known
     spans: dict[str, tuple[int, int]] = field(default_factory=dict)   # stage -> (start, end) ns
     segmentation: Segmentation | None = None
-    composited: np.ndarray | None = None      # the overlaid picture (a new array)
+    composited: np.ndarray | None = None      # the overlaid picture (a new array; None: not burnt in)
     overlay_off_reason: str | None = None     # why no overlay is drawn on this frame
     mask_source: str | None = None            # own | warped | latest | off (surgical_seg.align), once composited
     layer: Any = None                         # the viewer's overlay paint layer (Pipeline.set_annotator)

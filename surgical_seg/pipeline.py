@@ -10,6 +10,8 @@ Public API (stable; the viewer codes against it)
                                       # "display" and call stats.add(packet) again (spans merge)
     pipe.latest_index -> int          # its frame index (-1 before the first): tell new from repeat
     pipe.events() -> list[Event]      # drain source + pipeline events (never blocks)
+    Pipeline(..., burn_in=False)      # the viewer: packet.composited stays None where a mask is drawn
+                                      # (it paints packet.layer; burns in only what it records)
     pipe.set_annotator(annotator | None, layer=None)  # restyle from the UI thread; None = overlay off by
                                       # the user; layer(seg) -> packet.layer, the viewer's paint layer,
                                       # built here on the compositor thread so the UI thread only paints
@@ -131,11 +133,11 @@ class Pipeline:
                  sinks: Iterable[Callable[[FramePacket], None]] = (),
                  on_event: Callable[[Event], None] | None = None,
                  watchdog: StallBounds | None = None, segmenter_factory: Callable[[], Any] | None = None,
-                 model_nice: int = 0) -> None:
+                 model_nice: int = 0, burn_in: bool = True) -> None:
         if mode not in ("live", "replay"):
             raise ValueError(f"mode must be live or replay, not {mode!r}")
         self.source, self.segmenter, self.mode, self.stale_ms = source, segmenter, mode, stale_ms
-        self.align_ms, self.warp, self.model_nice = align_ms, warp, model_nice
+        self.align_ms, self.warp, self.model_nice, self.burn_in = align_ms, warp, model_nice, burn_in
         self.stats = stats                    # StatsRecorder-like: add(packet), dropped(packet)
         self.sinks = list(sinks)
         self.on_event = on_event
@@ -321,7 +323,7 @@ class Pipeline:
         t0 = time.perf_counter_ns()
         annotator, layer = self._style        # annotator None: the user turned the overlay off (not an alarm)
         if seg is not None and annotator is not None and off_reason is None:
-            packet.composited = annotator.annotate(packet.frame, seg)
+            packet.composited = annotator.annotate(packet.frame, seg) if self.burn_in else None
             packet.layer = layer(seg) if layer is not None else None
         else:
             packet.composited = packet.frame  # shared, read-only: nobody draws on frames in place

@@ -66,6 +66,16 @@ class ThreadSchedstat:
             self._fd = None
 
 
+def cpu_steal_s() -> float | None:
+    """Seconds this VM's CPUs were taken by the hypervisor since boot (Linux /proc/stat): over a soak, a
+    share of the stall tail that no change to the viewer can remove."""
+    try:
+        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
 def _where(f: traceback.FrameSummary) -> str:
     return f"{Path(f.filename).name}:{f.lineno} {f.name}"
 
@@ -365,6 +375,7 @@ def run_soak(out_dir: str | Path, minutes: float, faults_spec: str, *, port: int
         if win.pipeline is None:
             raise ConfigError(f"soak: cannot receive the stream ({win.status_label.text()})")
         mon = SoakMonitor(win, t0_ns)
+        steal_at_start = cpu_steal_s()
         remaining_ms = int(max(1.0, duration - (time.perf_counter_ns() - t0_ns) / 1e9) * 1000)
         result: dict[str, Any] = {}
 
@@ -392,7 +403,8 @@ def run_soak(out_dir: str | Path, minutes: float, faults_spec: str, *, port: int
                            "restarts_at_s": [round((t - t0_ns) / 1e9, 1) for t, k, _ in mon.events
                                              if k == "model_restarted"],
                            "events": [str(ev) for ev in win.events_log][-50:],
-                           "machine_load": list(psutil.getloadavg())})
+                           "machine_load": list(psutil.getloadavg()),
+                           "cpu_steal_s": None if steal_at_start is None else cpu_steal_s() - steal_at_start})
 
         loop = QEventLoop()                    # a local loop: the application's own state stays untouched
         QTimer.singleShot(remaining_ms, finish)
@@ -424,7 +436,8 @@ def format_soak(r: dict[str, Any]) -> str:
               f"{ui['max_stall_after_5s_ms']:.1f} ms), histogram {ui['stall_histogram_ms']}",
               f"overlay painted on a frozen frame: {r['overlay_on_frozen_frame']} of {r['overlay_paints']} overlay paints",
               f"freezes outside drops (machine load): {r['freezes_outside_drops']}; watchdog restarts {r['restarts']}, "
-              f"leaked threads {r['leaked_threads']}; load average {r['machine_load']}"]
+              f"leaked threads {r['leaked_threads']}; load average {r['machine_load']}; "
+              f"CPU steal {f(r.get('cpu_steal_s'), '{:.1f}')} s"]
     return "\n".join(lines)
 
 

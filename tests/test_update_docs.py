@@ -105,10 +105,13 @@ def test_soak_and_kill9_blocks_summarise_by_fault_kind(ud, tmp_path):
     assert "it ran 12.2 ms and waited 20.0 ms for a CPU" in text
     assert "3 of 180000 heartbeats" in text and "Threads left stuck: 1" in text
     assert "RSS 380 MB after the first minute, 392 MB at the end" in text          # an older soak.json
+    assert "CPU steal" not in text
     soak["rss_mb"] = {"after_warmup": 351.0, "end": 362.5, "growth": 11.5, "window_s": 60.0}
+    soak["cpu_steal_s"] = 2.34
     (tmp_path / "soak.json").write_text(json.dumps(soak))
     text = ud.render_soak(str(tmp_path / "soak.json"))
     assert "RSS median 351 MB over 60\u2013120 s, 362 MB over the last 60 s" in text and "**+11.5 MB**" in text
+    assert "load average at the end 1.2, CPU steal 2.3 s." in text
     kill = {"command": "scripts/kill9_recording.py --runs 2", "runs": 2, "passed": 2, "lost_frames_max": 7,
             "lost_frames_mean": 4.5, "results": [
                 {"killed_after_s": 2.5, "csv_rows": 60, "torn_lines": 0, "lost_frames": 2},

@@ -111,6 +111,7 @@ def test_overlay_follows_toggles_and_opacity(qtbot, segmenter, clip_path):
     assert gc.get_freeze_count() > 10_000               # start-up objects out of the collector's walk (UI stalls)
     p = wait_overlaid(qtbot, win)
     assert win.video.frame() is p.frame                 # the raw frame: the overlay is a layer at paint time
+    assert p.composited is None                         # not burnt into a picture: nothing is recording
     assert p.layer is not None and win.video._layer is p.layer     # the layer came built from the compositor
     k = main_class(p.segmentation.labels)
     assert k > 0, "the tiny model should label some foreground"
@@ -118,7 +119,7 @@ def test_overlay_follows_toggles_and_opacity(qtbot, segmenter, clip_path):
     # opacity 100 %: class pixels take the class colour exactly; background stays raw
     win.controls.opacity_slider.setValue(100)
     p = next_overlaid_after_change(qtbot, win)
-    labels, raw, out = p.segmentation.labels, p.frame, p.composited
+    labels, raw, out = p.segmentation.labels, p.frame, win.overlaid(p)
     k = main_class(labels)
     bgr = np.array(win.card.colors_rgb[k][::-1], np.uint8)
     assert (out[labels == k] == bgr).all()
@@ -134,7 +135,7 @@ def test_overlay_follows_toggles_and_opacity(qtbot, segmenter, clip_path):
     img_h, img_w = grabbed.shape[:2]
     r = letterbox_rect(p.frame.shape[1], p.frame.shape[0], img_w, img_h)
     painted = grabbed[r.y(): r.y() + r.height(), r.x(): r.x() + r.width(), ::-1].astype(int)   # RGB -> BGR
-    expect = cv2.resize(p.composited, (r.width(), r.height()), interpolation=cv2.INTER_NEAREST).astype(int)
+    expect = cv2.resize(win.overlaid(p), (r.width(), r.height()), interpolation=cv2.INTER_NEAREST).astype(int)
     below_hud = max(0, win.hud.geometry().bottom() + 1 - r.y())
     same = (np.abs(painted - expect) <= 2).all(axis=-1)[below_hud:]   # premultiplied alpha: ±2 levels
     assert same.mean() > 0.97                       # nearest scaling: off-by-one rounding at most
@@ -145,7 +146,7 @@ def test_overlay_follows_toggles_and_opacity(qtbot, segmenter, clip_path):
     qtbot.keyClick(win, {1: Qt.Key.Key_1, 2: Qt.Key.Key_2, 3: Qt.Key.Key_3}[k])
     assert win.controls.choice().hidden_classes == (win.card.classes[k],)
     p = next_overlaid_after_change(qtbot, win)
-    labels, raw, out = p.segmentation.labels, p.frame, p.composited
+    labels, raw, out = p.segmentation.labels, p.frame, win.overlaid(p)
     assert (out[labels == k] == raw[labels == k]).all()
     others = (labels > 0) & (labels != k)
     if others.any():
@@ -155,15 +156,15 @@ def test_overlay_follows_toggles_and_opacity(qtbot, segmenter, clip_path):
     # opacity 0: nothing changes anywhere
     win.controls.opacity_slider.setValue(0)
     p = next_overlaid_after_change(qtbot, win)
-    assert np.array_equal(p.composited, p.frame)
+    assert np.array_equal(win.overlaid(p), p.frame)
 
     # contour at 60 %: fewer pixels drawn than fill
     win.controls.opacity_slider.setValue(60)
     p = next_overlaid_after_change(qtbot, win)
-    fill_changed = (p.composited != p.frame).any(axis=-1).sum()
+    fill_changed = (win.overlaid(p) != p.frame).any(axis=-1).sum()
     win.controls.contour_radio.setChecked(True)
     p = next_overlaid_after_change(qtbot, win)
-    contour_changed = (p.composited != p.frame).any(axis=-1).sum()
+    contour_changed = (win.overlaid(p) != p.frame).any(axis=-1).sum()
     assert 0 < contour_changed < fill_changed
 
     # O turns the overlay off (not an alarm): raw picture, HUD says hidden, not red
@@ -262,6 +263,10 @@ def test_pause_step_seek_snapshot_theatre(qtbot, segmenter, clip_path, tmp_path)
     assert np.array_equal(mask, win.current.segmentation.labels)
     frame = cv2.imread(str(next(f for f in files if f.name.endswith("_frame.png"))))
     assert np.array_equal(frame, win.current.frame)
+    overlay = cv2.imread(str(next(f for f in files if f.name.endswith("_overlay.png"))))
+    drawn = mask > 0                                       # burnt in for the snapshot (the screen had a layer)
+    assert drawn.any() and (overlay != frame).any(axis=-1)[drawn].mean() > 0.5
+    assert np.array_equal(overlay[~drawn], frame[~drawn])
 
     qtbot.keyClick(win, Qt.Key.Key_Space)                  # play again
     assert not win._playback().paused

@@ -110,11 +110,13 @@ class Recorder:
         self._thread.start()
         return self
 
-    def submit(self, packet: FramePacket) -> bool:
-        """Queue the packet's raw + overlaid frame; False (and dropped += 1) if the writer is behind."""
+    def submit(self, packet: FramePacket, overlaid: np.ndarray | None = None) -> bool:
+        """Queue the packet's raw + overlaid frame (`overlaid`, else packet.composited, else the raw frame);
+        False (and dropped += 1) if the writer is behind."""
         if self._thread is None or self.error or self._stopping.is_set():
             return False
-        overlaid = packet.composited if packet.composited is not None else packet.frame
+        if overlaid is None:
+            overlaid = packet.composited if packet.composited is not None else packet.frame
         size = packet.frame.shape[1::-1]
         if self._size is None:
             self._size = size
