@@ -322,8 +322,9 @@ def _stall_split(stall: dict[str, Any]) -> str:
     t = stall.get("ui_thread")
     if not t:
         return ""
+    steal = t.get("vm_steal_ms")
     return (f"; over that interval it ran {t['on_cpu_ms']:.1f} ms and waited {t['runnable_waiting_ms']:.1f} ms "
-            "for a CPU")
+            "for a CPU" + ("" if steal is None else f", and the hypervisor took {steal:.0f} ms of CPU time"))
 
 
 def _rss_reference(rss: dict[str, Any]) -> str:

@@ -66,14 +66,27 @@ class ThreadSchedstat:
             self._fd = None
 
 
-def cpu_steal_s() -> float | None:
-    """Seconds this VM's CPUs were taken by the hypervisor since boot (Linux /proc/stat): over a soak, a
-    share of the stall tail that no change to the viewer can remove."""
-    try:
-        fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
-        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
+class CpuSteal:
+    """Milliseconds this VM's CPUs were taken by the hypervisor since boot, all CPUs (Linux /proc/stat, in
+    10 ms ticks): over a stall, time no change to the viewer can win back. One pread per call."""
+
+    def __init__(self) -> None:
+        try:
+            self._fd: int | None = os.open("/proc/stat", os.O_RDONLY)
+            self._ms_per_tick = 1000 / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            self._fd = None
+
+    def read(self) -> float | None:
+        if self._fd is None:
+            return None
+        fields = os.pread(self._fd, 128, 0).split(b"\n", 1)[0].split()
+        return int(fields[8]) * self._ms_per_tick if len(fields) > 8 else None
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
 
 
 def _where(f: traceback.FrameSummary) -> str:
@@ -146,6 +159,8 @@ class SoakMonitor:
         self.stalls: list[tuple[float, float, int, dict | None]] = []   # (t_s, ms, tick, where the time went)
         self._schedstat = ThreadSchedstat()
         self._sched = self._schedstat.read()
+        self._steal = CpuSteal()
+        self.steal_ms = self.steal_at_start_ms = self._steal.read()
         self.sampler = StallSampler(self)
         self.timer = QTimer(win, interval=HEARTBEAT_MS, timerType=Qt.TimerType.PreciseTimer)
         self.timer.timeout.connect(self.tick)
@@ -163,10 +178,12 @@ class SoakMonitor:
             self.max_stall_after_warmup_ms = max(self.max_stall_after_warmup_ms, stall)
         self.stalls_ms[next(b for b in (16, 33, 50, 100, 1e9) if stall < b)] += 1
         sched, self._sched = self._sched, self._schedstat.read()
+        steal, self.steal_ms = self.steal_ms, self._steal.read()
         if stall >= STALL_SAMPLE_MS:                  # the UI thread ran, waited for a CPU, or slept (GIL, lock)
             spent = None if sched is None or self._sched is None else {
                 "on_cpu_ms": round((self._sched[0] - sched[0]) / 1e6, 1),
-                "runnable_waiting_ms": round((self._sched[1] - sched[1]) / 1e6, 1)}
+                "runnable_waiting_ms": round((self._sched[1] - sched[1]) / 1e6, 1),
+                "vm_steal_ms": None if steal is None or self.steal_ms is None else self.steal_ms - steal}
             self.stalls.append((t_s, stall, self.ticks - 1, spent))
         win = self.win
         log = win.events_log
@@ -229,6 +246,7 @@ class SoakMonitor:
         self.timer.stop()
         self.sampler.stop()
         self._schedstat.close()
+        self._steal.close()
 
 
 def rss_growth(samples: list[tuple[float, float]], duration_s: float) -> dict[str, Any]:
@@ -375,7 +393,6 @@ def run_soak(out_dir: str | Path, minutes: float, faults_spec: str, *, port: int
         if win.pipeline is None:
             raise ConfigError(f"soak: cannot receive the stream ({win.status_label.text()})")
         mon = SoakMonitor(win, t0_ns)
-        steal_at_start = cpu_steal_s()
         remaining_ms = int(max(1.0, duration - (time.perf_counter_ns() - t0_ns) / 1e9) * 1000)
         result: dict[str, Any] = {}
 
@@ -404,7 +421,8 @@ def run_soak(out_dir: str | Path, minutes: float, faults_spec: str, *, port: int
                                              if k == "model_restarted"],
                            "events": [str(ev) for ev in win.events_log][-50:],
                            "machine_load": list(psutil.getloadavg()),
-                           "cpu_steal_s": None if steal_at_start is None else cpu_steal_s() - steal_at_start})
+                           "cpu_steal_s": None if mon.steal_at_start_ms is None or mon.steal_ms is None
+                           else (mon.steal_ms - mon.steal_at_start_ms) / 1e3})
 
         loop = QEventLoop()                    # a local loop: the application's own state stays untouched
         QTimer.singleShot(remaining_ms, finish)

@@ -130,6 +130,22 @@ def test_thread_schedstat_counts_this_threads_cpu_time():
         os.fstat(fd)                                   # the soak does not leave its descriptor open
 
 
+def test_cpu_steal_reads_the_hypervisors_share_and_closes():
+    import sys
+
+    from surgical_seg.soak import CpuSteal
+    if not sys.platform.startswith("linux"):
+        pytest.skip("/proc/stat is Linux's")
+    steal = CpuSteal()
+    first = steal.read()
+    fields = open("/proc/stat").readline().split()
+    assert first == pytest.approx(int(fields[8]) * 1000 / os.sysconf("SC_CLK_TCK"), abs=100)   # same counter
+    time.sleep(0.02)
+    assert steal.read() >= first
+    steal.close()
+    assert steal.read() is None
+
+
 def test_rss_growth_compares_minute_medians_not_single_samples():
     """A reconnect spike at 60 s or a collection at the end must not decide the growth figure."""
     from surgical_seg.soak import rss_growth

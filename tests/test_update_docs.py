@@ -108,10 +108,12 @@ def test_soak_and_kill9_blocks_summarise_by_fault_kind(ud, tmp_path):
     assert "CPU steal" not in text
     soak["rss_mb"] = {"after_warmup": 351.0, "end": 362.5, "growth": 11.5, "window_s": 60.0}
     soak["cpu_steal_s"] = 2.34
+    soak["longest_stalls"][0]["ui_thread"]["vm_steal_ms"] = 40.0
     (tmp_path / "soak.json").write_text(json.dumps(soak))
     text = ud.render_soak(str(tmp_path / "soak.json"))
     assert "RSS median 351 MB over 60\u2013120 s, 362 MB over the last 60 s" in text and "**+11.5 MB**" in text
     assert "load average at the end 1.2, CPU steal 2.3 s." in text
+    assert "waited 20.0 ms for a CPU, and the hypervisor took 40 ms of CPU time)" in text
     kill = {"command": "scripts/kill9_recording.py --runs 2", "runs": 2, "passed": 2, "lost_frames_max": 7,
             "lost_frames_mean": 4.5, "results": [
                 {"killed_after_s": 2.5, "csv_rows": 60, "torn_lines": 0, "lost_frames": 2},
