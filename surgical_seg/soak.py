@@ -11,8 +11,9 @@ cause, whether the overlay layer was painted. From those samples, per fault occu
                 error; hang: model stalled; slow: model late or stalled)
   frozen_after_last_frame_ms   (drops) the freeze flag's delay after the last frame that arrived
   recovered_ms  fault end (stream back, call abandoned, error raised) → overlay painted again
-and overall: RSS growth (the second minute's median against the last minute's), longest UI stall, overlays painted on a frozen
-frame (must be 0), threads leaked by the watchdogs, freezes outside any drop (load on this machine).
+and overall: RSS growth (the second minute's median against the last minute's), longest UI stall,
+overlays painted on a frozen frame (must be 0), threads leaked by the watchdogs, freezes outside any
+drop (load on this machine), CPU time the hypervisor took.
 """
 from __future__ import annotations
 
@@ -448,8 +449,8 @@ def format_soak(r: dict[str, Any]) -> str:
                      f"{f(o.get('frozen_after_last_frame_ms')):>28}{f(o['recovered_ms']):>14}  "
                      f"{(o['shown_before'] or 'overlay on').split(' (')[0].split(':')[0]}")
     rss, ui = r["rss_mb"], r["ui"]
-    lines += [f"RSS median after warm-up {f(rss['after_warmup'])} MB, last minute {f(rss['end'])} MB, growth {f(rss['growth'], '{:+.1f}')} MB, "
-              f"highest after warm-up {f(rss.get('max_after_warmup'))} MB",
+    lines += [f"RSS median after warm-up {f(rss['after_warmup'])} MB, last minute {f(rss['end'])} MB, "
+              f"growth {f(rss['growth'], '{:+.1f}')} MB, highest after warm-up {f(rss.get('max_after_warmup'))} MB",
               f"longest UI stall {ui['max_stall_ms']:.1f} ms (at {ui['max_stall_at_s']:.0f} s; after 5 s: "
               f"{ui['max_stall_after_5s_ms']:.1f} ms), histogram {ui['stall_histogram_ms']}",
               f"overlay painted on a frozen frame: {r['overlay_on_frozen_frame']} of {r['overlay_paints']} overlay paints",
