@@ -334,8 +334,7 @@ def _rss_reference(rss: dict[str, Any]) -> str:
     if "window_s" not in rss:
         return f"RSS {ref} MB after the first minute, {end} MB at the end"
     w = rss["window_s"]
-    return (f"RSS median {ref} MB over {w:g}–{2 * w:g} s, {end} MB over the last {w:g} s "
-            "(medians of 5 s samples)")
+    return f"RSS (medians of 5 s samples) {ref} MB over {w:g}–{2 * w:g} s, {end} MB over the last {w:g} s"
 
 
 def _rss_extra(r: dict[str, Any]) -> str:
