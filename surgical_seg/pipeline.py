@@ -436,6 +436,22 @@ class Pipeline:
             self._finished.set()
 
 
+LINUX = sys.platform.startswith("linux")
+START_NICE = os.getpriority(os.PRIO_PROCESS, 0) if LINUX else 0   # the importing (main) thread's, at start
+
+
+def set_thread_nice(value: int) -> bool:
+    """Set the calling thread's own nice value (Linux threads have one each; a thread inherits it from the
+    thread that made it). False where not allowed: a value below START_NICE needs CAP_SYS_NICE."""
+    if not LINUX:
+        return False
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), value)
+        return True
+    except OSError:
+        return False
+
+
 def lower_thread_priority(nice: int) -> None:
     """Make the calling thread `nice` steps less important to the scheduler (Linux only: elsewhere threads
     have no nice value of their own).
@@ -487,4 +503,4 @@ def open_pipeline(spec: str | int, cfg: Any = None, *, model: str | None = None,
 
 
 __all__ = ["Pipeline", "LatestSlot", "Counts", "Event", "Segmenter", "Annotator", "open_pipeline", "stall_bounds",
-           "lower_thread_priority"]
+           "lower_thread_priority", "set_thread_nice", "START_NICE"]

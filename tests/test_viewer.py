@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import csv
+import sys
 import time
+from pathlib import Path
 
 import av
 import cv2
@@ -175,6 +177,31 @@ def test_overlay_follows_toggles_and_opacity(qtbot, segmenter, clip_path):
     assert np.array_equal(win.current.composited, win.current.frame)
     qtbot.waitUntil(lambda: "overlay hidden" in win.hud.text(), timeout=WAIT_MS)
     assert not win.hud.off
+
+
+def thread_nice(tid: int) -> int:
+    return int(Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()[16])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="threads have their own nice on Linux only")
+def test_ui_thread_gets_a_cpu_first_and_the_threads_it_starts_do_not(qtbot, segmenter, clip_path):
+    import threading
+
+    from surgical_seg.pipeline import START_NICE
+    ui = threading.get_native_id()
+    win = open_window(qtbot, segmenter, clip_path, register=False)
+    wait_overlaid(qtbot, win)
+    if win.ui_nice is None:                          # no CAP_SYS_NICE here: said, and nothing changed
+        assert "viewer.ui_nice -5: not permitted" in win.status_label.text() and thread_nice(ui) == START_NICE
+    else:
+        assert thread_nice(ui) == -5
+    nice = {t.name: thread_nice(t.native_id) for t in threading.enumerate() if t.native_id}
+    assert nice["pipeline-compositor"] == nice["ui-source"] == nice["ui-files"] == START_NICE
+    capture = [n for name, n in nice.items() if name.startswith("source-")]
+    assert capture and set(capture) == {START_NICE}
+    assert nice["pipeline-inference"] == START_NICE + win.cfg.pipeline.model_nice
+    win.close()
+    assert thread_nice(ui) == START_NICE             # given back with the window
 
 
 def test_stale_model_turns_overlay_off_and_video_keeps_running(qtbot, segmenter, clip_path):

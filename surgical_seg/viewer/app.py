@@ -35,7 +35,7 @@ from ..confidence import ConfidenceShading, overlay_low_share
 from ..errors import ConfigError, SurgicalSegError
 from ..overlay import MaskAnnotator
 from ..packet import FramePacket
-from ..pipeline import Pipeline, stall_bounds
+from ..pipeline import START_NICE, Pipeline, set_thread_nice, stall_bounds
 from ..stats import StatsRecorder, describe
 from ..watchdog import GuardedSegmenter
 from .background import Background
@@ -95,6 +95,9 @@ class MainWindow(QMainWindow):
         self.freeze = FreezeDetector(cfg.viewer.frozen_ms)
         self.layer_maker: MaskLayer | None = None
         self.source_tasks, self.file_tasks = Background("source"), Background("files")
+        # the UI thread gets a CPU before decode and compositor: at every long stall of the 720p soak on
+        # 2 cores it had been runnable, waiting for one, for 17-34 ms (threads it starts reset their own)
+        self.ui_nice: int | None = cfg.viewer.ui_nice if set_thread_nice(cfg.viewer.ui_nice) else None
         self._open_generation = 0
         self._hud_reason: object = object()
         self.frozen_flagged_age_ms: float | None = None   # the frame's age when FROZEN last went up (soak reads it)
@@ -173,7 +176,9 @@ class MainWindow(QMainWindow):
         self.record_button.toggled.connect(self.set_recording)
         self.snapshot_button = QPushButton("Snapshot")
         self.snapshot_button.clicked.connect(self.snapshot)
-        self.status_label = QLabel("")
+        self.status_label = QLabel("" if self.ui_nice is not None else
+                                   f"viewer.ui_nice {cfg.viewer.ui_nice}: not permitted (needs CAP_SYS_NICE); "
+                                   "the UI thread keeps its priority")
         self.status_label.setWordWrap(True)
         self.source_label = QLabel("source: –")
         self.source_label.setWordWrap(True)
@@ -626,6 +631,8 @@ class MainWindow(QMainWindow):
             rec.stop(timeout=10.0)
         self.file_tasks.wait_idle(10.0)
         self._save_settings()
+        if self.ui_nice is not None:
+            set_thread_nice(START_NICE)          # the thread may go on (tests, an embedding app)
         super().closeEvent(event)
 
 

@@ -10,6 +10,8 @@ import queue
 import threading
 from typing import Any, Callable
 
+from ..pipeline import START_NICE, set_thread_nice
+
 Done = Callable[[Any, BaseException | None], None]
 
 
@@ -50,6 +52,7 @@ class Background:
         return not self._idle.is_set()
 
     def _loop(self) -> None:
+        set_thread_nice(START_NICE)         # not the UI thread's raised priority (threads inherit it)
         while True:
             fn, done = self._jobs.get()
             value, error = None, None

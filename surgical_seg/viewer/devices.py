@@ -5,6 +5,8 @@ import threading
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
+from ..pipeline import START_NICE, set_thread_nice
+
 PROBE_INDEXES = range(5)
 
 
@@ -40,8 +42,11 @@ class DeviceProber(QObject):
     finished = pyqtSignal(list)
 
     def start(self) -> None:
-        threading.Thread(target=lambda: self.finished.emit(probe_devices()),
-                         name="device-probe", daemon=True).start()
+        threading.Thread(target=self._probe, name="device-probe", daemon=True).start()
+
+    def _probe(self) -> None:
+        set_thread_nice(START_NICE)         # started from the UI thread: not its raised priority
+        self.finished.emit(probe_devices())
 
 
 __all__ = ["probe_devices", "DeviceProber", "PROBE_INDEXES"]

@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
+from ..pipeline import START_NICE, set_thread_nice
 from ..packet import STAGES, FramePacket
 
 CSV_COLUMNS = ("frame_index", "t_capture_ns", "pts_s", *(f"{s}_ms" for s in STAGES),
@@ -153,6 +154,7 @@ class Recorder:
                     return None
 
     def _run(self) -> None:
+        set_thread_nice(START_NICE)         # started from the UI thread: not its raised priority
         raw = over = None
         f = None
         try:
