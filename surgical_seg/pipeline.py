@@ -40,9 +40,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import os
 import queue
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -50,6 +48,7 @@ from typing import Any, Callable, Generic, Iterable, Protocol, TypeVar
 
 from .align import Aligner, MaskHistory
 from .packet import FramePacket, Segmentation
+from .priority import lower_thread_priority
 from .sources.base import Event, Source
 from .watchdog import GuardedSegmenter, StageHung, StallBounds
 
@@ -436,34 +435,6 @@ class Pipeline:
             self._finished.set()
 
 
-LINUX = sys.platform.startswith("linux")
-START_NICE = os.getpriority(os.PRIO_PROCESS, 0) if LINUX else 0   # the importing (main) thread's, at start
-
-
-def set_thread_nice(value: int) -> bool:
-    """Set the calling thread's own nice value (Linux threads have one each; a thread inherits it from the
-    thread that made it). False where not allowed: a value below START_NICE needs CAP_SYS_NICE."""
-    if not LINUX:
-        return False
-    try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), value)
-        return True
-    except OSError:
-        return False
-
-
-def lower_thread_priority(nice: int) -> None:
-    """Make the calling thread `nice` steps less important to the scheduler (Linux only: elsewhere threads
-    have no nice value of their own).
-
-    Live, the model is the one stage that may fall behind: on a machine short of CPU the capture, the
-    compositor and the UI thread must win, or the picture stutters because of the AI.
-    """
-    if nice > 0 and sys.platform.startswith("linux"):
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
-
-
 def stall_bounds(cfg: Any) -> StallBounds:
     """The inference watchdog's bounds from an AppConfig's `watchdog:` section."""
     w = cfg.watchdog
@@ -502,5 +473,4 @@ def open_pipeline(spec: str | int, cfg: Any = None, *, model: str | None = None,
                         smoothing=e.smoothing, precision=e.precision, upsample=e.upsample))
 
 
-__all__ = ["Pipeline", "LatestSlot", "Counts", "Event", "Segmenter", "Annotator", "open_pipeline", "stall_bounds",
-           "lower_thread_priority", "set_thread_nice", "START_NICE"]
+__all__ = ["Pipeline", "LatestSlot", "Counts", "Event", "Segmenter", "Annotator", "open_pipeline", "stall_bounds"]

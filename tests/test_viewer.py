@@ -187,7 +187,7 @@ def thread_nice(tid: int) -> int:
 def test_ui_thread_gets_a_cpu_first_and_the_threads_it_starts_do_not(qtbot, segmenter, clip_path):
     import threading
 
-    from surgical_seg.pipeline import START_NICE
+    from surgical_seg.priority import START_NICE
     ui = threading.get_native_id()
     win = open_window(qtbot, segmenter, clip_path, register=False)
     wait_overlaid(qtbot, win)

@@ -35,7 +35,8 @@ from ..confidence import ConfidenceShading, overlay_low_share
 from ..errors import ConfigError, SurgicalSegError
 from ..overlay import MaskAnnotator
 from ..packet import FramePacket
-from ..pipeline import START_NICE, Pipeline, set_thread_nice, stall_bounds
+from ..pipeline import Pipeline, stall_bounds
+from ..priority import restore_thread_priority, set_thread_nice
 from ..stats import StatsRecorder, describe
 from ..watchdog import GuardedSegmenter
 from .background import Background
@@ -632,7 +633,7 @@ class MainWindow(QMainWindow):
         self.file_tasks.wait_idle(10.0)
         self._save_settings()
         if self.ui_nice is not None:
-            set_thread_nice(START_NICE)          # the thread may go on (tests, an embedding app)
+            restore_thread_priority()            # the thread may go on (tests, an embedding app)
         super().closeEvent(event)
 
 

@@ -16,7 +16,7 @@ from PyQt6.QtGui import QImage, QPixmap
 from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ..explain import CAPTION
-from ..pipeline import START_NICE, set_thread_nice
+from ..priority import restore_thread_priority
 
 FROZEN_STYLE = "background: #7a4b00; color: white; font-weight: bold; padding: 4px;"
 PANEL_WIDTH = 420
@@ -89,7 +89,7 @@ class ExplainPanel(QWidget):
         return True
 
     def _work(self, rid: int, frame: np.ndarray, name: str, index: int) -> None:
-        set_thread_nice(START_NICE)         # started from the UI thread: not its raised priority
+        restore_thread_priority()           # started from the UI thread (surgical_seg/priority.py)
         try:
             from ..explain import SegGradCam, load_dygraph, render
             if self._cam is None:

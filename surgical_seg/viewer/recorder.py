@@ -24,8 +24,8 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
-from ..pipeline import START_NICE, set_thread_nice
 from ..packet import STAGES, FramePacket
+from ..priority import restore_thread_priority
 
 CSV_COLUMNS = ("frame_index", "t_capture_ns", "pts_s", *(f"{s}_ms" for s in STAGES),
                "latency_ms", "overlay_off_reason")
@@ -154,7 +154,7 @@ class Recorder:
                     return None
 
     def _run(self) -> None:
-        set_thread_nice(START_NICE)         # started from the UI thread: not its raised priority
+        restore_thread_priority()           # started from the UI thread (surgical_seg/priority.py)
         raw = over = None
         f = None
         try:
