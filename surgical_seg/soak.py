@@ -44,50 +44,53 @@ WARMUP_S = 60.0
 STALL_SAMPLE_MS = 25      # a heartbeat this much overdue: the UI thread's stack is sampled, to name the stall
 
 
-class ThreadSchedstat:
-    """The opening thread's (ns on a CPU, ns runnable but waiting for one), from Linux's schedstat: over a
-    stall, the rest of the time it slept (waiting for the GIL or a lock). One pread per call (each system
-    call lets the GIL go). `read()` is None where Linux does not say."""
+class ProcCounters:
+    """A /proc file kept open and read with one pread per call (each system call lets the GIL go, so a
+    heartbeat reads it cheaply); `_first_line()` is None where the file does not exist."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: str) -> None:
         try:
-            self._fd: int | None = os.open(f"/proc/self/task/{threading.get_native_id()}/schedstat", os.O_RDONLY)
+            self._fd: int | None = os.open(path, os.O_RDONLY)
         except OSError:
             self._fd = None
+
+    def _first_line(self) -> bytes | None:
+        return None if self._fd is None else os.pread(self._fd, 128, 0).split(b"\n", 1)[0]
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class ThreadSchedstat(ProcCounters):
+    """The opening thread's (ns on a CPU, ns runnable but waiting for one), from Linux's schedstat: over a
+    stall, the rest of the time it slept (waiting for the GIL or a lock). `read()` is None where Linux
+    does not say."""
+
+    def __init__(self) -> None:
+        super().__init__(f"/proc/self/task/{threading.get_native_id()}/schedstat")
 
     def read(self) -> tuple[int, int] | None:
-        if self._fd is None:
+        line = self._first_line()
+        if line is None:
             return None
-        on_cpu, waiting, _ = os.pread(self._fd, 128, 0).split()
+        on_cpu, waiting, _ = line.split()
         return int(on_cpu), int(waiting)
 
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
 
-
-class CpuSteal:
+class CpuSteal(ProcCounters):
     """Milliseconds this VM's CPUs were taken by the hypervisor since boot, all CPUs (Linux /proc/stat, in
-    10 ms ticks): over a stall, time no change to the viewer can win back. One pread per call."""
+    10 ms ticks): over a stall, time no change to the viewer can win back."""
 
     def __init__(self) -> None:
-        try:
-            self._fd: int | None = os.open("/proc/stat", os.O_RDONLY)
-            self._ms_per_tick = 1000 / os.sysconf("SC_CLK_TCK")
-        except OSError:
-            self._fd = None
+        super().__init__("/proc/stat")
+        self._ms_per_tick = 1000 / os.sysconf("SC_CLK_TCK") if self._fd is not None else 0.0
 
     def read(self) -> float | None:
-        if self._fd is None:
-            return None
-        fields = os.pread(self._fd, 128, 0).split(b"\n", 1)[0].split()
+        line = self._first_line()
+        fields = line.split() if line is not None else []
         return int(fields[8]) * self._ms_per_tick if len(fields) > 8 else None
-
-    def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
 
 
 def _where(f: traceback.FrameSummary) -> str:
