@@ -65,6 +65,7 @@ class _Helper:
             except BaseException as e:  # noqa: BLE001 - handed to the caller, raised there
                 result.error = e
             result.done.set()
+            fn = args = result = None            # hold no packet while idle
             if self.abandoned:                   # the hung call came back late: nobody waits, just end
                 return
 
@@ -118,9 +119,14 @@ class CallGuard:
                     raise StageHung(self.name, spent, self.leaked)
         finally:
             self._started_ns = None
-        if result.error is not None:
-            raise result.error
-        return result.value
+        value, error = result.value, result.error
+        result.value = result.error = None
+        if error is None:
+            return value
+        try:
+            raise error
+        finally:   # this frame held the error its traceback holds: a cycle keeping the frame (the packet) for minutes
+            del error
 
     def close(self) -> None:
         if self._helper is not None:

@@ -49,6 +49,35 @@ def test_call_guard_flags_abandons_and_counts_the_stuck_thread():
     assert wait_for(lambda: guard.leaked == 0, 5)
 
 
+def test_a_failed_call_frees_its_arguments_without_waiting_for_the_collector():
+    """A raising call must not leave a reference cycle (exception -> traceback -> frame -> exception):
+    the collector's full pass comes minutes apart, and until then the cycle holds the call's frame and
+    the 720p packet in it (measured: 5 packets held after a 3-minute soak with two model errors)."""
+    import gc
+    import weakref
+
+    class Packet:
+        pass
+
+    def fails(packet):
+        raise RuntimeError("injected")
+
+    guard = CallGuard("demo")
+    packet = Packet()
+    alive = weakref.ref(packet)
+    gc.disable()
+    try:
+        try:
+            guard.call(fails, packet, stall_s=1, abandon_s=2)
+        except RuntimeError:
+            pass
+        del packet
+        assert alive() is None
+    finally:
+        gc.enable()
+        guard.close()
+
+
 class Hangs:
     """The real segmenter; one call (frame `at`) blocks until `release` is set."""
 
