@@ -107,6 +107,43 @@ def test_stall_sampler_names_what_the_ui_thread_was_doing(monkeypatch):
     assert any(gen == 2 for _, gen, _ in sampler.gc_ms) and all(ms >= 5.0 for _, _, ms in sampler.gc_ms)
 
 
+def test_stall_sampler_keeps_text_not_the_threads_frames():
+    """A sample must not keep the sampled stacks: a frame kept after its function returned keeps its locals
+    (in the viewer, the 720p packets each thread held), which the soak then counted as RSS growth."""
+    import threading
+    import time
+    import weakref
+    from types import SimpleNamespace
+
+    from surgical_seg.soak import StallSampler
+
+    class Packet:
+        pass
+
+    held, release = {}, threading.Event()
+
+    def worker_holding_a_packet():
+        packet = Packet()
+        held["packet"] = weakref.ref(packet)
+        release.wait()
+
+    worker = threading.Thread(target=worker_holding_a_packet, name="worker")
+    worker.start()
+    mon = SimpleNamespace(t0_ns=time.perf_counter_ns(), ticks=3, _last_tick=time.perf_counter_ns() - 10**9)
+    sampler = StallSampler(mon)                     # heartbeat 1 s overdue: it samples tick 3 at once
+    try:
+        deadline = time.monotonic() + 10
+        while 3 not in sampler.samples and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert any(o.startswith("[worker]") for o in sampler.samples[3]["others"])
+        release.set()
+        worker.join(5)
+        assert held["packet"]() is None             # the worker returned: its packet is gone, sampled or not
+    finally:
+        release.set()
+        sampler.stop()
+
+
 def test_thread_schedstat_counts_this_threads_cpu_time():
     """The soak splits each UI stall into running / waiting for a CPU / sleeping from these counters."""
     import sys
