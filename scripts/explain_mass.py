@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from surgical_seg.explain import SegGradCam, load_dygraph, mass_inside
-from surgical_seg.training.datasets import load_label
+from surgical_seg.training.explain import SegGradCam, load_dygraph, mass_inside
+from surgical_seg.data.datasets import load_label
 
 
 def main() -> None:

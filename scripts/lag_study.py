@@ -4,7 +4,7 @@
 Live figures depend on how busy the CPU is. This replays the alignment policy deterministically:
 each frame's own mask is computed once (in order, as the app does), then for a lag of k frames
 frame t is drawn with the mask of frame t-k as is ("latest") or warped from frame t-k to frame t by
-surgical_seg.warp ("warped"), and both are scored against frame t's truth (mIoU, flicker).
+surgical_seg.realtime.warp ("warped"), and both are scored against frame t's truth (mIoU, flicker).
 
     python scripts/lag_study.py CLIP --truth LABELS_DIR [--lags 1,2,3,5] [--json docs/measured/lag_study.json]
 """
@@ -24,7 +24,7 @@ from surgical_seg.engine import load_segmenter  # noqa: E402
 from surgical_seg.evaluation.displayed import read_truth  # noqa: E402
 from surgical_seg.evaluation.temporal import SequenceScore  # noqa: E402
 from surgical_seg.sources import open_source  # noqa: E402
-from surgical_seg.warp import MaskWarper  # noqa: E402
+from surgical_seg.realtime.warp import MaskWarper  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

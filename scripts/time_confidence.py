@@ -1,4 +1,4 @@
-"""Time the per-frame confidence map (surgical_seg.confidence) on real model outputs.
+"""Time the per-frame confidence map (surgical_seg.engine.confidence) on real model outputs.
 
     python scripts/time_confidence.py [--model fastscnn_spine] [--clip weights/samples/spine_synth_720p.mp4]
                                       [--frames 200] [--temperature 1.5] [--json docs/measured/confidence_cost.json]
@@ -17,10 +17,10 @@ import time
 import av
 import numpy as np
 
-from surgical_seg.confidence import ConfidenceShading, confidence_map
+from surgical_seg.engine.confidence import ConfidenceShading, confidence_map
 from surgical_seg.engine import load_segmenter
 from surgical_seg.engine.preprocess import crop
-from surgical_seg.overlay import MaskAnnotator
+from surgical_seg.realtime.overlay import MaskAnnotator
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 
 from surgical_seg.engine import load_segmenter  # noqa: E402
 from surgical_seg.engine.preprocess import argmax_classes, labels_to_frame, probabilities_to_frame  # noqa: E402
-from surgical_seg.training.synth import render_frame  # noqa: E402
+from surgical_seg.data.synth import render_frame  # noqa: E402
 
 
 def median_ms(fn, runs: int) -> float:

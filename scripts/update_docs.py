@@ -1,7 +1,7 @@
 #!/usr/bin/env python
-"""Write every figure in README.md and the model cards from JSON files the commands produced.
+"""Write every figure in README.md, docs/*.md and the model cards from JSON files the commands produced.
 
-Figures are never typed by hand: a README block between
+Figures are never typed by hand: a block between
 
     <!-- figures:KIND key=value ... -->
     ...generated text...
@@ -12,14 +12,14 @@ bench runs are kept, minus per-frame data, under docs/measured/). A model card's
 `speed` are written from the eval JSON and bench summaries in the same way.
 
     python scripts/update_docs.py --record live_fast out/bench/summary.json   # keep a run's summary
-    python scripts/update_docs.py                      # rewrite every block of README.md
+    python scripts/update_docs.py                      # rewrite every block of README.md and docs/*.md
     python scripts/update_docs.py --only overlay       # only blocks of these kinds
     python scripts/update_docs.py --check              # exit 1 when a block is out of date (CI)
     python scripts/update_docs.py --card weights/fastscnn_spine --eval weights/fastscnn_spine/eval_test.json \
         --bench docs/measured/live_fast.json           # metrics + speed of a model card
 
 To add a table: write a renderer below (kwargs from the marker -> Markdown), add it to RENDERERS,
-put the markers in the README and run the script.
+put the markers in a page and run the script.
 """
 from __future__ import annotations
 
@@ -389,7 +389,7 @@ def render_training(files: str) -> str:
 
 
 def render_latency(file: str) -> str:
-    """`python -m surgical_seg.engine.measure --json`: segment() of one frame per architecture, input and backend."""
+    """`python -m surgical_seg.apps.measure --json`: segment() of one frame per architecture, input and backend."""
     m = load(file)
     lines = ["| architecture | input | backend | preprocess p50 ms | infer p50 ms | postprocess p50 ms | total p50 ms | total p95 ms |",
              "|---|---|---|---|---|---|---|---|"]
@@ -483,7 +483,8 @@ def update_card(model_dir: str, eval_json: str | None, benches: list[str], note:
 # ------------------------------------------------------------------ command
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--readme", default=str(ROOT / "README.md"))
+    p.add_argument("--page", action="append",
+                   help="rewrite only this Markdown file (repeat; default README.md and docs/*.md)")
     p.add_argument("--only", action="append", help="rewrite only blocks of this kind (repeat)")
     p.add_argument("--check", action="store_true", help="change nothing; exit 1 when a block is out of date")
     p.add_argument("--record", nargs=2, metavar=("NAME", "SUMMARY_JSON"),
@@ -504,19 +505,31 @@ def main(argv: list[str] | None = None) -> int:
     if a.card:
         print(f"updated {update_card(a.card, a.eval, a.bench, a.note)}")
         return 0
-    readme = Path(a.readme)
-    old = readme.read_text()
-    new, done = rewrite(old, set(a.only) if a.only else None)
-    if a.check:
+    pages = [Path(x) for x in a.page] if a.page else doc_pages()
+    stale = []
+    for page in pages:
+        old = page.read_text()
+        new, done = rewrite(old, set(a.only) if a.only else None)
+        if a.check:
+            if new != old:
+                stale.append(page)
+            continue
         if new != old:
-            print(f"{readme}: figure blocks out of date; run scripts/update_docs.py", file=sys.stderr)
-            return 1
-        print(f"{readme}: {len(done)} figure block(s) up to date")
-        return 0
-    if new != old:
-        readme.write_text(new)
-    print(f"{readme}: rewrote {len(done)} block(s): {', '.join(done) or 'none'}")
+            page.write_text(new)
+        print(f"{page.relative_to(ROOT) if page.is_relative_to(ROOT) else page}: rewrote {len(done)} block(s): "
+              f"{', '.join(done) or 'none'}")
+    if a.check:
+        for page in stale:
+            print(f"{page}: figure blocks out of date; run scripts/update_docs.py", file=sys.stderr)
+        if not stale:
+            print(f"{len(pages)} page(s): every figure block up to date")
+        return 1 if stale else 0
     return 0
+
+
+def doc_pages() -> list[Path]:
+    """Every page whose figures this script writes: README.md and docs/*.md."""
+    return [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 
 
 if __name__ == "__main__":

@@ -1,8 +1,7 @@
 """surgical_seg: real-time bone / ligament / disc segmentation overlay for spinal endoscopy."""
-from .classes import CLASS_COLORS_RGB, CLASS_NAMES, FOREGROUND, IGNORE_INDEX
 from .errors import (BackendUnavailable, ConfigError, DataError, ModelError, SourceError,
                      SurgicalSegError)
-from .modelcard import ModelCard
+from .modelcard import CLASS_COLORS_RGB, CLASS_NAMES, FOREGROUND, IGNORE_INDEX, ModelCard
 from .packet import FramePacket, Segmentation
 
 __version__ = "0.1.0"

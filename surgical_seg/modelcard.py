@@ -16,6 +16,14 @@ import yaml
 from .atomic import atomic_write_text
 from .errors import ModelError
 
+# The label set of the clinical study: ids are fixed across synth, training, eval and the app.
+CLASS_NAMES = ("background", "bone", "ligament", "disc")
+FOREGROUND = ("bone", "ligament", "disc")
+IGNORE_INDEX = 255  # pixels outside the scope circle; excluded from loss and metrics
+# RGB overlay colours: bone yellow, ligament green, disc blue (distinct on red tissue).
+CLASS_COLORS_RGB = ((0, 0, 0), (250, 220, 50), (60, 220, 60), (40, 150, 255))
+
+WEIGHTS_ROOT = Path(__file__).resolve().parent.parent / "weights"   # shipped models, by name
 CARD_NAME = "model.yml"
 PADDLE_FILES = ("model.json", "model.pdiparams")
 ONNX_FILE = "model.onnx"
@@ -146,12 +154,12 @@ def resolve_model_dir(name_or_dir: str | Path, weights_root: str | Path | None =
     p = Path(name_or_dir)
     if p.is_dir():
         return p
-    root = Path(weights_root) if weights_root else Path(__file__).resolve().parent.parent / "weights"
+    root = Path(weights_root) if weights_root else WEIGHTS_ROOT
     if (root / str(name_or_dir)).is_dir():
         return root / str(name_or_dir)
     available = sorted(d.name for d in root.iterdir() if (d / CARD_NAME).is_file()) if root.is_dir() else []
     raise ModelError(f"model {name_or_dir!r} not found (not a folder; shipped models: {', '.join(available) or 'none'})")
 
 
-__all__ = ["ModelCard", "CARD_NAME", "PADDLE_FILES", "ONNX_FILE", "MODEL_FILES", "DYGRAPH_FILE", "resolve_model_dir",
+__all__ = ["CLASS_NAMES", "FOREGROUND", "IGNORE_INDEX", "CLASS_COLORS_RGB", "ModelCard", "WEIGHTS_ROOT", "CARD_NAME", "PADDLE_FILES", "ONNX_FILE", "MODEL_FILES", "DYGRAPH_FILE", "resolve_model_dir",
            "file_sha256", "hash_model_files", "stamp_card"]

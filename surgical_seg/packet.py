@@ -25,7 +25,7 @@ class Segmentation:
     t_capture_ns: int = 0                     # that frame's capture time (for staleness)
     probabilities: np.ndarray | None = None   # CxHxW float32 softmax at frame resolution, if asked
     confidence: np.ndarray | None = None      # hxw float32 calibrated top-class probability of the frame's
-                                              # region at MODEL resolution, if asked (surgical_seg.confidence)
+                                              # region at MODEL resolution, if asked (surgical_seg.engine.confidence)
 
     def __post_init__(self) -> None:
         if self.labels.ndim != 2 or self.labels.dtype != np.uint8:
@@ -44,7 +44,7 @@ class FramePacket:
     segmentation: Segmentation | None = None
     composited: np.ndarray | None = None      # the overlaid picture (a new array; None: not burnt in)
     overlay_off_reason: str | None = None     # why no overlay is drawn on this frame
-    mask_source: str | None = None            # own | warped | latest | off (surgical_seg.align), once composited
+    mask_source: str | None = None            # own | warped | latest | off (surgical_seg.realtime.align), once composited
     layer: Any = None                         # the viewer's overlay paint layer (Pipeline.set_annotator)
 
     def __post_init__(self) -> None:

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from surgical_seg.classes import CLASS_COLORS_RGB, CLASS_NAMES
+from surgical_seg.modelcard import CLASS_COLORS_RGB, CLASS_NAMES
 
 TINY_SIZE = (128, 96)        # width x height, multiples of 32
 

@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 from fixtures_model import Slow
 
-from surgical_seg.align import MASK_SOURCES, Aligner, MaskHistory
+from surgical_seg.realtime.align import MASK_SOURCES, Aligner, MaskHistory
 from surgical_seg.config import SourceConfig
 from surgical_seg.engine import load_segmenter
-from surgical_seg.overlay import MaskAnnotator
+from surgical_seg.realtime.overlay import MaskAnnotator
 from surgical_seg.packet import FramePacket, Segmentation
-from surgical_seg.pipeline import Pipeline
+from surgical_seg.realtime.pipeline import Pipeline
 from surgical_seg.sources import open_source
-from surgical_seg.stats import StatsRecorder
-from surgical_seg.warp import MaskWarper
+from surgical_seg.realtime.stats import StatsRecorder
+from surgical_seg.realtime.warp import MaskWarper
 
 RUN_TIMEOUT_S = 60.0
 NAMES, COLORS = ("background", "a"), ((0, 0, 0), (255, 0, 0))

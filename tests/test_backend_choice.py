@@ -14,7 +14,7 @@ import pytest
 
 from surgical_seg.engine import load_segmenter
 from surgical_seg.errors import BackendUnavailable
-from surgical_seg.gpuinfo import nvidia_gpus
+from surgical_seg.engine.gpuinfo import nvidia_gpus
 
 CUDA_BUILD = ["TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider"]
 pytestmark = pytest.mark.skipif(bool(nvidia_gpus()[0]), reason="a real GPU is here: these simulate its absence")

@@ -10,8 +10,8 @@ import sys
 import cv2
 import pytest
 
-from surgical_seg import cli
-from surgical_seg.bench import SUMMARY_KEYS, RunSpec, run_one
+from surgical_seg.apps import cli
+from surgical_seg.apps.bench import SUMMARY_KEYS, RunSpec, run_one
 
 STAT_KEYS = ("mean", "p50", "p95", "p99", "max")
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.calibration import calibration_curve
 
-from surgical_seg.cli import main
+from surgical_seg.apps.cli import main
 from surgical_seg.evaluation.calibration import (N_BINS, CalibrationStats, expected_calibration_error,
                                                  fit_temperature)
 from surgical_seg.modelcard import ModelCard

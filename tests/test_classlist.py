@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 from PyQt6.QtCore import Qt
 
-from surgical_seg.classlist import MANIFEST, ClassList
-from surgical_seg.cli import main
+from surgical_seg.data.classlist import MANIFEST, ClassList
+from surgical_seg.apps.cli import main
 from surgical_seg.errors import DataError
-from surgical_seg.training.synth import render_frame
+from surgical_seg.data.synth import render_frame
 
 
 def test_manifest_round_trip_and_default(tmp_path):

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from surgical_seg import __version__
-from surgical_seg.cli import build_parser, main
+from surgical_seg.apps.cli import build_parser, main
 
 
 def _subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

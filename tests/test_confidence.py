@@ -6,12 +6,12 @@ import dataclasses
 import numpy as np
 import pytest
 
-from surgical_seg.classes import CLASS_COLORS_RGB, CLASS_NAMES
+from surgical_seg.modelcard import CLASS_COLORS_RGB, CLASS_NAMES
 from surgical_seg.config import load_app_config
-from surgical_seg.confidence import (FADE_FACTOR, ConfidenceShading, apply_temperature, confidence_map,
+from surgical_seg.engine.confidence import (FADE_FACTOR, ConfidenceShading, apply_temperature, confidence_map,
                                      hatch_pattern, low_confidence, low_share)
 from surgical_seg.errors import ConfigError, ModelError
-from surgical_seg.overlay import MaskAnnotator
+from surgical_seg.realtime.overlay import MaskAnnotator
 from surgical_seg.packet import Segmentation
 
 

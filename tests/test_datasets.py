@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from surgical_seg.cli import main
+from surgical_seg.apps.cli import main
 from surgical_seg.errors import ConfigError, DataError
-from surgical_seg.training.datasets import SPLITS, load_label, make_split, read_split
+from surgical_seg.data.datasets import SPLITS, load_label, make_split, read_split
 
 
 def make_dataset(root, sizes, ext=".png"):

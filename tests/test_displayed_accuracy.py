@@ -9,11 +9,11 @@ import cv2
 import numpy as np
 import pytest
 
-from surgical_seg import cli
-from surgical_seg.bench import RunSpec, run_one
+from surgical_seg.apps import cli
+from surgical_seg.apps.bench import RunSpec, run_one
 from surgical_seg.config import load_app_config, apply_overrides
 from surgical_seg.evaluation.temporal import SequenceScore
-from surgical_seg.training.synth import MOTION_PX_S, _camera
+from surgical_seg.data.synth import MOTION_PX_S, _camera
 
 NAMES = ("background", "bone", "ligament", "disc")
 

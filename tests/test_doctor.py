@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from surgical_seg import doctor
-from surgical_seg.cli import main
+from surgical_seg.apps import doctor
+from surgical_seg.apps.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -72,7 +72,7 @@ def test_model_with_changed_files_is_reported(tmp_path, tiny_model_dir):
 
 
 def test_no_nvidia_driver_is_explained(monkeypatch):
-    from surgical_seg import gpuinfo
+    from surgical_seg.engine import gpuinfo
     gpuinfo.nvidia_gpus.cache_clear()
     monkeypatch.setenv("PATH", "/nonexistent")
     try:

@@ -5,7 +5,7 @@ import cv2
 import numpy as np
 import pytest
 
-from surgical_seg.cli import main
+from surgical_seg.apps.cli import main
 
 FIGURES = {"accuracy", "precision", "recall", "iou", "dice", "auc"}
 

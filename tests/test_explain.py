@@ -8,10 +8,10 @@ import numpy as np
 import paddle
 import pytest
 
-from surgical_seg.cli import main
+from surgical_seg.apps.cli import main
 from surgical_seg.engine import load_segmenter
 from surgical_seg.errors import DataError
-from surgical_seg.explain import SegGradCam, load_dygraph, mass_inside, read_frame
+from surgical_seg.training.explain import SegGradCam, load_dygraph, mass_inside, read_frame
 from surgical_seg.training.export import synthetic_frame
 
 

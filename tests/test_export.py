@@ -11,7 +11,7 @@ import paddle
 import pytest
 
 from fixtures_model import TINY_SIZE, make_tiny_run
-from surgical_seg.cli import main
+from surgical_seg.apps.cli import main
 from surgical_seg.errors import DataError, ModelError
 from surgical_seg.engine.cache import cache_key, engine_cache_dir
 from surgical_seg.modelcard import ModelCard, hash_model_files, stamp_card

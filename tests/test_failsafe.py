@@ -13,7 +13,7 @@ from PyQt6.QtGui import QImage, QPainter
 
 from surgical_seg.config import AppConfig, PipelineConfig, SourceConfig, ViewerConfig, WatchdogConfig
 from surgical_seg.engine import load_segmenter
-from surgical_seg.overlay import MaskAnnotator
+from surgical_seg.realtime.overlay import MaskAnnotator
 from surgical_seg.packet import Segmentation
 from surgical_seg.viewer.app import MainWindow
 from surgical_seg.viewer.failsafe import FreezeDetector, name_failure, overlay_verdict

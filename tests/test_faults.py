@@ -9,7 +9,7 @@ import time
 import pytest
 
 from surgical_seg.errors import ConfigError
-from surgical_seg.faults import FaultClock, FaultySegmenter, InjectedFault, parse_faults
+from surgical_seg.realtime.faults import FaultClock, FaultySegmenter, InjectedFault, parse_faults
 from surgical_seg.viewer.settings import ENV_VAR
 
 
@@ -57,7 +57,7 @@ def free_udp_port() -> int:
 
 
 def test_short_soak_detects_and_recovers_every_fault(tiny_model_dir, tmp_path, monkeypatch, qapp):
-    from surgical_seg import soak
+    from surgical_seg.apps import soak
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "viewer.ini"))
     result = soak.run_soak(tmp_path / "soak", minutes=0.45, faults_spec="drop=2s@8s,raise@14s,hang=3s@18s",
                            port=free_udp_port(), model=str(tiny_model_dir), size="320x180")
@@ -84,7 +84,7 @@ def test_stall_sampler_names_what_the_ui_thread_was_doing(monkeypatch):
     import time
     from types import SimpleNamespace
 
-    from surgical_seg.soak import HEARTBEAT_MS, StallSampler
+    from surgical_seg.apps.soak import HEARTBEAT_MS, StallSampler
     mon = SimpleNamespace(t0_ns=time.perf_counter_ns(), ticks=7, _last_tick=time.perf_counter_ns())
     sampler = StallSampler(mon)
     try:
@@ -115,7 +115,7 @@ def test_stall_sampler_keeps_text_not_the_threads_frames():
     import weakref
     from types import SimpleNamespace
 
-    from surgical_seg.soak import StallSampler
+    from surgical_seg.apps.soak import StallSampler
 
     class Packet:
         pass
@@ -148,7 +148,7 @@ def test_thread_schedstat_counts_this_threads_cpu_time():
     """The soak splits each UI stall into running / waiting for a CPU / sleeping from these counters."""
     import sys
 
-    from surgical_seg.soak import ThreadSchedstat
+    from surgical_seg.apps.soak import ThreadSchedstat
     if not sys.platform.startswith("linux"):
         pytest.skip("schedstat is Linux's")
     stat = ThreadSchedstat()
@@ -170,7 +170,7 @@ def test_thread_schedstat_counts_this_threads_cpu_time():
 def test_cpu_steal_reads_the_hypervisors_share_and_closes():
     import sys
 
-    from surgical_seg.soak import CpuSteal
+    from surgical_seg.apps.soak import CpuSteal
     if not sys.platform.startswith("linux"):
         pytest.skip("/proc/stat is Linux's")
     steal = CpuSteal()
@@ -185,7 +185,7 @@ def test_cpu_steal_reads_the_hypervisors_share_and_closes():
 
 def test_rss_growth_compares_minute_medians_not_single_samples():
     """A reconnect spike at 60 s or a collection at the end must not decide the growth figure."""
-    from surgical_seg.soak import rss_growth
+    from surgical_seg.apps.soak import rss_growth
     plateau = [350.0, 340.0, 360.0, 355.0, 345.0, 350.0] * 2             # 12 samples, 5 s apart: one minute
     samples = [(t * 5.0, 250.0) for t in range(12)]                       # first minute: warming up, ignored
     samples += [(60.0, 300.0)] + [(65.0 + 5 * i, mb) for i, mb in enumerate(plateau[1:])]   # dip in the drop

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from surgical_seg import heap
+from surgical_seg.realtime import heap
 
 pytestmark = pytest.mark.skipif(not heap.malloc_mb(), reason="glibc only")
 
@@ -15,7 +15,7 @@ pytestmark = pytest.mark.skipif(not heap.malloc_mb(), reason="glibc only")
 CHURN = """
 import json, sys
 import numpy as np
-from surgical_seg import heap
+from surgical_seg.realtime import heap
 applied = heap.mmap_large_blocks(int(sys.argv[1]))
 seen = []
 for _ in range(3):

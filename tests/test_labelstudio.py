@@ -9,10 +9,10 @@ import pytest
 from label_studio_sdk.converter.brush import encode_rle, image2annotation, mask2rle
 from matplotlib.path import Path
 
-from surgical_seg.cli import main
+from surgical_seg.apps.cli import main
 from surgical_seg.errors import ConfigError, DataError
-from surgical_seg.training.datasets import read_split
-from surgical_seg.training.labelstudio import (ALPHA_THRESHOLD, decode_rle, frame_name_candidates,
+from surgical_seg.data.datasets import read_split
+from surgical_seg.data.labelstudio import (ALPHA_THRESHOLD, decode_rle, frame_name_candidates,
                                                import_export, polygon_to_mask)
 
 W, H = 64, 48

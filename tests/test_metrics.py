@@ -7,7 +7,7 @@ from sklearn.metrics import (accuracy_score, confusion_matrix, f1_score, jaccard
                              recall_score, roc_auc_score)
 from sklearn.metrics import roc_curve as sk_roc_curve
 
-from surgical_seg.classes import CLASS_NAMES, FOREGROUND
+from surgical_seg.modelcard import CLASS_NAMES, FOREGROUND
 from surgical_seg.evaluation.metrics import SegmentationMetrics, auc, roc_curve
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from surgical_seg.classes import CLASS_COLORS_RGB, CLASS_NAMES
+from surgical_seg.modelcard import CLASS_COLORS_RGB, CLASS_NAMES
 from surgical_seg.config import OverlayConfig
-from surgical_seg.overlay import HudAnnotator, MaskAnnotator
+from surgical_seg.realtime.overlay import HudAnnotator, MaskAnnotator
 from surgical_seg.packet import Segmentation
 
 H, W = 40, 60

@@ -14,10 +14,10 @@ from fixtures_model import Slow
 from surgical_seg.config import SourceConfig, load_app_config, replace_section
 from surgical_seg.errors import ConfigError
 from surgical_seg.engine import load_segmenter
-from surgical_seg.overlay import MaskAnnotator
-from surgical_seg.pipeline import LatestSlot, Pipeline, open_pipeline
+from surgical_seg.realtime.overlay import MaskAnnotator
+from surgical_seg.realtime.pipeline import LatestSlot, Pipeline, open_pipeline
 from surgical_seg.sources import open_source
-from surgical_seg.stats import StatsRecorder
+from surgical_seg.realtime.stats import StatsRecorder
 from surgical_seg.watchdog import StallBounds
 
 RUN_TIMEOUT_S = 45.0

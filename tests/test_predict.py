@@ -11,10 +11,10 @@ import pytest
 from label_studio_sdk.converter import brush
 
 from fixtures_media import make_clip, truncate
-from surgical_seg.cli import main
-from surgical_seg.library import expand_sources
-from surgical_seg.predict import Sampler, run_predict, select_uncertain
-from surgical_seg.training.ls_tasks import encode_rle, mask_to_rle
+from surgical_seg.apps.cli import main
+from surgical_seg.data.library import expand_sources
+from surgical_seg.apps.predict import Sampler, run_predict, select_uncertain
+from surgical_seg.data.ls_tasks import encode_rle, mask_to_rle
 
 
 @pytest.fixture(scope="module")

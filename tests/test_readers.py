@@ -8,11 +8,11 @@ import pytest
 from scipy import stats
 from sklearn.metrics import cohen_kappa_score, f1_score, jaccard_score, precision_score, recall_score
 
-from surgical_seg.cli import main
+from surgical_seg.apps.cli import main
 from surgical_seg.errors import ConfigError, DataError
 from surgical_seg.evaluation.reader_stats import FleissAccumulator, fleiss_kappa, non_inferiority
 from surgical_seg.evaluation.readers import score_readers
-from surgical_seg.training.synth_readers import PROFILES, perturb, write_readers
+from surgical_seg.data.synth_readers import PROFILES, perturb, write_readers
 
 FG = [1, 2, 3]
 FAST = 999          # resamples: enough for the checks, quick on two cores

@@ -8,9 +8,9 @@ import time
 import numpy as np
 import pytest
 
-from surgical_seg.classes import CLASS_COLORS_RGB, CLASS_NAMES
+from surgical_seg.modelcard import CLASS_COLORS_RGB, CLASS_NAMES
 from surgical_seg.packet import FramePacket, Segmentation
-from surgical_seg.stats import StatsRecorder, describe
+from surgical_seg.realtime.stats import StatsRecorder, describe
 
 MS = 1_000_000
 

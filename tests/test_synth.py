@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from surgical_seg.cli import main
-from surgical_seg.training import synth
+from surgical_seg.apps.cli import main
+from surgical_seg.data import synth
 
 
 def test_frames_are_deterministic_and_seed_dependent():

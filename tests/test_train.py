@@ -6,8 +6,8 @@ import numpy as np
 import paddle
 import pytest
 
-from surgical_seg.cli import main
-from surgical_seg.training.augment import Augment, letterbox_matrix
+from surgical_seg.apps.cli import main
+from surgical_seg.data.augment import Augment, letterbox_matrix
 from surgical_seg.training.train import confusion, miou_from_confusion, seg_loss, shard
 from surgical_seg.config import TrainConfig
 

@@ -40,19 +40,19 @@ def test_record_rewrite_and_check(ud, tmp_path, monkeypatch):
     readme = tmp_path / "README.md"
     readme.write_text("intro\n<!-- figures:overlay files=run_a -->\nold figures\n<!-- /figures:overlay -->\n"
                       "<!-- figures:commands files=run_a -->\n<!-- /figures:commands -->\nend\n")
-    assert ud.main(["--readme", str(readme), "--check"]) == 1
-    assert ud.main(["--readme", str(readme)]) == 0
+    assert ud.main(["--page", str(readme), "--check"]) == 1
+    assert ud.main(["--page", str(readme)]) == 0
     text = readme.read_text()
     assert "old figures" not in text and text.startswith("intro\n") and text.endswith("end\n")
     row = [ln for ln in text.splitlines() if ln.startswith("| run_a |")][0]
     assert "| live | 25 | on |" in row and "| 90.0 |" in row
     assert "17.3 / **24.0**" in row and "| 97 |" in row and "6 / 0 / 3" in row and "0.984" in row
     assert "surgical-seg bench clip.mp4 --mode live   # run_a" in text
-    assert ud.main(["--readme", str(readme), "--check"]) == 0          # idempotent
+    assert ud.main(["--page", str(readme), "--check"]) == 0          # idempotent
     readme.write_text(text.replace("<!-- figures:overlay", "<!-- figures:nosuch").replace("/figures:overlay",
                                                                                            "/figures:nosuch"))
     with pytest.raises(SystemExit, match="no renderer"):
-        ud.main(["--readme", str(readme)])
+        ud.main(["--page", str(readme)])
 
 
 def test_eval_table_matches_the_readme_layout(ud, tmp_path):

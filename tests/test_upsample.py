@@ -6,7 +6,7 @@ import pytest
 
 from surgical_seg.engine import load_segmenter
 from surgical_seg.errors import ConfigError
-from surgical_seg.training.synth import render_frame
+from surgical_seg.data.synth import render_frame
 
 
 def blocks_constant(labels, k):

@@ -14,7 +14,7 @@ from PyQt6.QtCore import Qt
 from PyQt6.QtGui import QImage
 
 from fixtures_media import CLIP_FRAMES, CLIP_SIZE, read_index
-from surgical_seg import cli
+from surgical_seg.apps import cli
 from surgical_seg.config import AppConfig, PipelineConfig, SourceConfig, WatchdogConfig
 from surgical_seg.engine import load_segmenter
 from surgical_seg.viewer.app import MainWindow
@@ -187,7 +187,7 @@ def thread_nice(tid: int) -> int:
 def test_ui_thread_gets_a_cpu_first_and_the_threads_it_starts_do_not(qtbot, segmenter, clip_path):
     import threading
 
-    from surgical_seg.priority import START_NICE
+    from surgical_seg.realtime.priority import START_NICE
     ui = threading.get_native_id()
     win = open_window(qtbot, segmenter, clip_path, register=False)
     wait_overlaid(qtbot, win)

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from surgical_seg.packet import Segmentation
-from surgical_seg.training.synth import render_frame
-from surgical_seg.warp import MaskWarper, work_size
+from surgical_seg.data.synth import render_frame
+from surgical_seg.realtime.warp import MaskWarper, work_size
 
 W, H = 480, 270
 

@@ -11,8 +11,8 @@ import pytest
 
 from surgical_seg.config import SourceConfig
 from surgical_seg.engine import load_segmenter
-from surgical_seg.overlay import MaskAnnotator
-from surgical_seg.pipeline import Pipeline
+from surgical_seg.realtime.overlay import MaskAnnotator
+from surgical_seg.realtime.pipeline import Pipeline
 from surgical_seg.sources import SyntheticSource
 from surgical_seg.watchdog import CallGuard, StageHung, StallBounds
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import BackendUnavailable, ConfigError, ModelError
-from ..gpuinfo import cuda_unusable_reason, gpu_name, missing_provider_libs, nvidia_gpus
+from .gpuinfo import cuda_unusable_reason, gpu_name, missing_provider_libs, nvidia_gpus
 from ..modelcard import ONNX_FILE, PADDLE_FILES, ModelCard
 from .cache import cache_root, engine_cache_dir
 

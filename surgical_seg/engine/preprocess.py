@@ -1,6 +1,6 @@
 """Pre- and postprocessing built once from the model card.
 
-Letterbox geometry matches training's (surgical_seg.training.augment.letterbox_matrix): scale
+Letterbox geometry matches training's (surgical_seg.data.augment.letterbox_matrix): scale
 to fit, centred, black padding. Normalisation is a 256-entry lookup table per channel, so
 BGR->RGB, /255, (x-mean)/std cost one cv2.LUT. Postprocessing crops the padding on the model's
 probabilities, takes argmax at model resolution and resizes the small uint8 label map to the

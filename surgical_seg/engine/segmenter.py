@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..confidence import apply_temperature, confidence_map
+from .confidence import apply_temperature, confidence_map
 from ..errors import ConfigError
 from ..modelcard import ModelCard, resolve_model_dir
 from ..packet import FramePacket, Segmentation

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..classes import IGNORE_INDEX
-from ..confidence import apply_temperature
+from ..modelcard import IGNORE_INDEX
+from ..engine.confidence import apply_temperature
 
 N_BINS = 15
 FIT_PIXELS_PER_IMAGE = 4000
@@ -145,7 +145,7 @@ def collect_fit_pixels(seg, pairs, per_image: int = FIT_PIXELS_PER_IMAGE, seed: 
     import cv2
 
     from ..errors import DataError
-    from ..training.datasets import load_label
+    from ..data.datasets import load_label
 
     rng = np.random.default_rng(seed)
     temperature, seg.temperature = seg.temperature, 1.0
@@ -173,7 +173,7 @@ def calibrate_model(model_dir: str | Path, data: str | Path, split: str = "val",
     from ..engine import load_segmenter
     from ..errors import DataError
     from ..modelcard import ModelCard
-    from ..training.datasets import read_split
+    from ..data.datasets import read_split
 
     pairs = read_split(data, split)
     if not pairs:

@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 
 from ..atomic import atomic_write_json
-from ..classlist import ClassList
-from ..confidence import apply_temperature
+from ..data.classlist import ClassList
+from ..engine.confidence import apply_temperature
 from ..errors import DataError, ModelError
 from .calibration import CalibrationStats
 from .metrics import SegmentationMetrics
@@ -55,7 +55,7 @@ class InstrumentCheck:
 
 def _instrument_mask(lab_path: Path):
     """instruments/<stem>.png beside labels/, or None when the dataset has none."""
-    from ..training.datasets import instrument_mask_path
+    from ..data.datasets import instrument_mask_path
     p = instrument_mask_path(lab_path)
     if not p.is_file():
         return None
@@ -77,8 +77,8 @@ def evaluate_pairs(seg, pairs, predictions_dir: str | Path | None = None, progre
     import numpy as np
     from tqdm import tqdm
 
-    from ..training.datasets import load_label
-    from ..training.degrade import degrade
+    from ..data.datasets import load_label
+    from ..data.degrade import degrade
 
     classes = classes or ClassList.default()
     metrics = SegmentationMetrics(classes.names, classes.foreground, ignore=classes.ignore)
@@ -126,7 +126,7 @@ def run_eval(data: str | Path, split: str = "test", model: str | Path = "fastscn
     num_pixels, classes, model, backend, split, data.
     """
     from ..engine import load_segmenter
-    from ..training.datasets import read_split
+    from ..data.datasets import read_split
 
     pairs = read_split(data, split)
     if not pairs:

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..classes import CLASS_NAMES, FOREGROUND, IGNORE_INDEX
+from ..modelcard import CLASS_NAMES, FOREGROUND, IGNORE_INDEX
 
 FIGURES = ("accuracy", "precision", "recall", "iou", "dice", "auc")
 

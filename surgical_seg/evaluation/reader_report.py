@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .readers import MODEL
+from .reader_stats import MODEL
 
 
 def _pct(v) -> str:

@@ -13,6 +13,7 @@ import math
 import numpy as np
 from scipy import stats
 
+MODEL = "model"                              # the rater name kept for the model
 FIGURE_NAMES = ("iou", "dice", "precision", "recall")
 
 

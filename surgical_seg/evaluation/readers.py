@@ -22,13 +22,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..classes import CLASS_NAMES, IGNORE_INDEX
+from ..modelcard import CLASS_NAMES, IGNORE_INDEX
 from ..errors import ConfigError, DataError, ModelError
 from . import reader_stats as rs
+from .reader_stats import MODEL
 from .evaluate import _clean
 from .metrics import SegmentationMetrics
 
-MODEL = "model"
 DEFAULT_GROUP_PATTERN = r"^(.+?)_\d+$"      # as `split` and `synth` name frames: <video>_<index>
 MIN_VIDEOS = 6                               # fewer videos: resample frames instead
 
@@ -115,7 +115,7 @@ def _units(data: Path, stems: list[str], group_pattern: str | None) -> tuple[np.
 
 
 def _load_reader_label(path: Path, shape: tuple[int, int], n_classes: int) -> np.ndarray:
-    from ..training.datasets import load_label
+    from ..data.datasets import load_label
     lab = load_label(path)
     if lab.shape != shape:
         raise DataError(f"{path}: label is {lab.shape[1]}x{lab.shape[0]}, the truth is {shape[1]}x{shape[0]}")
@@ -131,7 +131,7 @@ def collect(truth: Path, split: str, readers: dict[str, list[tuple[str, Path]]],
     pairwise confusion between raters, Fleiss accumulators. Returns the raw pieces."""
     from tqdm import tqdm
 
-    from ..training.datasets import load_label, read_split
+    from ..data.datasets import load_label, read_split
 
     seg, card = None, None
     if model is not None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..classes import CLASS_NAMES
+from ..modelcard import CLASS_NAMES
 
 # The clinical study's published figures (real lumbar endoscopy frames), as fractions.
 REFERENCE = {"mean_iou": 0.673, "mean_dice": 0.800, "auc": {"bone": 0.963, "ligament": 0.952, "disc": 0.978}}

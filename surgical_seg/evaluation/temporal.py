@@ -13,7 +13,7 @@ import math
 
 import numpy as np
 
-from ..classes import IGNORE_INDEX
+from ..modelcard import IGNORE_INDEX
 
 
 def _ratio(num: float, den: float) -> float:

@@ -1,6 +1,6 @@
 """`synthetic:WxH[@fps][;dropout=FRAME+SECONDS]`: a camera that needs no hardware.
 
-One synthetic spine scene (surgical_seg.training.synth, when present) rendered once, larger than the
+One synthetic spine scene (surgical_seg.data.synth, when present) rendered once, larger than the
 frame, then seen through a slowly panning, zooming, rolling scope: cheap per frame, so it can run at
 30 fps beside the model. `@0` delivers as fast as possible. `dropout=60+3` stops delivering after
 frame 60 for 3 s, the way a pulled cable does, to exercise "signal lost" in the UI and the tests.
@@ -25,7 +25,7 @@ MARGIN = 0.35     # scene is this much larger than the frame, room for the camer
 def _scene(w: int, h: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """A (BGR, labels) scene of size w x h: the synth generator's, or gradients and discs."""
     try:
-        from ..training.synth import render_frame
+        from ..data.synth import render_frame
         return render_frame(seed, size=(w, h))
     except ImportError:
         yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)

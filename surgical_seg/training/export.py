@@ -241,9 +241,9 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str 
     info, weights = read_run(checkpoint)
     card = card_from_run(info)
     if calibrate is not None:
-        from .datasets import read_split
+        from ..data.datasets import read_split
         read_split(calibrate, "val")            # a missing split fails now, not after the export
-    from ..classlist import MANIFEST, ClassList
+    from ..data.classlist import MANIFEST, ClassList
     if check_frames and (Path(check_frames) / MANIFEST).is_file():     # the run must know the data's classes
         data_classes = ClassList.load(Path(check_frames) / MANIFEST)
         if not data_classes.same_as(card.classes):

@@ -25,10 +25,10 @@ import cv2
 import numpy as np
 
 from ..atomic import atomic_path, atomic_write_json
-from ..classes import IGNORE_INDEX
+from ..modelcard import IGNORE_INDEX
 from ..config import TrainConfig, from_dict
 from ..errors import ConfigError, DataError
-from .augment import Augment
+from ..data.augment import Augment
 
 MEAN = (0.5, 0.5, 0.5)
 STD = (0.5, 0.5, 0.5)
@@ -39,8 +39,8 @@ INSTRUMENT = 254   # in-memory label: background that is an instrument (from ins
 
 def load_samples(data_dir: str | Path, split: str, cache_width: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Images and labels of a split, downsized once to `cache_width` and kept in memory."""
-    from ..classlist import ClassList
-    from .datasets import instrument_mask_path, load_label, read_split
+    from ..data.classlist import ClassList
+    from ..data.datasets import instrument_mask_path, load_label, read_split
     classes = ClassList.for_dataset(data_dir)
     out = []
     for img_path, lab_path in read_split(data_dir, split):
@@ -275,7 +275,7 @@ def _train(cfg, out_dir, resume, config_path, overrides) -> str:
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     paddle.seed(cfg.seed + rank)
-    from ..classlist import ClassList
+    from ..data.classlist import ClassList
     class_list = ClassList.for_dataset(cfg.data)
     num_classes = len(class_list)
     cache_w = int(cfg.input_width * max(cfg.augment.get("scale", [1, 1])[1], 1.0) * 1.2)

@@ -1,6 +1,6 @@
 """The theatre viewer: `surgical-seg view`.
 
-The window is a sink of the pipeline (surgical_seg.pipeline): the source, the model and the
+The window is a sink of the pipeline (surgical_seg.realtime.pipeline): the source, the model and the
 compositor run on their own threads; the UI thread only polls `pipeline.latest()` on a 60 Hz timer,
 paints the newest composited frame and, after painting, feeds the "display" span to the stats
 (video latency and overlay age run to the screen). Tables and plots refresh at 4 Hz. Nothing on the UI thread
@@ -29,15 +29,15 @@ from PyQt6.QtGui import QAction, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow,
                              QMessageBox, QPushButton, QSlider, QVBoxLayout, QWidget)
 
-from .. import heap
+from ..realtime import heap
 from ..config import AppConfig, load_app_config, replace_section
-from ..confidence import ConfidenceShading, overlay_low_share
+from ..engine.confidence import ConfidenceShading, overlay_low_share
 from ..errors import ConfigError, SurgicalSegError
-from ..overlay import MaskAnnotator
+from ..realtime.overlay import MaskAnnotator
 from ..packet import FramePacket
-from ..pipeline import Pipeline, stall_bounds
-from ..priority import restore_thread_priority, set_thread_nice
-from ..stats import StatsRecorder, describe
+from ..realtime.pipeline import Pipeline, stall_bounds
+from ..realtime.priority import restore_thread_priority, set_thread_nice
+from ..realtime.stats import StatsRecorder, describe
 from ..watchdog import GuardedSegmenter
 from .background import Background
 from .controls import OverlayChoice, OverlayControls

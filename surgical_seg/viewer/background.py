@@ -10,7 +10,7 @@ import queue
 import threading
 from typing import Any, Callable
 
-from ..priority import restore_thread_priority
+from ..realtime.priority import restore_thread_priority
 
 Done = Callable[[Any, BaseException | None], None]
 
@@ -52,7 +52,7 @@ class Background:
         return not self._idle.is_set()
 
     def _loop(self) -> None:
-        restore_thread_priority()           # started from the UI thread (surgical_seg/priority.py)
+        restore_thread_priority()           # started from the UI thread (surgical_seg/realtime/priority.py)
         while True:
             fn, done = self._jobs.get()
             value, error = None, None

@@ -12,7 +12,7 @@ from PyQt6.QtCore import Qt, pyqtSignal
 from PyQt6.QtWidgets import (QButtonGroup, QCheckBox, QComboBox, QGroupBox, QHBoxLayout, QLabel, QRadioButton,
                              QSlider, QVBoxLayout, QWidget)
 
-from ..confidence import MODES as CONFIDENCE_MODES
+from ..engine.confidence import MODES as CONFIDENCE_MODES
 
 
 @dataclass(frozen=True)
@@ -21,7 +21,7 @@ class OverlayChoice:
     opacity: float
     style: str                         # fill | contour
     hidden_classes: tuple[str, ...]
-    confidence: str = "off"            # fade | hatch | off (surgical_seg.confidence)
+    confidence: str = "off"            # fade | hatch | off (surgical_seg.engine.confidence)
 
 
 class OverlayControls(QGroupBox):

@@ -5,7 +5,7 @@ import threading
 
 from PyQt6.QtCore import QObject, pyqtSignal
 
-from ..priority import restore_thread_priority
+from ..realtime.priority import restore_thread_priority
 
 PROBE_INDEXES = range(5)
 
@@ -45,7 +45,7 @@ class DeviceProber(QObject):
         threading.Thread(target=self._probe, name="device-probe", daemon=True).start()
 
     def _probe(self) -> None:
-        restore_thread_priority()           # started from the UI thread (surgical_seg/priority.py)
+        restore_thread_priority()           # started from the UI thread (surgical_seg/realtime/priority.py)
         self.finished.emit(probe_devices())
 
 

@@ -1,5 +1,5 @@
 """The explain panel beside the live video: `E` freezes the frame on screen and shows the model's
-Seg-Grad-CAM heatmap for the chosen class (surgical_seg.explain).
+Seg-Grad-CAM heatmap for the chosen class (surgical_seg.training.explain).
 
 The heatmap is computed on a worker thread (the dygraph model, loaded on first use); the live
 video and overlay keep running. The panel says plainly that it is a frozen frame, when it was
@@ -15,8 +15,8 @@ from PyQt6.QtCore import QObject, Qt, pyqtSignal
 from PyQt6.QtGui import QImage, QPixmap
 from PyQt6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from ..explain import CAPTION
-from ..priority import restore_thread_priority
+from ..training.explain import CAPTION
+from ..realtime.priority import restore_thread_priority
 
 FROZEN_STYLE = "background: #7a4b00; color: white; font-weight: bold; padding: 4px;"
 PANEL_WIDTH = 420
@@ -89,9 +89,9 @@ class ExplainPanel(QWidget):
         return True
 
     def _work(self, rid: int, frame: np.ndarray, name: str, index: int) -> None:
-        restore_thread_priority()           # started from the UI thread (surgical_seg/priority.py)
+        restore_thread_priority()           # started from the UI thread (surgical_seg/realtime/priority.py)
         try:
-            from ..explain import SegGradCam, load_dygraph, render
+            from ..training.explain import SegGradCam, load_dygraph, render
             if self._cam is None:
                 self._cam = SegGradCam(*load_dygraph(self.model_dir))
             ex = self._cam.explain(frame, name)

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 from PyQt6.QtGui import QImage
 
-from ..overlay import MaskAnnotator
+from ..realtime.overlay import MaskAnnotator
 from ..packet import Segmentation
 
 

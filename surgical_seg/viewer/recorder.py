@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..packet import STAGES, FramePacket
-from ..priority import restore_thread_priority
+from ..realtime.priority import restore_thread_priority
 
 CSV_COLUMNS = ("frame_index", "t_capture_ns", "pts_s", *(f"{s}_ms" for s in STAGES),
                "latency_ms", "overlay_off_reason")
@@ -154,7 +154,7 @@ class Recorder:
                     return None
 
     def _run(self) -> None:
-        restore_thread_priority()           # started from the UI thread (surgical_seg/priority.py)
+        restore_thread_priority()           # started from the UI thread (surgical_seg/realtime/priority.py)
         raw = over = None
         f = None
         try:

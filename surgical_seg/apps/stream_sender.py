@@ -1,6 +1,6 @@
 """A local live stream for soaks and tests: synthetic endoscope video, H.264 in MPEG-TS over UDP.
 
-    python -m surgical_seg.stream_sender udp://127.0.0.1:5600 --size 1280x720 --fps 30 \
+    python -m surgical_seg.apps.stream_sender udp://127.0.0.1:5600 --size 1280x720 --fps 30 \
         --seconds 300 --faults drop=5s@60s/60s
 
 It renders a short loop of the synthetic scene once, then encodes and sends one frame per frame
@@ -27,8 +27,8 @@ LOOP_FRAMES = 90
 def render_loop(size: tuple[int, int], fps: float, n: int = LOOP_FRAMES) -> list[np.ndarray]:
     """n I420 frames: one synthetic scene frame panned smoothly there and back (cheap to make on a
     busy machine; moving, so the decoder and the model see new pictures)."""
-    from .config import SourceConfig
-    from .sources.synthetic import SyntheticSource
+    from ..config import SourceConfig
+    from ..sources.synthetic import SyntheticSource
     src = SyntheticSource(f"synthetic:{size[0]}x{size[1]}@0", SourceConfig())
     base, _ = src._read()
     src.close()
@@ -82,7 +82,7 @@ def send(url: str, size: tuple[int, int], fps: float, seconds: float, drops: lis
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .faults import parse_faults
+    from ..realtime.faults import parse_faults
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("url")
     p.add_argument("--size", default="1280x720")

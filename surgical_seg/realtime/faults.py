@@ -5,7 +5,7 @@ SPEC is a comma-separated list of `KIND[=VALUE]@START[/EVERY][+LENGTH]`, times w
     raise@120s/120s       the next inference call after 120 s, 240 s, ... raises
     hang=10s@150s         the next inference call after 150 s blocks for 10 s
     slow=100ms@200s+10s   every inference call from 200 s to 210 s takes 100 ms longer
-`drop` is carried out by the stream sender (surgical_seg/stream_sender.py) or by `FaultySource`;
+`drop` is carried out by the stream sender (surgical_seg/apps/stream_sender.py) or by `FaultySource`;
 the model faults by `FaultySegmenter`, which wraps the real segmenter. Every occurrence records
 when it actually fired (perf_counter_ns), so the soak can time detection and recovery from it.
 """
@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 KINDS = ("drop", "raise", "hang", "slow")
 _ITEM = re.compile(r"^(?P<kind>[a-z]+)(?:=(?P<value>[\d.]+m?s))?@(?P<start>[\d.]+m?s)"

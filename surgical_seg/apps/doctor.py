@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from . import __version__
-from .errors import SurgicalSegError
+from .. import __version__
+from ..errors import SurgicalSegError
+from ..modelcard import WEIGHTS_ROOT
 
-WEIGHTS_ROOT = Path(__file__).resolve().parent.parent / "weights"
 DEVICE_PROBE_TIMEOUT_S = 4.0
 REPORT_KEYS = ("surgical_seg", "python", "os", "cpu", "ram_gb", "gpus", "cuda", "backends", "capture_devices",
                "qt", "disk", "models")
@@ -44,7 +44,7 @@ def _dist_version(*names: str) -> tuple[str, str]:
 
 # ------------------------------------------------------------------ machine
 def gpus_report() -> tuple[dict, dict]:
-    from .gpuinfo import cuda_unusable_reason, nvidia_gpus
+    from ..engine.gpuinfo import cuda_unusable_reason, nvidia_gpus
     found, why = nvidia_gpus()
     reason = cuda_unusable_reason()
     return {"found": list(found), "why_none": why}, {"usable": not reason, "why_not": reason}
@@ -65,7 +65,7 @@ DISTRIBUTIONS = {"openvino": ("openvino",), "onnxruntime": ("onnxruntime-gpu", "
 
 def backend_report(name: str, model: str | Path) -> dict[str, Any]:
     """Importable? version, compiled-in GPU kinds / providers, and a one-frame run per device."""
-    from .engine.backends import BACKENDS
+    from ..engine.backends import BACKENDS
     cls = BACKENDS[name]
     dist, version = _dist_version(*DISTRIBUTIONS[name])
     status = cls.availability()
@@ -88,7 +88,7 @@ def one_frame(backend: str, device: str, model: str | Path) -> dict[str, Any]:
     """Load `model` on backend/device and segment one synthetic frame: what runs, and how long it took."""
     import numpy as np
 
-    from .engine import load_segmenter
+    from ..engine import load_segmenter
     try:
         seg = load_segmenter(model, backend=backend, device=device, threads=1)
         frame = np.random.default_rng(0).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
@@ -115,7 +115,7 @@ def capture_devices(device_glob: str = "/dev/video*", timeout_s: float = DEVICE_
     else:
         nodes, indexes = [], list(range(5))
     if probe is None:
-        from .viewer.devices import probe_devices as probe
+        from ..viewer.devices import probe_devices as probe
     result: dict[str, Any] = {}
 
     def run() -> None:
@@ -138,7 +138,7 @@ def capture_devices(device_glob: str = "/dev/video*", timeout_s: float = DEVICE_
 
 # ------------------------------------------------------------------ Qt, disk, models
 def qt_report() -> dict[str, Any]:
-    from .viewer.qtcheck import missing_libraries, packages_for, qt_platform, qt_problem
+    from ..viewer.qtcheck import missing_libraries, packages_for, qt_platform, qt_problem
     missing = missing_libraries()
     return {"platform": qt_platform(), "QT_QPA_PLATFORM": os.environ.get("QT_QPA_PLATFORM", ""),
             "missing_libraries": missing, "apt_packages": packages_for(missing), "problem": qt_problem()}
@@ -154,7 +154,7 @@ def disk_report(path: str | Path = ".") -> dict[str, Any]:
 
 
 def models_report(root: Path = WEIGHTS_ROOT) -> list[dict[str, Any]]:
-    from .modelcard import CARD_NAME, ModelCard
+    from ..modelcard import CARD_NAME, ModelCard
     out = []
     for folder in sorted(p for p in root.glob("*") if (p / CARD_NAME).is_file()) if root.is_dir() else []:
         entry: dict[str, Any] = {"name": folder.name, "path": str(folder)}
@@ -177,7 +177,7 @@ def models_report(root: Path = WEIGHTS_ROOT) -> list[dict[str, Any]]:
 def collect(model: str | Path = "fastscnn_spine", backends_only: bool = False, device_glob: str = "/dev/video*",
             recordings: str | Path = ".") -> dict[str, Any]:
     """The whole report as a dict (REPORT_KEYS); `backends_only` skips everything but the runtimes."""
-    from .engine.backends import BACKENDS
+    from ..engine.backends import BACKENDS
     report: dict[str, Any] = {"surgical_seg": __version__}
     gpus, cuda = gpus_report()
     if not backends_only:

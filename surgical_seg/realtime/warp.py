@@ -14,7 +14,7 @@ import threading
 import cv2
 import numpy as np
 
-from .packet import Segmentation
+from ..packet import Segmentation
 
 DEFAULT_WORK_SIZE = (320, 192)     # the shipped model's input: flow is computed at most at this size
 

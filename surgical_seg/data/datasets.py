@@ -89,7 +89,7 @@ def make_split(data_dir: str | Path, ratios: tuple[float, ...] = (0.8, 0.1, 0.1)
     pairs = _pairs(data_dir)
     if not pairs:
         raise DataError(f"{data_dir}: no image has a label PNG of the same name")
-    from ..classlist import ClassList
+    from .classlist import ClassList
     classes = ClassList.for_dataset(data_dir)
     for _, lab in pairs:                      # a wrong id fails here, not deep inside the loss
         classes.check_labels(load_label(lab), lab)

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .classes import CLASS_COLORS_RGB, CLASS_NAMES, IGNORE_INDEX
-from .errors import DataError
+from ..modelcard import CLASS_COLORS_RGB, CLASS_NAMES, IGNORE_INDEX
+from ..errors import DataError
 
 MANIFEST = "classes.yml"
 # Colours for classes beyond the study's three (RGB): nerve/dura magenta first (the structure a

@@ -8,7 +8,7 @@ rows (frames.csv), a summary (summary.json) and a rolling window for the UI.
 Timing vocabulary (DESIGN §1): video latency = capture → composited (→ painted when a viewer paints);
 overlay age = capture of the frame the drawn mask was computed from → composited (→ painted): it
 includes inference and is the headline figure. Each row also says where its mask came from
-(`mask_source`: own | warped | latest | off, see surgical_seg.align).
+(`mask_source`: own | warped | latest | off, see surgical_seg.realtime.align).
 
 Percentiles are numpy's default (linear interpolation); tail = max - p95.
 """
@@ -26,9 +26,9 @@ from typing import Any, Iterable
 import numpy as np
 import psutil
 
-from .atomic import atomic_path, atomic_write_json
+from ..atomic import atomic_path, atomic_write_json
 from .align import MASK_SOURCES
-from .packet import STAGES, FramePacket
+from ..packet import STAGES, FramePacket
 
 CSV_NAME, SUMMARY_NAME = "frames.csv", "summary.json"
 

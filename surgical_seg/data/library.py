@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import ConfigError, SourceError, SurgicalSegError
+from ..errors import ConfigError, SourceError, SurgicalSegError
 
 VIDEO_EXTS = (".mp4", ".mkv", ".avi", ".mov", ".webm", ".ts", ".mpg", ".mpeg", ".m4v", ".mts")
 

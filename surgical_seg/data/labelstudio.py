@@ -455,7 +455,7 @@ def import_export(export_json: str | Path, images_dir: str | Path, out_dir: str 
         raise DataError(f"{images_dir}: images folder not found")
     index = _ImageIndex(images_dir)
     class_ids = {name.lower(): k + 1 for k, name in enumerate(labels)}
-    from ..classlist import MANIFEST, ClassList
+    from .classlist import MANIFEST, ClassList
     class_list = ClassList.from_foreground(labels, "import-labelstudio --labels")
     if (out_dir / MANIFEST).is_file() and not ClassList.load(out_dir / MANIFEST).same_as(class_list.names):
         raise DataError(f"{out_dir / MANIFEST}: lists {', '.join(ClassList.load(out_dir / MANIFEST).names)}, but "

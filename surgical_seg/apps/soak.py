@@ -2,9 +2,9 @@
 
     surgical-seg soak --minutes 30 --faults drop=5s@60s/60s,raise@330s/300s,hang=10s@450s --out out/soak
 
-A stream sender subprocess (surgical_seg/stream_sender.py) sends 720p30 H.264 in MPEG-TS to
+A stream sender subprocess (surgical_seg/apps/stream_sender.py) sends 720p30 H.264 in MPEG-TS to
 127.0.0.1 and carries out the `drop` faults; the model faults are injected into the real segmenter
-(surgical_seg/faults.py). The viewer window runs offscreen or on screen, unchanged. A 10 ms UI timer
+(surgical_seg/realtime/faults.py). The viewer window runs offscreen or on screen, unchanged. A 10 ms UI timer
 is the heartbeat (its late ticks are the UI-thread stalls) and samples what the viewer says: the HUD
 cause, whether the overlay layer was painted. From those samples, per fault occurrence:
   detected_ms   fault start → the HUD names the expected cause (drop: source frozen; raise: model
@@ -32,10 +32,10 @@ from typing import Any
 
 import psutil
 
-from .atomic import atomic_write_json
-from .errors import ConfigError
-from .faults import FaultClock, FaultySegmenter, parse_faults
-from .heap import malloc_mb
+from ..atomic import atomic_write_json
+from ..errors import ConfigError
+from ..realtime.faults import FaultClock, FaultySegmenter, parse_faults
+from ..realtime.heap import malloc_mb
 
 EXPECTED = {"drop": ("source frozen", "source lost"), "raise": ("model error",),
             "hang": ("model stalled",), "slow": ("model late", "model stalled")}
@@ -361,9 +361,9 @@ def run_soak(out_dir: str | Path, minutes: float, faults_spec: str, *, port: int
     from PyQt6.QtCore import QEventLoop, QTimer
     from PyQt6.QtWidgets import QApplication
 
-    from .config import load_app_config, replace_section
-    from .engine import load_segmenter
-    from .viewer.app import MainWindow
+    from ..config import load_app_config, replace_section
+    from ..engine import load_segmenter
+    from ..viewer.app import MainWindow
 
     if minutes <= 0:
         raise ConfigError("soak: --minutes must be > 0")
@@ -386,7 +386,7 @@ def run_soak(out_dir: str | Path, minutes: float, faults_spec: str, *, port: int
         return load(backend_name, device)
     drop_spec = ",".join(item for item in faults_spec.split(",") if item.strip().startswith("drop"))
     send_url = f"udp://127.0.0.1:{port}?pkt_size=1316"
-    sender = subprocess.Popen([sys.executable, "-m", "surgical_seg.stream_sender", send_url, "--size", size,
+    sender = subprocess.Popen([sys.executable, "-m", "surgical_seg.apps.stream_sender", send_url, "--size", size,
                                "--fps", str(fps), "--seconds", str(duration + 60)]
                               + (["--faults", drop_spec] if drop_spec else []),
                               stdout=subprocess.PIPE, text=True)

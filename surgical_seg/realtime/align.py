@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .packet import FramePacket, Segmentation
+from ..packet import FramePacket, Segmentation
 
 MASK_SOURCES = ("own", "warped", "latest", "off")
 KEEP_MASKS = 8            # masks remembered (by frame index): a few frames of slack for the compositor
@@ -94,7 +94,7 @@ class Choice:
 
 
 class Aligner:
-    """The policy above, for one live pipeline. `warper` is a surgical_seg.warp.MaskWarper or None."""
+    """The policy above, for one live pipeline. `warper` is a surgical_seg.realtime.warp.MaskWarper or None."""
 
     def __init__(self, history: MaskHistory, align_ms: float = 0.0, warper=None, stale_ms: float = 150.0) -> None:
         self.history, self.align_ms, self.warper, self.stale_ms = history, align_ms, warper, stale_ms

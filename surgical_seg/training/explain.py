@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import DataError, ModelError
-from .modelcard import DYGRAPH_FILE, ModelCard, resolve_model_dir
+from ..errors import DataError, ModelError
+from ..modelcard import DYGRAPH_FILE, ModelCard, resolve_model_dir
 
 CAPTION = "for understanding, not guidance"
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
@@ -26,7 +26,7 @@ def load_dygraph(model_dir: str | Path):
     """(model in eval mode, card) from model.pdparams, else recovered from model.json + model.pdiparams."""
     import paddle
 
-    from .training.models import build_model
+    from .models import build_model
     model_dir = resolve_model_dir(model_dir)
     card = ModelCard.load(model_dir)
     with paddle.utils.unique_name.guard():
@@ -35,7 +35,7 @@ def load_dygraph(model_dir: str | Path):
     if path.is_file():
         state = paddle.load(str(path))
     elif (model_dir / "model.json").is_file():         # exported before model.pdparams existed
-        from .training.export import exported_state_dict
+        from .export import exported_state_dict
         state = exported_state_dict(model_dir, card.architecture, card.num_classes)
         own = model.state_dict()
         if len(state) < len(own) // 2:
@@ -61,7 +61,7 @@ class SegGradCam:
 
     def __init__(self, model, card: ModelCard) -> None:
         import paddle
-        from .engine.preprocess import Preprocessor
+        from ..engine.preprocess import Preprocessor
         self.model, self.card, self._pre = model, card, Preprocessor(card)
         self._feats = None
         heads = [m for m in model.sublayers() if isinstance(m, paddle.nn.Conv2D) and m._out_channels == card.num_classes]

@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..classes import CLASS_NAMES, IGNORE_INDEX
+from ..modelcard import CLASS_NAMES, IGNORE_INDEX
 from ..errors import ConfigError, DataError
 
 

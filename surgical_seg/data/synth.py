@@ -22,7 +22,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..classes import CLASS_COLORS_RGB, IGNORE_INDEX
+from ..modelcard import CLASS_COLORS_RGB, IGNORE_INDEX
 from ..errors import ConfigError
 
 BG, BONE, LIG, DISC = 0, 1, 2, 3
@@ -374,7 +374,7 @@ SYNTH_CLASSES = ("bone", "ligament", "disc", "nerve")
 
 def synth_classes(classes) -> tuple["ClassList", int]:
     """The class list synth writes and the id its nerve root / dura gets (0 unless 'nerve' is asked)."""
-    from ..classlist import ClassList
+    from .classlist import ClassList
     names = tuple(str(c).strip().lower() for c in classes)
     if names not in (SYNTH_CLASSES[:3], SYNTH_CLASSES):
         raise ConfigError(f"synth: --classes must be bone,ligament,disc or bone,ligament,disc,nerve, not {','.join(names)}")
@@ -413,7 +413,7 @@ def write_dataset(out: str | Path, n_images: int, seed: int = 0, size: tuple[int
         if instrument_masks:
             cv2.imwrite(str(out / "instruments" / f"{stem}.png"), instruments)
     (out / "synth.json").write_text(json.dumps({
-        "generator": "surgical_seg.training.synth", "seed": seed, "images": n_images, "size": list(size),
+        "generator": "surgical_seg.data.synth", "seed": seed, "images": n_images, "size": list(size),
         "command": f"surgical-seg synth --out {out} --images {n_images} --seed {seed} --size {size[0]}x{size[1]}"
                    + (" --instrument-masks" if instrument_masks else "")
                    + (f" --classes {','.join(class_list.foreground)}" if nerve_id else ""),

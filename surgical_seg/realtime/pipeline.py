@@ -25,7 +25,7 @@ Modes (an argument, because it changes the pipeline's shape):
   live   source → LatestSlot → inference (older frames counted as dropped); raw frames go through a
          second LatestSlot to the compositor at source rate. Each waits for its own mask up to align_ms
          after capture, else gets the newest mask warped to it by optical flow (warp=True) or as is
-         (surgical_seg.align; packet.mask_source = own | warped | latest | off). A mask older than
+         (surgical_seg.realtime.align; packet.mask_source = own | warped | latest | off). A mask older than
          stale_ms (its frame's capture → now) is not drawn: overlay_off_reason "stale (N ms)".
   replay every frame in order through small blocking queues: nothing dropped, deterministic.
 
@@ -47,10 +47,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Generic, Iterable, Protocol, TypeVar
 
 from .align import Aligner, MaskHistory
-from .packet import FramePacket, Segmentation
+from ..packet import FramePacket, Segmentation
 from .priority import lower_thread_priority
-from .sources.base import Event, Source
-from .watchdog import GuardedSegmenter, StageHung, StallBounds
+from ..sources.base import Event, Source
+from ..watchdog import GuardedSegmenter, StageHung, StallBounds
 
 T = TypeVar("T")
 _END = object()           # end-of-stream marker on replay queues
@@ -452,10 +452,10 @@ def open_pipeline(spec: str | int, cfg: Any = None, *, model: str | None = None,
                   sinks: Iterable[Callable[[FramePacket], None]] = (),
                   on_event: Callable[[Event], None] | None = None) -> Pipeline:
     """Build source, segmenter and annotator from an AppConfig (configs/app.yml when None)."""
-    from .config import load_app_config
-    from .engine import load_segmenter
+    from ..config import load_app_config
+    from ..engine import load_segmenter
     from .overlay import MaskAnnotator
-    from .sources import open_source
+    from ..sources import open_source
 
     cfg = cfg or load_app_config()
     source = open_source(spec, cfg.source, max_frames=max_frames)

@@ -27,14 +27,14 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .config import AppConfig, apply_overrides, load_app_config, replace_section
-from .errors import ConfigError, SourceError
-from .evaluation.displayed import ShownMasks, check_truth_dir, score_run
-from .overlay import MaskAnnotator
-from .packet import FramePacket
-from .pipeline import Pipeline
-from .sources import open_source
-from .stats import StatsRecorder
+from ..config import AppConfig, apply_overrides, load_app_config, replace_section
+from ..errors import ConfigError, SourceError
+from ..evaluation.displayed import ShownMasks, check_truth_dir, score_run
+from ..realtime.overlay import MaskAnnotator
+from ..packet import FramePacket
+from ..realtime.pipeline import Pipeline
+from ..sources import open_source
+from ..realtime.stats import StatsRecorder
 
 DEFAULT_OUT_ROOT = "out/bench"      # bench without --out: a new timestamped folder under it
 ENDLESS_DEFAULT_FRAMES = 300          # a camera/stream/synthetic run needs an end
@@ -104,7 +104,7 @@ def baseline_fps(video: str, model: str, n: int, threads: int, opacity: float) -
     """PaddleSeg-deploy-style loop: cv2.VideoCapture → Paddle Inference → cv2.addWeighted, serially."""
     import warnings
 
-    from .engine import load_segmenter
+    from ..engine import load_segmenter
     with warnings.catch_warnings():                     # paddle's "No ccache found" on import
         warnings.simplefilter("ignore")
         seg = load_segmenter(model, backend="paddle", threads=threads)
@@ -135,7 +135,7 @@ def baseline_fps(video: str, model: str, n: int, threads: int, opacity: float) -
 def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, progress: bool = True,
             command: str | None = None) -> dict[str, Any]:
     """Run the pipeline once; write frames.csv, summary.json, latency.png into out_dir; return the summary."""
-    from .engine import load_segmenter
+    from ..engine import load_segmenter
     cfg = cfg or load_app_config()
     src_cfg = replace_section(cfg, "source", realtime=run.realtime, loop=False).source
     probe = open_source(run.source, src_cfg)
@@ -367,24 +367,9 @@ def plan(sources: list[str], models: list[str], backends: list[str], **kw: Any) 
     return [RunSpec(s, m, b, **kw) for s, m, b in itertools.product(sources, models, backends)]
 
 
-def _library_main(args, cfg: AppConfig, models: list[str], backends: list[str]) -> int:
-    """bench --workers N / --ray: every video of folders, globs and manifests, in parallel."""
-    from .bench_library import run_library
-    from .modelcard import ModelCard, resolve_model_dir
-    if args.mode != "replay" or args.realtime or args.baseline or args.seconds:
-        raise ConfigError("bench: --workers/--ray run replay benchmarks only (no --mode live, --realtime, "
-                          "--baseline or --seconds)")
-    for m in models:
-        ModelCard.load(resolve_model_dir(m))
-    rows = run_library(list(args.sources), models, backends, args.out, cfg, frames=args.frames,
-                       workers=0 if args.ray and args.workers == 1 else args.workers, ray=args.ray)
-    print((Path(args.out) / "compare.md").read_text() if (Path(args.out) / "compare.md").is_file() else "")
-    print(f"wrote {Path(args.out) / 'library.csv'}, compare.md, compare.png and one folder per run")
-    return 1 if any(r["status"] != "ok" for r in rows) else 0
-
-
-def main(args) -> int:
-    """The CLI handler: check everything that can be checked up front, then run each combination."""
+def checked_settings(args) -> tuple[AppConfig, float, list[str], list[str]]:
+    """What every bench run takes from its arguments, checked up front: config, inference delay,
+    models, backends."""
     cfg = load_app_config(args.config)
     if getattr(args, "set", None):
         cfg = apply_overrides(cfg, args.set)
@@ -400,15 +385,17 @@ def main(args) -> int:
         raise ConfigError(f"bench: --frames must be > 0, not {args.frames}")
     if args.seconds is not None and args.seconds <= 0:
         raise ConfigError(f"bench: --seconds must be > 0, not {args.seconds}")
-    models = args.model or [cfg.engine.model]
-    backends = args.backend or [cfg.engine.backend]
-    if getattr(args, "workers", 1) != 1 or getattr(args, "ray", None):   # a library: one job per video
-        return _library_main(args, cfg, models, backends)
+    return cfg, delay, args.model or [cfg.engine.model], args.backend or [cfg.engine.backend]
+
+
+def main(args) -> int:
+    """The CLI handler for one or more runs in sequence: check everything up front, then run each."""
+    cfg, delay, models, backends = checked_settings(args)
     src_cfg = replace_section(cfg, "source", realtime=args.realtime).source
     for spec in dict.fromkeys(args.sources):           # fail fast, before any model loads
         open_source(spec, src_cfg).close()
-    from .engine.backends import BACKENDS
-    from .modelcard import ModelCard, resolve_model_dir
+    from ..engine.backends import BACKENDS
+    from ..modelcard import ModelCard, resolve_model_dir
     for m in models:
         ModelCard.load(resolve_model_dir(m))
     for b in backends:

@@ -6,7 +6,7 @@ shared with the display, the recorder and the stats, none of which may see half-
 Blend rule, per drawn pixel p of class k with colour c_k (BGR) and opacity a:
     out[p] = saturate(round(frame[p] * (1 - a) + c_k * a))      (cv2.addWeighted)
 and out[p] = frame[p] where the class is background (0), hidden, or not on a contour (contour style).
-With a ConfidenceShading (surgical_seg.confidence), pixels whose confidence is under the model card's
+With a ConfidenceShading (surgical_seg.engine.confidence), pixels whose confidence is under the model card's
 threshold are blended at FADE_FACTOR * a (fade) or drawn only on diagonal stripes (hatch).
 """
 from __future__ import annotations
@@ -16,8 +16,8 @@ from typing import Iterable
 import cv2
 import numpy as np
 
-from .confidence import FADE_FACTOR, ConfidenceShading
-from .packet import Segmentation
+from ..engine.confidence import FADE_FACTOR, ConfidenceShading
+from ..packet import Segmentation
 
 STYLES = ("fill", "contour")
 

@@ -1,6 +1,6 @@
 """Quick per-backend latency of preprocess + infer + postprocess (a measurement, not a test).
 
-    python -m surgical_seg.engine.measure --arch FastSCNN PPLiteSeg-STDC1 --size 320x192 512x288
+    python -m surgical_seg.apps.measure --arch FastSCNN PPLiteSeg-STDC1 --size 320x192 512x288
 
 Exports each architecture with seeded random weights (speed does not depend on the weights),
 then times segment() on one 1280x720 frame per backend. Full benchmarks with sources, the
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..classes import CLASS_COLORS_RGB, CLASS_NAMES
-from .backends import BACKENDS
-from .segmenter import load_segmenter
+from ..modelcard import CLASS_COLORS_RGB, CLASS_NAMES
+from ..engine.backends import BACKENDS
+from ..engine.segmenter import load_segmenter
 
 
 def export_random(arch: str, size: tuple[int, int], out: Path, seed: int = 0) -> Path:
@@ -33,7 +33,7 @@ def export_random(arch: str, size: tuple[int, int], out: Path, seed: int = 0) ->
     info = {"architecture": arch, "name": f"{arch}_{size[0]}x{size[1]}_random", "classes": list(CLASS_NAMES),
             "colors_rgb": [list(c) for c in CLASS_COLORS_RGB], "input_width": size[0], "input_height": size[1],
             "mean": [0.5] * 3, "std": [0.5] * 3, "resize": "letterbox", "config": {}, "best": {},
-            "command": "python -m surgical_seg.engine.measure", "data": f"none: random weights, paddle.seed({seed})"}
+            "command": "python -m surgical_seg.apps.measure", "data": f"none: random weights, paddle.seed({seed})"}
     write_run_folder(out / "run", model, info, checkpoints=("best",))
     return export_model(out / "run", out / "model")
 
@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
               f"{r['postprocess_p50']} | {r['total_p50']} | {r['total_p95']} |")
     if a.json:                       # the README's figures:latency block reads this
         from ..atomic import atomic_write_json
-        atomic_write_json(a.json, {"command": "python -m surgical_seg.engine.measure " + " ".join(argv or sys.argv[1:]),
+        atomic_write_json(a.json, {"command": "python -m surgical_seg.apps.measure " + " ".join(argv or sys.argv[1:]),
                                    "threads": a.threads, "runs": a.runs, "frame": "1280x720",
                                    "load_average": os.getloadavg()[0], "rows": rows})
     return 0

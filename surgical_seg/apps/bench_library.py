@@ -14,7 +14,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .library import VideoJob, expand_sources, run_jobs
+from ..data.library import VideoJob, expand_sources, run_jobs
+from ..errors import ConfigError
+from ..modelcard import ModelCard, resolve_model_dir
+from .bench import RunSpec, _slug, checked_settings, run_one, write_comparison
 
 CSV_COLUMNS = ("run", "source", "model", "backend", "status", "frames_out", "fps", "engine_only_fps",
                "latency_p50_ms", "latency_p95_ms", "overlay_age_p50_ms", "overlay_age_p95_ms", "error")
@@ -22,7 +25,6 @@ CSV_COLUMNS = ("run", "source", "model", "backend", "status", "frames_out", "fps
 
 def bench_job(job: VideoJob, o: dict, report) -> dict:
     """One replay run in this worker: the same run_one the sequential bench uses."""
-    from .bench import RunSpec, run_one
     params = dict(job.params)
     spec = RunSpec(job.source, params["model"], params["backend"], mode="replay", frames=o.get("frames"))
     summary = run_one(spec, Path(o["out"]) / job.name, o["cfg"], progress=False)
@@ -48,7 +50,6 @@ def _row(r: dict) -> dict[str, Any]:
 def run_library(sources: list[str], models: list[str], backends: list[str], out: str | Path, cfg,
                 frames: int | None = None, workers: int = 0, ray: str | None = None) -> list[dict]:
     """Every video x model x backend as one job; returns the rows of library.csv."""
-    from .bench import _slug, write_comparison
     videos = expand_sources(sources)
     jobs = [VideoJob(f"{v.name}__{_slug(Path(m).name)}__{b}" if len(models) * len(backends) > 1 else v.name,
                      v.source, v.truth, (("model", m), ("backend", b)))
@@ -78,4 +79,19 @@ def run_library(sources: list[str], models: list[str], backends: list[str], out:
     return rows
 
 
-__all__ = ["run_library", "bench_job", "CSV_COLUMNS"]
+def main(args) -> int:
+    """bench --workers N / --ray: every video of folders, globs and manifests, in parallel."""
+    cfg, _, models, backends = checked_settings(args)
+    if args.mode != "replay" or args.realtime or args.baseline or args.seconds:
+        raise ConfigError("bench: --workers/--ray run replay benchmarks only (no --mode live, --realtime, "
+                          "--baseline or --seconds)")
+    for m in models:
+        ModelCard.load(resolve_model_dir(m))
+    rows = run_library(list(args.sources), models, backends, args.out, cfg, frames=args.frames,
+                       workers=0 if args.ray and args.workers == 1 else args.workers, ray=args.ray)
+    print((Path(args.out) / "compare.md").read_text() if (Path(args.out) / "compare.md").is_file() else "")
+    print(f"wrote {Path(args.out) / 'library.csv'}, compare.md, compare.png and one folder per run")
+    return 1 if any(r["status"] != "ok" for r in rows) else 0
+
+
+__all__ = ["main", "run_library", "bench_job", "CSV_COLUMNS"]

@@ -20,15 +20,15 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .errors import ConfigError, SourceError
-from .library import VideoJob, expand_sources, run_jobs
+from ..errors import ConfigError, SourceError
+from ..data.library import VideoJob, expand_sources, run_jobs
 
 POOL_DIR = ".pool"                 # frames wait here until the selection is made
 _SEGMENTERS: dict[tuple, Any] = {}  # one loaded model per worker process, reused across its videos
 
 
 def _segmenter(o: dict):
-    from .engine import load_segmenter
+    from ..engine import load_segmenter
     key = (o["model"], o["backend"], o["threads"], o["precision"])
     if key not in _SEGMENTERS:
         _SEGMENTERS[key] = load_segmenter(o["model"], backend=o["backend"], threads=o["threads"],
@@ -39,7 +39,7 @@ def _segmenter(o: dict):
 def certainty(probs: np.ndarray, box) -> tuple[float, float]:
     """(mean top-2 margin, mean top-1 probability) over the frame's pixels at model resolution,
     leaving out the scope's dark surround (which is never labelled)."""
-    from .engine.preprocess import crop
+    from ..engine.preprocess import crop
     p = crop(probs, box)
     top = np.partition(p, p.shape[0] - 2, axis=0)[-2:]
     keep = ~box.dark if box.dark is not None and (~box.dark).any() else np.ones(p.shape[1:], bool)
@@ -66,9 +66,9 @@ class Sampler:
 
 def predict_video(job: VideoJob, o: dict, report) -> dict:
     """One video: sample frames, segment them, write image + label PNGs; per-frame records back."""
-    from .config import SourceConfig
-    from .sources import open_source
-    from .training.datasets import load_label
+    from ..config import SourceConfig
+    from ..sources import open_source
+    from ..data.datasets import load_label
 
     seg = _segmenter(o)
     src = open_source(job.source, SourceConfig(realtime=False, loop=False), max_frames=o.get("max_frames"))
@@ -198,9 +198,9 @@ def run_predict(sources: list[str], model: str, out: str | Path, every: int | No
                 max_frames: int | None = None, ls_document_root: str | Path | None = None,
                 ls_url_prefix: str | None = None, progress: bool = True) -> dict:
     """Predict over every source; returns the totals (also in OUT/summary.json)."""
-    from .classlist import ClassList
-    from .modelcard import ModelCard, resolve_model_dir
-    from .training import ls_tasks
+    from ..data.classlist import ClassList
+    from ..modelcard import ModelCard, resolve_model_dir
+    from ..data import ls_tasks
 
     if (every is None) == (fps is None):
         raise ConfigError("predict: give exactly one of --every N or --fps F")

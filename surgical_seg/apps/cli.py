@@ -10,8 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__
-from .errors import ConfigError, SurgicalSegError
+from .. import __version__
+from ..errors import ConfigError, SurgicalSegError
 
 BACKEND_CHOICES = ("auto", "openvino", "onnxruntime", "paddle")
 DEVICE_CHOICES = ("auto", "cpu", "gpu", "cuda", "tensorrt")
@@ -59,9 +59,9 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def cmd_synth(a: argparse.Namespace) -> int:
-    from .training import synth
+    from ..data import synth
     if a.readers:
-        from .training import synth_readers
+        from ..data import synth_readers
         if not a.out:
             raise ConfigError("synth: --readers DATA needs --out DIR for the reader folders")
         print(synth_readers.write_readers(a.readers, a.out, profiles=a.reader_profiles, seed=a.seed))
@@ -81,7 +81,7 @@ def cmd_synth(a: argparse.Namespace) -> int:
 
 
 def cmd_import_labelstudio(a: argparse.Namespace) -> int:
-    from .training import labelstudio
+    from ..data import labelstudio
     report = labelstudio.import_export(a.export, a.images, a.out, labels=[s.strip() for s in a.labels.split(",")],
                                        on_overlap=a.on_overlap, per_annotator=a.per_annotator,
                                        annotator_groups=a.annotator_groups)
@@ -90,7 +90,7 @@ def cmd_import_labelstudio(a: argparse.Namespace) -> int:
 
 
 def cmd_split(a: argparse.Namespace) -> int:
-    from .training import datasets
+    from ..data import datasets
     try:
         ratios = tuple(float(v) for v in a.ratios.split(","))
     except ValueError:
@@ -103,8 +103,8 @@ def cmd_split(a: argparse.Namespace) -> int:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from .config import load_train_config
-    from .training import train
+    from ..config import load_train_config
+    from ..training import train
     cfg = load_train_config(a.config)
     result = train.train(cfg, out_dir=a.out, resume=a.resume, config_path=a.config, overrides=a.set)
     print(result)
@@ -112,8 +112,8 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_export(a: argparse.Namespace) -> int:
-    from .training import export
-    from .modelcard import ModelCard
+    from ..training import export
+    from ..modelcard import ModelCard
     out = export.export_model(a.checkpoint, a.out, check_frames=a.check_data, calibrate=a.calibrate)
     card = ModelCard.load(out)
     print(f"exported {out} ({card.architecture} {card.input_width}x{card.input_height}; Paddle/ONNX label "
@@ -126,7 +126,7 @@ def cmd_export(a: argparse.Namespace) -> int:
 
 
 def cmd_eval(a: argparse.Namespace) -> int:
-    from .evaluation import evaluate
+    from ..evaluation import evaluate
     result = evaluate.run_eval(a.data, split=a.split, model=a.model, backend=a.backend, json_out=a.json,
                                predictions_dir=a.predictions, report_dir=a.report, degrade_seed=a.degrade,
                                upsample=a.upsample)
@@ -135,7 +135,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
 
 def cmd_explain(a: argparse.Namespace) -> int:
-    from .explain import CAPTION, explain_to_file
+    from ..training.explain import CAPTION, explain_to_file
     r = explain_to_file(a.frame, a.class_name, a.out, model=a.model)
     where = ("the model draws no such region in this frame: the map is empty" if not r["region_pixels"] else
              f"{r['mass_inside'] * 100:.0f} % of the heat inside the region it draws")
@@ -144,7 +144,7 @@ def cmd_explain(a: argparse.Namespace) -> int:
 
 
 def cmd_readers(a: argparse.Namespace) -> int:
-    from .evaluation import reader_report, readers
+    from ..evaluation import reader_report, readers
     result = readers.score_readers(a.truth, a.reader or [], model=a.model, model_labels=a.model_labels,
                                    backend=a.backend, split=a.split, margin=a.margin, n_resamples=a.resamples,
                                    seed=a.seed, group_pattern=a.group_pattern, json_out=a.json, report_dir=a.report)
@@ -155,6 +155,9 @@ def cmd_readers(a: argparse.Namespace) -> int:
 
 
 def cmd_bench(a: argparse.Namespace) -> int:
+    if a.workers != 1 or a.ray:                  # a library: one job per video, in parallel
+        from . import bench_library
+        return bench_library.main(a)
     from . import bench
     return bench.main(a)
 
@@ -181,14 +184,14 @@ def cmd_predict(a: argparse.Namespace) -> int:
 
 
 def cmd_view(a: argparse.Namespace) -> int:
-    from .viewer.qtcheck import require_qt
+    from ..viewer.qtcheck import require_qt
     require_qt()                        # one line instead of Qt aborting the process (exit 134)
-    from .viewer import app
+    from ..viewer import app
     return app.main(a)
 
 
 def cmd_soak(a: argparse.Namespace) -> int:
-    from .viewer.qtcheck import require_qt
+    from ..viewer.qtcheck import require_qt
     require_qt()
     from . import soak
     return soak.main(a)
