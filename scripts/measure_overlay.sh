@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The overlay figures (README "Overlay alignment"): what the surgeon sees, timed and scored against truth.
+# The overlay figures (docs/performance.md "Overlay alignment"): what the surgeon sees, timed and scored against truth.
 # Makes a held-out synthetic clip with per-frame labels (seeds never used in training), runs
 # `surgical-seg bench --mode live --realtime` on them, keeps each summary under docs/measured/ and
-# rewrites the README blocks from them. ~10 min on a quiet 2-core CPU (most of it scoring).
+# rewrites the figure blocks from them. ~10 min on a quiet 2-core CPU (most of it scoring).
 #   scripts/measure_overlay.sh [MODEL]        (default: the config's engine.model)
 set -euo pipefail
 cd "$(dirname "$0")/.."

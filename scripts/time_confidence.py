@@ -29,7 +29,7 @@ def main() -> None:
     ap.add_argument("--clip", default="weights/samples/spine_synth_720p.mp4")
     ap.add_argument("--frames", type=int, default=200)
     ap.add_argument("--temperature", type=float, default=1.5)
-    ap.add_argument("--json", help="also write the figures here (README's figures:confidence_cost block)")
+    ap.add_argument("--json", help="also write the figures here (docs/trust.md's figures:confidence_cost block)")
     a = ap.parse_args()
     result = {"command": " ".join(["python scripts/time_confidence.py"] + sys.argv[1:]), "frames": a.frames,
               "model": a.model, "clip": a.clip, "load_average": os.getloadavg()[0], "map_ms": {}}

@@ -37,7 +37,7 @@ class EngineConfig:
     threads: int = 0                # 0 = auto: in a pipeline all cores but one, alone the backend's default
     device: str = "auto"            # auto | cpu | gpu
     precision: str = "f32"          # f32 | bf16 | f16 (OpenVINO only); explicit, never the runtime's default
-    smoothing: float = 0.5          # temporal EMA of probabilities, 0 = off (0.5: README "Overlay alignment")
+    smoothing: float = 0.5          # temporal EMA of probabilities, 0 = off (0.5: docs/performance.md "Overlay alignment")
     upsample: str = "bilinear"      # nearest | bilinear: how class scores reach frame size (bilinear = smooth edges)
 
     @property

@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     for r in rows:
         print(f"| {r['arch']} | {r['input']} | {r['backend']} | {r['preprocess_p50']} | {r['infer_p50']} | "
               f"{r['postprocess_p50']} | {r['total_p50']} | {r['total_p95']} |")
-    if a.json:                       # the README's figures:latency block reads this
+    if a.json:                       # docs/performance.md's figures:latency block reads this
         from ..atomic import atomic_write_json
         atomic_write_json(a.json, {"command": "python -m surgical_seg.apps.measure " + " ".join(argv or sys.argv[1:]),
                                    "threads": a.threads, "runs": a.runs, "frame": "1280x720",

@@ -19,7 +19,7 @@ HEADLESS_PLATFORMS = ("offscreen", "minimal", "vnc")
 PROBE_TIMEOUT_S = 15.0
 OFFSCREEN_HINT = ("without a screen use: QT_QPA_PLATFORM=offscreen surgical-seg view --screenshot shot.png "
                   "--quit-after 8")
-# soname -> Debian/Ubuntu package (what `apt install` needs); the README lists the same packages.
+# soname -> Debian/Ubuntu package (what `apt install` needs); docs/deployment.md lists the same packages.
 SYSTEM_PACKAGES = {
     "libxcb-cursor.so.0": "libxcb-cursor0", "libxcb-icccm.so.4": "libxcb-icccm4",
     "libxcb-keysyms.so.1": "libxcb-keysyms1", "libxcb-image.so.0": "libxcb-image0",
