@@ -199,7 +199,7 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
         "source": run.source, "source_kind": source.kind, "mode": run.mode, "realtime": run.realtime,
         "backend": seg.backend_name, "backend_why": getattr(seg, "why", ""),
         "engine_startup": getattr(seg.backend, "startup_note", ""),
-        "device": seg.device, "precision": seg.precision, "model": seg.card.name,
+        "device": seg.device, "precision": seg.precision, "precision_why": seg.precision_why, "model": seg.card.name,
         "model_dir": str(getattr(seg, "model_dir", run.model)), "architecture": seg.card.architecture,
         "input_size": f"{seg.card.input_width}x{seg.card.input_height}", "frame_size": f"{w}x{h}",
         "threads": e.threads, "fps": fps, "wall_s": wall_s,
@@ -247,6 +247,7 @@ def format_table(s: dict[str, Any]) -> str:
              f"model {s['model']} ({s['architecture']}, input {s['input_size']}), backend {s['backend']} "
              f"({s.get('device', 'cpu')}, {s.get('precision', 'f32')})"
              + (f": {s['backend_why']}" if s.get("backend_why") else ""),
+             f"precision {s.get('precision', 'f32')}: {s.get('precision_why') or 'not recorded'}",
              f"frames in {s['frames_in']}  out {s['frames_out']}  dropped {s['dropped']}  "
              f"fps {_f(s['fps'])}  engine-only fps {_f(s['engine_only_fps'])}  "
              f"overhead ratio {_f(s['overhead_ratio'], '{:.2f}')}",
