@@ -48,6 +48,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("model_dir")
     p.add_argument("--data", required=True, help="dataset folder with a val split (precision check, label comparison)")
+    p.add_argument("--data-command", default="", help="how DATA was made (recorded in the card)")
     p.add_argument("--dry-run", action="store_true", help="export and compare, replace nothing")
     a = p.parse_args()
     model_dir = Path(a.model_dir)
@@ -66,6 +67,8 @@ def main() -> int:
         out = export_model(run, Path(tmp) / "model", check_frames=a.data, validate=a.data)
         fresh = ModelCard.load(out)
         agreement = label_agreement(model_dir, out, Path(a.data))
+        if a.data_command:
+            agreement["data_command"] = a.data_command
         card = dataclasses.replace(
             old, output=fresh.output, output_stride=fresh.output_stride, precisions=fresh.precisions,
             files_sha256=fresh.files_sha256,

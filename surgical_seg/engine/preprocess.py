@@ -96,7 +96,7 @@ def argmax_classes(p: np.ndarray) -> np.ndarray:
     """
     best = p[0].copy()
     idx = np.zeros(best.shape, np.uint8)
-    for c in range(1, p.shape[0]):
+    for c in range(1, len(p)):
         idx[p[c] > best] = c
         np.maximum(best, p[c], out=best)
     return idx
