@@ -17,7 +17,7 @@ import math
 import cv2
 import numpy as np
 
-from .preprocess import Letterbox, argmax_classes
+from .preprocess import Letterbox
 
 def sample_hwc(logits: np.ndarray, box: Letterbox, stride: int, size: tuple[int, int]) -> np.ndarray:
     """1xCxhxw (or Cxhxw) scores -> HxWxC float32 on a `size` (w, h) grid over the frame's region, bilinear.
@@ -68,22 +68,68 @@ def _dark(labels: np.ndarray, box: Letterbox) -> np.ndarray:
     return labels
 
 
-def labels_from_logits(logits: np.ndarray, box: Letterbox, stride: int, upsample: str = "bilinear") -> np.ndarray:
-    """Class ids at frame size, HxW uint8.
-
-    "bilinear": scores sampled at about twice the model's resolution (frame size / k, as the probability
-    path does), argmax there, nearest to the frame. "nearest": argmax at the model input's resolution
-    of the frame region (what the old graph's labels were), then nearest to the frame.
-    """
+def _grid_size(box: Letterbox, upsample: str) -> tuple[int, int]:
+    """Where the argmax is taken: about twice model resolution ("bilinear"), or the model input's ("nearest")."""
     if upsample == "bilinear":
         k = max(1, math.ceil(box.frame_w / (2 * box.w)))
-        size = (max(1, box.frame_w // k), max(1, box.frame_h // k))
-    else:
-        size = (box.w, box.h)
-    labels = _dark(argmax_classes(cv2.split(sample_hwc(logits, box, stride, size))), box)   # planes: contiguous
+        return max(1, box.frame_w // k), max(1, box.frame_h // k)
+    return box.w, box.h
+
+
+class LabelSampler:
+    """Class ids at frame size (HxW uint8) from the head's logits; keeps its float buffers between frames.
+
+    "bilinear": scores resized to about twice the model's resolution (frame size / k, as the probability
+    path does), argmax there, nearest to the frame. "nearest": argmax at the model input's resolution of
+    the frame region (what the old graph's labels were), then nearest to the frame. The big float
+    temporaries (input-size scores, the argmax grid, its planes) are allocated once per geometry, not per
+    frame. Not thread-safe: one inference thread owns it; the labels it returns are always a new array.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+
+    def _buffers(self, key: tuple, full_hw: tuple[int, int], size: tuple[int, int], c: int) -> None:
+        self._key = key
+        self._full = np.empty(full_hw, np.float32)
+        self._planes = [np.empty((size[1], size[0]), np.float32) for _ in range(c)]
+        self._best = np.empty((size[1], size[0]), np.float32)
+        self._more = np.empty((size[1], size[0]), bool)
+
+    def __call__(self, logits: np.ndarray, box: Letterbox, stride: int, upsample: str = "bilinear") -> np.ndarray:
+        z = logits[0] if logits.ndim == 4 else logits
+        c, h, w = z.shape
+        size = _grid_size(box, upsample)
+        if c < 2:
+            return _nearest(np.zeros((size[1], size[0]), np.uint8), box)      # one class: nothing to choose
+        key = (c, h, w, stride, box.x, box.y, box.w, box.h, size)
+        if key != self._key:
+            self._buffers(key, (h * stride, w * stride), size, c)
+        planes = self._planes
+        for k in range(c):                       # plane by plane: single-channel resizes, no transposes
+            full = cv2.resize(np.ascontiguousarray(z[k], dtype=np.float32), (w * stride, h * stride),
+                              dst=self._full, interpolation=cv2.INTER_LINEAR)
+            cv2.resize(full[box.y:box.y + box.h, box.x:box.x + box.w], size, dst=planes[k],
+                       interpolation=cv2.INTER_LINEAR)
+        best, more = self._best, self._more
+        np.copyto(best, planes[0])
+        labels = np.zeros(best.shape, np.uint8)
+        for k in range(1, c):                    # first max wins, as np.argmax
+            np.greater(planes[k], best, out=more)
+            np.putmask(labels, more, k)
+            np.maximum(best, planes[k], out=best)
+        return _nearest(_dark(labels, box), box)
+
+
+def _nearest(labels: np.ndarray, box: Letterbox) -> np.ndarray:
     if labels.shape == (box.frame_h, box.frame_w):
         return labels
     return cv2.resize(labels, (box.frame_w, box.frame_h), interpolation=cv2.INTER_NEAREST_EXACT)
+
+
+def labels_from_logits(logits: np.ndarray, box: Letterbox, stride: int, upsample: str = "bilinear") -> np.ndarray:
+    """Class ids at frame size, HxW uint8 (LabelSampler without kept buffers)."""
+    return LabelSampler()(logits, box, stride, upsample)
 
 
 def region_probabilities(logits: np.ndarray, box: Letterbox, stride: int, temperature: float = 1.0) -> np.ndarray:
@@ -96,5 +142,5 @@ def frame_probabilities(logits: np.ndarray, box: Letterbox, stride: int, tempera
     return softmax(sample(logits, box, stride, (box.frame_w, box.frame_h)), temperature)
 
 
-__all__ = ["sample", "sample_hwc", "softmax", "confidence_from_logits", "labels_from_logits", "region_probabilities",
+__all__ = ["LabelSampler", "sample", "sample_hwc", "softmax", "confidence_from_logits", "labels_from_logits", "region_probabilities",
            "frame_probabilities"]

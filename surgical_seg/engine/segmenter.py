@@ -39,6 +39,7 @@ class Segmenter:
         self.infer_delay_ms = 0.0      # bench --infer-delay-ms: a slower model or machine, added to every infer
         self.model_dir, self.why = model_dir, why
         self._pre = Preprocessor(card)
+        self._labels = scores.LabelSampler()       # logits -> labels, with its buffers kept between frames
         self._ema: np.ndarray | None = None
         self._ema_box: Letterbox | None = None
         self._names, self._colors = tuple(card.classes), tuple(card.colors_rgb)
@@ -93,8 +94,11 @@ class Segmenter:
     def postprocess(self, probs: np.ndarray, meta: Letterbox, probabilities: bool = False, *,
                     frame_index: int = -1, t_capture_ns: int = 0) -> Segmentation:
         """`probs` is what `infer` returned: probabilities (old cards) or the head's logits at its stride."""
-        if self.smoothing > 0.0:
-            probs = self._smooth(probs, meta)    # logits: an EMA of the scores at the head's stride
+        if self.smoothing > 0.0 and self.logits:  # EMA of the probabilities at the head's stride (a few thousand
+            ema = self._smooth(scores.softmax(probs, axis=1), meta)    # values), handed on as log-probabilities:
+            probs = np.log(np.maximum(ema, np.float32(1e-30)))        # softmax(log p) = p, logits as any other
+        elif self.smoothing > 0.0:
+            probs = self._smooth(probs, meta)
         if self.logits:
             return self._from_logits(probs, meta, probabilities, frame_index, t_capture_ns)
         conf = None
@@ -120,7 +124,7 @@ class Segmenter:
             if meta.dark is not None:
                 conf[meta.dark] = 1.0
         full = scores.frame_probabilities(z, meta, stride, self.temperature) if probabilities else None
-        return Segmentation(labels=scores.labels_from_logits(z, meta, stride, self.upsample), class_names=self._names,
+        return Segmentation(labels=self._labels(z, meta, stride, self.upsample), class_names=self._names,
                             colors_rgb=self._colors, frame_index=frame_index, t_capture_ns=t_capture_ns,
                             probabilities=full, confidence=conf)
 
