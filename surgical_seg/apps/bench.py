@@ -5,7 +5,8 @@ and prints a table. Beside the pipeline's own figures it measures, on the same f
   engine_only_fps  the segmenter alone (frames decoded first, then segment() timed back to back);
                    overhead_ratio = fps / engine_only_fps says what decode, threads and drawing cost;
   baseline (--baseline)  the loop people write from PaddleSeg's deploy example: cv2.VideoCapture read
-                   → Paddle Inference → cv2.addWeighted → next, one frame at a time.
+                   → Paddle Inference → cv2.addWeighted → next, one frame at a time; and beside it the naive
+                   sequential OpenVINO loop on the same ONNX with OpenVINO's defaults (apps.naive_openvino).
 Several sources/models/backends → one run per combination in DIR/<name>/ plus compare.md/.png.
 The headline is the overlay age (capture of the frame the drawn mask came from → composited), then
 the video latency; with --truth LABELS_DIR the masks actually drawn are scored against per-frame
@@ -30,6 +31,7 @@ import numpy as np
 from ..config import AppConfig, apply_overrides, load_app_config, replace_section
 from ..errors import ConfigError, SourceError
 from ..evaluation.displayed import ShownMasks, check_truth_dir, score_run
+from .naive_openvino import naive_openvino_fps
 from ..realtime.overlay import MaskAnnotator
 from ..packet import FramePacket
 from ..realtime.pipeline import Pipeline
@@ -218,10 +220,16 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
             if progress:
                 _progress(f"[bench] {name}: baseline (cv2 + Paddle Inference) on {len(rows)} frames ...")
             base = baseline_fps(path, run.model, len(rows), e.threads, cfg.overlay.opacity)
+            if progress:
+                _progress(f"[bench] {name}: naive sequential OpenVINO loop (its defaults) on {len(rows)} frames ...")
+            naive = naive_openvino_fps(path, run.model, len(rows), cfg.overlay.opacity)
         else:
             base = {"fps": None, "note": "the baseline loop reads video files with cv2.VideoCapture only"}
+            naive = dict(base)
         extra["baseline"] = base
         extra["speedup_vs_baseline"] = fps / base["fps"] if base.get("fps") else None
+        extra["baseline_openvino"] = naive
+        extra["speedup_vs_openvino_loop"] = fps / naive["fps"] if naive.get("fps") else None
 
     out_dir = Path(out_dir)
     if shown is not None:
@@ -272,6 +280,12 @@ def format_table(s: dict[str, Any]) -> str:
         b = s["baseline"]
         lines.append(f"baseline (cv2 + Paddle Inference, serial): {_f(b.get('fps'))} fps"
                      + (f" → speedup {s['speedup_vs_baseline']:.2f}x" if s.get("speedup_vs_baseline") else
+                        f" ({b.get('note', '')})"))
+    if "baseline_openvino" in s:
+        b = s["baseline_openvino"]
+        lines.append(f"baseline (cv2 + OpenVINO with its defaults: {b.get('precision', '?')}, {b.get('threads', '?')} "
+                     f"threads; serial): {_f(b.get('fps'))} fps"
+                     + (f" → speedup {s['speedup_vs_openvino_loop']:.2f}x" if s.get("speedup_vs_openvino_loop") else
                         f" ({b.get('note', '')})"))
     if "accuracy" in s:
         a = s["accuracy"]

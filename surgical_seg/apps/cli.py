@@ -324,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "300 for cameras, streams and synthetic sources)")
     s.add_argument("--seconds", type=float, help="stop after this many seconds (default: no limit)")
     s.add_argument("--out", help="results folder (default: a new out/bench/YYYYmmdd-HHMMSS)")
-    s.add_argument("--baseline", action="store_true", help="also time the naive cv2 + Paddle loop")
+    s.add_argument("--baseline", action="store_true", help="also time the naive cv2 + Paddle loop and the naive sequential OpenVINO loop")
     s.add_argument("--workers", type=int, default=1,
                    help="replay a video library (folders, globs, manifest CSV) with N parallel jobs (0 = CPU count)")
     s.add_argument("--ray", help="replay a video library as Ray tasks: ADDRESS, auto, or local")
