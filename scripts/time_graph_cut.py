@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 
 import av
@@ -67,7 +68,8 @@ def main() -> None:
             for k, v in zip(("preprocess", "infer", "postprocess", "total", "total_cpu"),
                             (t1 - t0, t2 - t1, t3 - t2, t3 - t0, c3 - c0)):
                 times[name][k].append(v / 1e6)
-    result = {"frame": f"{frame.shape[1]}x{frame.shape[0]}", "clip": a.clip, "runs": a.runs, "threads": 1,
+    result = {"command": "scripts/time_graph_cut.py " + " ".join(sys.argv[1:]),
+              "frame": f"{frame.shape[1]}x{frame.shape[0]}", "clip": a.clip, "runs": a.runs, "threads": 1,
               "backend": "openvino", "upsample": "bilinear", "cpu_capabilities": list(caps),
               "load_average_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count(), "models": {}}
     for name, t in times.items():

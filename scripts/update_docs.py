@@ -230,6 +230,25 @@ def render_precision(file: str) -> str:
             f"{p['precision']} is {_f(p['speedup_p50'], '{:.2f}')}× f32 at p50.\n")
 
 
+def render_graph_cut(file: str) -> str:
+    """The old graph (softmax + resize inside) against the cut graph, side by side (scripts/time_graph_cut.py)."""
+    g = load(f"docs/measured/{file}.json")
+    lines = ["| graph | precision | preprocess p50 ms | infer p50 ms | postprocess p50 ms | total p50 ms | total p95 ms "
+             "| CPU time p50 ms |", "|---|---|---|---|---|---|---|---|"]
+    for name, m in g["models"].items():
+        graph, prec = name.split()
+        lines.append(f"| {'softmax + resize inside (before)' if graph == 'old' else 'logits at stride 8 (now)'} | "
+                     f"{prec} | {_f(m['preprocess']['p50'])} | {_f(m['infer']['p50'])} | {_f(m['postprocess']['p50'])} | "
+                     f"**{_f(m['total']['p50'])}** | {_f(m['total']['p95'])} | {_f(m['total_cpu']['p50'])} |")
+    return ("\n".join(lines) + f"\n\n`{g['command']}`: one {g['frame']} frame of the sample clip → labels, "
+            f"{g['backend']}, {g['threads']} thread, engine.upsample {g['upsample']}, {g['runs']} runs, the graphs "
+            f"interleaved; load average {_f(g['load_average_1min'])} on {g['cpus']} cores (a loaded machine: compare "
+            f"the rows, not the absolute figures). Labels equal on {_f(g['labels_equal_old_new_f32'] * 100, '{:.2f}')} % "
+            f"of the frame; the new graph is {_f(g['speedup_total_p50_f32'], '{:.2f}')}× the old at p50 "
+            f"({_f(g['speedup_total_cpu_p50_f32'], '{:.2f}')}× in CPU time). CPU capabilities (OpenVINO): "
+            f"{', '.join(g['cpu_capabilities'])}.\n")
+
+
 def render_replay(file: str) -> str:
     """One replay bench run: throughput, engine-only, baseline and the stage means."""
     s = load(f"docs/measured/{file}.json")
@@ -410,6 +429,7 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "readers": render_readers,
     "heldout": render_heldout,
     "precision": render_precision,
+    "graph_cut": render_graph_cut,
     "replay": render_replay,
     "overlay": render_overlay,
     "upsample": render_upsample,

@@ -34,10 +34,10 @@ def test_auto_takes_a_validated_native_faster_precision():
 
 
 @pytest.mark.parametrize("precisions,caps,backend,reason", [
-    ({"f32": F32, "bf16": OK}, CAPS_NONE, "openvino", "bf16 not native on this CPU"),
+    ({"f32": F32, "bf16": OK}, CAPS_NONE, "openvino", "no native bf16 or f16 on this CPU (OpenVINO offers FP32, INT8"),
     ({"f32": F32}, CAPS_AMX, "openvino", "bf16 not validated by export"),
     ({"f32": F32, "bf16": {**OK, "allowed": False, "why": "labels equal on 99.10 % < 99.5 %"}}, CAPS_AMX,
-     "openvino", "bf16 labels equal on 99.10 %"),
+     "openvino", "bf16 refused by export: labels equal on 99.10 %"),
     ({"f32": F32, "bf16": {**OK, "infer_ms_p50": 5.0}}, CAPS_AMX, "openvino", "no faster than f32"),
     ({"f32": F32, "bf16": OK}, CAPS_AMX, "onnxruntime", "f32 on onnxruntime"),
 ])
@@ -71,7 +71,7 @@ def test_auto_on_this_machine(tiny_model_dir, tmp_path):
     if native("bf16", cpu_capabilities()):
         assert seg.precision == "bf16"
     else:
-        assert seg.precision == "f32" and "bf16 not native on this CPU" in seg.precision_why
+        assert seg.precision == "f32" and "no native bf16" in seg.precision_why
     ort = load_segmenter(d, backend="onnxruntime", device="cpu", threads=1, precision="auto")
     assert ort.precision == "f32" and "onnxruntime" in ort.precision_why
 

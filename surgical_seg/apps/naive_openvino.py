@@ -57,7 +57,7 @@ def naive_openvino_fps(video: str, model: str | Path, n: int, opacity: float) ->
     cap.release()
     return {"fps": done / spent if done else None, "frames": done, "backend": "openvino",
             "model_file": str(model_dir / ONNX_FILE),
-            "precision": str(compiled.get_property("INFERENCE_PRECISION_HINT")),
+            "precision": compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name(),
             "threads": int(compiled.get_property("INFERENCE_NUM_THREADS")),
             "loop": "cv2.VideoCapture read -> cv2.resize -> NumPy normalise -> OpenVINO (its defaults) -> argmax "
                     "-> nearest resize -> cv2.addWeighted, one thread of Python"}

@@ -71,14 +71,17 @@ def resolve(asked: str, precisions: dict[str, Any], backend: str, device: str,
     if backend != "openvino" or device != "cpu":
         return "f32", f"auto: f32 on {backend} {device} (reduced precisions are validated for OpenVINO on CPU)"
     candidates, refused = [], []
+    missing = [p for p in REDUCED if not native(p, caps)]
+    if missing:                                  # what this CPU lacks decides first: nothing to validate then
+        refused.append(f"no native {' or '.join(missing)} on this CPU (OpenVINO offers {', '.join(caps) or 'nothing'})")
     for p in REDUCED:
         rec = precisions.get(p)
+        if p in missing:
+            continue
         if not rec:
             refused.append(f"{p} not validated by export")
         elif not rec.get("allowed"):
-            refused.append(f"{p} {rec.get('why') or 'not allowed'}")
-        elif not native(p, caps):
-            refused.append(f"{p} not native on this CPU (OpenVINO offers {', '.join(caps) or 'nothing'})")
+            refused.append(f"{p} refused by export: {rec.get('why') or 'not allowed'}")
         else:
             candidates.append(p)
     f32_ms = (precisions.get("f32") or {}).get("infer_ms_p50")
