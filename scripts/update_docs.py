@@ -254,11 +254,17 @@ def render_replay(file: str) -> str:
     s = load(f"docs/measured/{file}.json")
     st = s["stages_ms"]
     base = s.get("baseline", {}).get("fps")
+    naive = s.get("baseline_openvino") or {}
     return (f"`{s.get('command', 'surgical-seg bench')}`: **{_f(s['fps'])} fps** over {s['frames_out']} frames "
             f"({s['frames_in']} in, {s['dropped']} dropped), engine alone {_f(s['engine_only_fps'])} fps "
             f"(overhead ratio {_f(s['overhead_ratio'], '{:.2f}')})"
             + (f", the naive cv2 + Paddle Inference loop {_f(base)} fps → **{_f(s['speedup_vs_baseline'], '{:.1f}')}× faster**"
                if base else "")
+            + (f", the naive sequential OpenVINO loop on the same ONNX (its defaults: {naive.get('precision')}, "
+               f"{naive.get('threads')} threads) {_f(naive['fps'])} fps → **{_f(s['speedup_vs_openvino_loop'], '{:.2f}')}×**"
+               if naive.get("fps") else "")
+            + (f"; precision {s['precision']} ({s['precision_why']})" if s.get("precision_why") else "")
+            + (f"; load average {_f(s['load_average_1min'])}" if s.get("load_average_1min") is not None else "")
             + ". Stage means (ms): " + ", ".join(f"{k} {_f(v['mean'])}" for k, v in st.items()) + ".\n")
 
 

@@ -210,6 +210,7 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
         "engine_only_fps": eo_fps, "engine_only_frames": len(frames),
         "overhead_ratio": fps / eo_fps if eo_fps else None, "rss_mb": rss_mb,
         "events": events, "command": command,
+        "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "processor": platform.processor() or platform.machine()},
     }
