@@ -246,7 +246,25 @@ def render_graph_cut(file: str) -> str:
             f"the rows, not the absolute figures). Labels equal on {_f(g['labels_equal_old_new_f32'] * 100, '{:.2f}')} % "
             f"of the frame; the new graph is {_f(g['speedup_total_p50_f32'], '{:.2f}')}× the old at p50 "
             f"({_f(g['speedup_total_cpu_p50_f32'], '{:.2f}')}× in CPU time). CPU capabilities (OpenVINO): "
-            f"{', '.join(g['cpu_capabilities'])}.\n")
+            f"{', '.join(g['cpu_capabilities'])}.\n" + _graph_cut_accuracy())
+
+
+def _graph_cut_accuracy() -> str:
+    """Same weights through both graphs: the re-export's label check (model.yml) and held-out eval before/after."""
+    import yaml
+    card = yaml.safe_load((ROOT / "weights/fastscnn_spine/model.yml").read_text())
+    r = card["training"]["reexport"]["labels_vs_previous_export"]
+    b, a = load("docs/measured/eval_s21_before_cut.json"), load("docs/measured/eval_s21_after_cut.json")
+    ece = lambda e: e["calibration"]["ece"]["after"]["overall"] * 100
+    return (f"\nSame weights (`scripts/reexport_model.py`): labels equal to the previous export on "
+            f"**{_f(r['agreement'] * 100, '{:.2f}')} %** of the pixels of {r['images']} frames (`{r.get('data_command', r['data'])}`), "
+            f"worst frame {_f(r['worst_image'] * 100, '{:.2f}')} %. Held out ({a['num_images']} frames of "
+            f"`synth --images 300 --seed 21 --instrument-masks`, `eval --split all --upsample bilinear`, OpenVINO f32): "
+            f"mIoU {_f(b['mean']['iou'] * 100, '{:.2f}')} before → **{_f(a['mean']['iou'] * 100, '{:.2f}')}** after "
+            f"({(a['mean']['iou'] - b['mean']['iou']):+.5f}), Dice {_f(b['mean']['dice'] * 100, '{:.2f}')} → "
+            f"{_f(a['mean']['dice'] * 100, '{:.2f}')}, AUC {b['mean']['auc']:.4f} → {a['mean']['auc']:.4f}, "
+            f"ECE after the card's temperature {_f(ece(b), '{:.2f}')} % → {_f(ece(a), '{:.2f}')} % (the softmax now "
+            f"comes after the resize).\n")
 
 
 def render_replay(file: str) -> str:
