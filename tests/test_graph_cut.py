@@ -2,6 +2,7 @@
 same weights give the same labels through either export (real exports of a tiny FastSCNN)."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import yaml
@@ -110,3 +111,25 @@ def test_card_refuses_bad_output_fields(tmp_path, tiny_model_dir):
         (d / "model.yml").write_text(yaml.safe_dump(raw, sort_keys=False))
         with pytest.raises(ModelError, match=msg):
             ModelCard.load(d)
+
+
+def test_label_sampler_keeps_buffers_but_never_hands_them_out():
+    """Buffers are kept per geometry; every call's labels are a new array and equal a plain argmax of the
+    resized scores (np.argmax of the same grid), whatever came before."""
+    from surgical_seg.engine.scores import LabelSampler, sample
+    rng = np.random.default_rng(3)
+    sampler = LabelSampler()
+    seen = []
+    for frame_wh in [(1280, 720), (640, 480), (1280, 720), (1920, 1080)]:
+        box = letterbox_geometry(*frame_wh, 384, 224)
+        z = rng.normal(0, 3, (1, 4, 28, 48)).astype(np.float32)
+        for upsample in ("bilinear", "nearest"):
+            got = sampler(z, box, 8, upsample)
+            assert got.shape == (frame_wh[1], frame_wh[0]) and got.dtype == np.uint8
+            k = max(1, -(-box.frame_w // (2 * box.w))) if upsample == "bilinear" else None
+            size = (box.frame_w // k, box.frame_h // k) if k else (box.w, box.h)
+            want = sample(z, box, 8, size).argmax(0).astype(np.uint8)
+            big = cv2.resize(want, frame_wh, interpolation=cv2.INTER_NEAREST_EXACT) if want.shape != got.shape else want
+            assert (got == big).mean() > 0.9999
+            assert all(not np.shares_memory(got, s) for s in seen)
+            seen.append(got)
