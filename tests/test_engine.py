@@ -23,7 +23,7 @@ from surgical_seg.training.export import synthetic_frame
 
 @pytest.fixture(scope="module")
 def segmenters(tiny_model_dir):
-    return {name: load_segmenter(tiny_model_dir, backend=name, threads=1, device="cpu") for name in BACKENDS}
+    return {name: load_segmenter(tiny_model_dir, backend=name, threads=1, device="cpu", precision="f32") for name in BACKENDS}
 
 
 def test_all_backends_available_here():

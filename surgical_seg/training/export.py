@@ -398,8 +398,8 @@ def synthetic_frame(seed: int, size: tuple[int, int] = (1280, 720)) -> np.ndarra
 def parity(model_dir: str | Path, frames: list[np.ndarray]) -> float:
     """Fraction of pixels where Paddle Inference (no oneDNN) and ONNX Runtime argmax agree."""
     from ..engine import load_segmenter
-    paddle_seg = load_segmenter(model_dir, backend="paddle", device="cpu")
-    ort_seg = load_segmenter(model_dir, backend="onnxruntime", device="cpu")
+    paddle_seg = load_segmenter(model_dir, backend="paddle", device="cpu", precision="f32")
+    ort_seg = load_segmenter(model_dir, backend="onnxruntime", device="cpu", precision="f32")
     same = total = 0
     for frame in frames:
         tensor, _ = paddle_seg.preprocess(frame)
