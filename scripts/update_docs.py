@@ -230,16 +230,59 @@ def render_precision(file: str) -> str:
             f"{p['precision']} is {_f(p['speedup_p50'], '{:.2f}')}× f32 at p50.\n")
 
 
+def render_graph_cut(file: str) -> str:
+    """The old graph (softmax + resize inside) against the cut graph, side by side (scripts/time_graph_cut.py)."""
+    g = load(f"docs/measured/{file}.json")
+    lines = ["| graph | precision | preprocess p50 ms | infer p50 ms | postprocess p50 ms | total p50 ms | total p95 ms "
+             "| CPU time p50 ms |", "|---|---|---|---|---|---|---|---|"]
+    for name, m in g["models"].items():
+        graph, prec = name.split()
+        lines.append(f"| {'softmax + resize inside (before)' if graph == 'old' else 'logits at stride 8 (now)'} | "
+                     f"{prec} | {_f(m['preprocess']['p50'])} | {_f(m['infer']['p50'])} | {_f(m['postprocess']['p50'])} | "
+                     f"**{_f(m['total']['p50'])}** | {_f(m['total']['p95'])} | {_f(m['total_cpu']['p50'])} |")
+    return ("\n".join(lines) + f"\n\n`{g['command']}`: one {g['frame']} frame of the sample clip → labels, "
+            f"{g['backend']}, {g['threads']} thread, engine.upsample {g['upsample']}, {g['runs']} runs, the graphs "
+            f"interleaved; load average {_f(g['load_average_1min'])} on {g['cpus']} cores (a loaded machine: compare "
+            f"the rows, not the absolute figures). Labels equal on {_f(g['labels_equal_old_new_f32'] * 100, '{:.2f}')} % "
+            f"of the frame; the new graph is {_f(g['speedup_total_p50_f32'], '{:.2f}')}× the old at p50 "
+            f"({_f(g['speedup_total_cpu_p50_f32'], '{:.2f}')}× in CPU time). CPU capabilities (OpenVINO): "
+            f"{', '.join(g['cpu_capabilities'])}.\n" + _graph_cut_accuracy())
+
+
+def _graph_cut_accuracy() -> str:
+    """Same weights through both graphs: the re-export's label check (model.yml) and held-out eval before/after."""
+    import yaml
+    card = yaml.safe_load((ROOT / "weights/fastscnn_spine/model.yml").read_text())
+    r = card["training"]["reexport"]["labels_vs_previous_export"]
+    b, a = load("docs/measured/eval_s21_before_cut.json"), load("docs/measured/eval_s21_after_cut.json")
+    ece = lambda e: e["calibration"]["ece"]["after"]["overall"] * 100
+    return (f"\nSame weights (`scripts/reexport_model.py`): labels equal to the previous export on "
+            f"**{_f(r['agreement'] * 100, '{:.2f}')} %** of the pixels of {r['images']} frames (`{r.get('data_command', r['data'])}`), "
+            f"worst frame {_f(r['worst_image'] * 100, '{:.2f}')} %. Held out ({a['num_images']} frames of "
+            f"`synth --images 300 --seed 21 --instrument-masks`, `eval --split all --upsample bilinear`, OpenVINO f32): "
+            f"mIoU {_f(b['mean']['iou'] * 100, '{:.2f}')} before → **{_f(a['mean']['iou'] * 100, '{:.2f}')}** after "
+            f"({(a['mean']['iou'] - b['mean']['iou']):+.5f}), Dice {_f(b['mean']['dice'] * 100, '{:.2f}')} → "
+            f"{_f(a['mean']['dice'] * 100, '{:.2f}')}, AUC {b['mean']['auc']:.4f} → {a['mean']['auc']:.4f}, "
+            f"ECE after the card's temperature {_f(ece(b), '{:.2f}')} % → {_f(ece(a), '{:.2f}')} % (the softmax now "
+            f"comes after the resize).\n")
+
+
 def render_replay(file: str) -> str:
     """One replay bench run: throughput, engine-only, baseline and the stage means."""
     s = load(f"docs/measured/{file}.json")
     st = s["stages_ms"]
     base = s.get("baseline", {}).get("fps")
+    naive = s.get("baseline_openvino") or {}
     return (f"`{s.get('command', 'surgical-seg bench')}`: **{_f(s['fps'])} fps** over {s['frames_out']} frames "
             f"({s['frames_in']} in, {s['dropped']} dropped), engine alone {_f(s['engine_only_fps'])} fps "
             f"(overhead ratio {_f(s['overhead_ratio'], '{:.2f}')})"
             + (f", the naive cv2 + Paddle Inference loop {_f(base)} fps → **{_f(s['speedup_vs_baseline'], '{:.1f}')}× faster**"
                if base else "")
+            + (f", the naive sequential OpenVINO loop on the same ONNX (its defaults: {naive.get('precision')}, "
+               f"{naive.get('threads')} threads) {_f(naive['fps'])} fps → **{_f(s['speedup_vs_openvino_loop'], '{:.2f}')}×**"
+               if naive.get("fps") else "")
+            + (f"; precision {s['precision']} ({s['precision_why']})" if s.get("precision_why") else "")
+            + (f"; load average {_f(s['load_average_1min'])}" if s.get("load_average_1min") is not None else "")
             + ". Stage means (ms): " + ", ".join(f"{k} {_f(v['mean'])}" for k, v in st.items()) + ".\n")
 
 
@@ -410,6 +453,7 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "readers": render_readers,
     "heldout": render_heldout,
     "precision": render_precision,
+    "graph_cut": render_graph_cut,
     "replay": render_replay,
     "overlay": render_overlay,
     "upsample": render_upsample,

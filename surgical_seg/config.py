@@ -36,7 +36,8 @@ class EngineConfig:
     backend: str = "auto"           # auto | openvino | onnxruntime | paddle
     threads: int = 0                # 0 = auto: in a pipeline all cores but one, alone the backend's default
     device: str = "auto"            # auto | cpu | gpu
-    precision: str = "f32"          # f32 | bf16 | f16 (OpenVINO only); explicit, never the runtime's default
+    precision: str = "auto"         # auto | f32 | bf16 | f16: auto = the fastest export validated for the model that the
+                                    # CPU runs natively, else f32 (engine.precision); never the runtime's own default
     smoothing: float = 0.5          # temporal EMA of probabilities, 0 = off (0.5: docs/performance.md "Overlay alignment")
     upsample: str = "bilinear"      # nearest | bilinear: how class scores reach frame size (bilinear = smooth edges)
 
@@ -219,8 +220,8 @@ def _check_app(cfg: AppConfig, where: str) -> None:
         raise ConfigError(f"{where}: overlay.style must be fill or contour")
     if cfg.overlay.confidence not in ("fade", "hatch", "off"):
         raise ConfigError(f"{where}: overlay.confidence must be fade, hatch or off, not {cfg.overlay.confidence!r}")
-    if cfg.engine.precision not in ("f32", "bf16", "f16"):
-        raise ConfigError(f"{where}: engine.precision must be f32, bf16 or f16, not {cfg.engine.precision!r}")
+    if cfg.engine.precision not in ("auto", "f32", "bf16", "f16"):
+        raise ConfigError(f"{where}: engine.precision must be auto, f32, bf16 or f16, not {cfg.engine.precision!r}")
     if not 0.0 <= cfg.engine.smoothing < 1.0:
         raise ConfigError(f"{where}: engine.smoothing must be in [0, 1)")
     w = cfg.watchdog

@@ -29,6 +29,7 @@ PADDLE_FILES = ("model.json", "model.pdiparams")
 ONNX_FILE = "model.onnx"
 DYGRAPH_FILE = "model.pdparams"       # dygraph state dict, for explanations (Grad-CAM needs gradients)
 MODEL_FILES = (ONNX_FILE, *PADDLE_FILES)       # what `export` writes and model.yml fingerprints
+OUTPUTS = ("probabilities", "logits")           # what an exported graph hands out (ModelCard.output)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,14 @@ class ModelCard:
                                       # which pixels stay unlabelled; 0 = off, the model labels the surround itself
     temperature: float = 1.0          # softmax temperature fitted by `export --calibrate` (1 = uncalibrated)
     confidence_threshold: float = 0.6  # calibrated top-class probability under which the overlay marks a pixel unsure
+    # What the graph hands out. Cards written before the graph was cut at the head (no key): softmax
+    # probabilities at the input size ("probabilities", stride 1); since: the head's logits at its own
+    # stride ("logits", Fast-SCNN 8), the engine resizes the scores and takes softmax only where it is used.
+    output: str = "probabilities"
+    output_stride: int = 1
+    # Per reduced precision, what `export` measured against f32 on a val split (label agreement, mIoU
+    # change, allowed or why not); engine.precision "auto" runs the fastest allowed one the CPU has.
+    precisions: dict[str, Any] = field(default_factory=dict)
     files_sha256: dict[str, str] = field(default_factory=dict)   # model file -> SHA-256, written by export
     training: dict[str, Any] = field(default_factory=dict)   # data provenance, command, date
     metrics: dict[str, Any] = field(default_factory=dict)
@@ -125,6 +134,16 @@ class ModelCard:
             raise ModelError(f"{where}: temperature must be in (0, 100], not {self.temperature}")
         if not 0.0 < self.confidence_threshold <= 1.0:
             raise ModelError(f"{where}: confidence_threshold must be in (0, 1], not {self.confidence_threshold}")
+        if self.output not in OUTPUTS:
+            raise ModelError(f"{where}: output must be {' or '.join(OUTPUTS)}, not {self.output!r}")
+        if (not isinstance(self.output_stride, int) or self.output_stride < 1 or self.input_width % self.output_stride
+                or self.input_height % self.output_stride):
+            raise ModelError(f"{where}: output_stride {self.output_stride!r} must be a positive integer dividing "
+                             f"the input size {self.input_width}x{self.input_height}")
+        if self.output == "probabilities" and self.output_stride != 1:
+            raise ModelError(f"{where}: output probabilities come at the input size (output_stride 1)")
+        if not isinstance(self.precisions, dict):
+            raise ModelError(f"{where}: precisions must be a mapping (precision -> what export measured)")
         if len(self.mean) != 3 or len(self.std) != 3 or min(self.std) <= 0:
             raise ModelError(f"{where}: mean/std need 3 values, std > 0")
 
@@ -161,5 +180,5 @@ def resolve_model_dir(name_or_dir: str | Path, weights_root: str | Path | None =
     raise ModelError(f"model {name_or_dir!r} not found (not a folder; shipped models: {', '.join(available) or 'none'})")
 
 
-__all__ = ["CLASS_NAMES", "FOREGROUND", "IGNORE_INDEX", "CLASS_COLORS_RGB", "ModelCard", "WEIGHTS_ROOT", "CARD_NAME", "PADDLE_FILES", "ONNX_FILE", "MODEL_FILES", "DYGRAPH_FILE", "resolve_model_dir",
+__all__ = ["CLASS_NAMES", "FOREGROUND", "IGNORE_INDEX", "CLASS_COLORS_RGB", "ModelCard", "WEIGHTS_ROOT", "CARD_NAME", "PADDLE_FILES", "ONNX_FILE", "MODEL_FILES", "OUTPUTS", "DYGRAPH_FILE", "resolve_model_dir",
            "file_sha256", "hash_model_files", "stamp_card"]

@@ -85,3 +85,41 @@ def tiny_model_dir(tmp_path_factory, tiny_run_dir):
     """An exported tiny FastSCNN model folder: model.json, model.pdiparams, model.onnx, model.yml."""
     from surgical_seg.training.export import export_model
     return export_model(tiny_run_dir, tmp_path_factory.mktemp("tiny_model"))
+
+
+def export_old_format(run_dir, out_dir):
+    """A model folder as `export` wrote it before the graph cut: softmax probabilities at the input size,
+    and a model.yml without output/output_stride/precisions (the keys older cards do not have)."""
+    import dataclasses
+
+    import paddle
+    import yaml
+
+    from surgical_seg.modelcard import CARD_NAME, hash_model_files
+    from surgical_seg.training.export import SoftmaxHead, _set_state, _to_onnx, card_from_run, make_pools_static, read_run
+    from surgical_seg.training.models import build_model
+    from pathlib import Path
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    info, weights = read_run(run_dir)
+    card = card_from_run(info)
+    model = build_model(card.architecture, card.num_classes)
+    _set_state(model, paddle.load(str(weights)))
+    model.eval()
+    make_pools_static(model, (card.input_height, card.input_width))
+    net = SoftmaxHead(model)
+    net.eval()
+    spec = [paddle.static.InputSpec([1, 3, card.input_height, card.input_width], "float32", name="x")]
+    paddle.jit.save(paddle.jit.to_static(net, input_spec=spec, full_graph=True), str(out / "model"), input_spec=spec)
+    _to_onnx(out)
+    raw = dataclasses.replace(card, files_sha256=hash_model_files(out)).to_dict()
+    for key in ("output", "output_stride", "precisions"):
+        del raw[key]
+    (out / CARD_NAME).write_text(yaml.safe_dump(raw, sort_keys=False))
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_old_model_dir(tmp_path_factory, tiny_run_dir):
+    """The tiny FastSCNN's weights in the old export format (probabilities at the input size)."""
+    return export_old_format(tiny_run_dir, tmp_path_factory.mktemp("tiny_old_model"))

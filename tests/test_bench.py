@@ -39,6 +39,11 @@ def test_replay_run_writes_three_files_with_the_keys(tmp_path, clip_path, tiny_m
     assert s["input_size"] == "128x96" and s["frame_size"] == "320x240" and s["engine_only_frames"] == 24
     assert s["baseline"]["fps"] > 0 and s["baseline"]["frames"] == 24 and s["baseline"]["backend"] == "paddle"
     assert s["speedup_vs_baseline"] == pytest.approx(s["fps"] / s["baseline"]["fps"])
+    naive = s["baseline_openvino"]
+    assert naive["fps"] > 0 and naive["frames"] == 24 and naive["backend"] == "openvino"
+    assert naive["model_file"].endswith("model.onnx") and naive["threads"] >= 1 and naive["precision"]
+    assert s["speedup_vs_openvino_loop"] == pytest.approx(s["fps"] / naive["fps"])
+    assert s["precision"] == "f32" and s["precision_why"].startswith("auto: f32")      # engine.precision auto
     assert json.loads((tmp_path / "summary.json").read_text()) == json.loads(json.dumps(s))
     rows = list(csv.DictReader((tmp_path / "frames.csv").open()))
     assert [int(r["frame"]) for r in rows] == list(range(24))

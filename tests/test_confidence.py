@@ -115,7 +115,6 @@ def test_engine_confidence_at_model_resolution(tiny_model_dir, tmp_path):
     import shutil
 
     from surgical_seg.engine import load_segmenter
-    from surgical_seg.engine.preprocess import crop
     from surgical_seg.modelcard import ModelCard
     from surgical_seg.training.export import synthetic_frame
     frame = synthetic_frame(5, (640, 360))
@@ -124,7 +123,9 @@ def test_engine_confidence_at_model_resolution(tiny_model_dir, tmp_path):
     probs = seg.infer(tensor)
     out = seg.postprocess(probs, box)
     assert out.confidence.shape == (box.h, box.w) and out.confidence.dtype == np.float32
-    want = crop(probs, box).max(axis=0)
+    region = seg.region_probabilities(probs, box)      # the frame region's softmax at model input resolution
+    assert region.shape == (4, box.h, box.w)
+    want = region.max(axis=0)
     if box.dark is not None:
         want = np.where(box.dark, 1.0, want)
     np.testing.assert_allclose(out.confidence, want, atol=1e-6)
@@ -139,8 +140,8 @@ def test_engine_confidence_at_model_resolution(tiny_model_dir, tmp_path):
     seg_t = load_segmenter(hot, backend="onnxruntime", confidence=True)
     a, b = seg.segment(frame, probabilities=True), seg_t.segment(frame, probabilities=True)
     assert np.array_equal(a.labels, b.labels)
-    np.testing.assert_allclose(b.confidence, np.where(box.dark, 1.0, confidence_map(crop(probs, box), 2.5))
-                               if box.dark is not None else confidence_map(crop(probs, box), 2.5), atol=1e-5)
+    np.testing.assert_allclose(b.confidence, np.where(box.dark, 1.0, confidence_map(region, 2.5))
+                               if box.dark is not None else confidence_map(region, 2.5), atol=1e-5)
     np.testing.assert_allclose(b.probabilities, apply_temperature(a.probabilities, 2.5), atol=1e-5)
     dataclasses.replace(card, temperature=-1.0).save(hot)
     with pytest.raises(ModelError, match="temperature"):

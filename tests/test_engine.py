@@ -14,6 +14,7 @@ from surgical_seg.engine import (BACKENDS, Preprocessor, available_backends, cho
                                  letterbox_geometry, load_segmenter)
 from surgical_seg.engine.backends import OnnxRuntimeBackend, PaddleBackend
 from surgical_seg.engine.preprocess import labels_to_frame, probabilities_to_frame
+from surgical_seg.engine.scores import frame_probabilities, softmax
 from surgical_seg.errors import BackendUnavailable, ConfigError, ModelError
 from surgical_seg.modelcard import ModelCard, stamp_card
 from surgical_seg.packet import FramePacket
@@ -22,7 +23,7 @@ from surgical_seg.training.export import synthetic_frame
 
 @pytest.fixture(scope="module")
 def segmenters(tiny_model_dir):
-    return {name: load_segmenter(tiny_model_dir, backend=name, threads=1, device="cpu") for name in BACKENDS}
+    return {name: load_segmenter(tiny_model_dir, backend=name, threads=1, device="cpu", precision="f32") for name in BACKENDS}
 
 
 def test_all_backends_available_here():
@@ -133,7 +134,10 @@ def test_smoothing_is_an_ema_and_off_by_default(tiny_model_dir, segmenters):
     smooth = load_segmenter(tiny_model_dir, backend="onnxruntime", threads=1, smoothing=0.75)
     np.testing.assert_allclose(smooth.segment(a, probabilities=True).probabilities, pa, atol=1e-5)
     got = smooth.segment(b, probabilities=True).probabilities
-    np.testing.assert_allclose(got, 0.75 * pa + 0.25 * pb, atol=1e-5)
+    # the EMA is of the probabilities at the head's stride, then resized as logits (log-probabilities)
+    (ta, box), (tb, _) = plain.preprocess(a), plain.preprocess(b)
+    ema = 0.75 * softmax(plain.infer(ta), axis=1) + 0.25 * softmax(plain.infer(tb), axis=1)
+    np.testing.assert_allclose(got, frame_probabilities(np.log(ema), box, 8), atol=1e-5)
     smooth.reset()
     np.testing.assert_allclose(smooth.segment(b, probabilities=True).probabilities, pb, atol=1e-5)
     big = synthetic_frame(2, (640, 360))                               # a new frame size restarts it

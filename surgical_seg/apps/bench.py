@@ -5,7 +5,8 @@ and prints a table. Beside the pipeline's own figures it measures, on the same f
   engine_only_fps  the segmenter alone (frames decoded first, then segment() timed back to back);
                    overhead_ratio = fps / engine_only_fps says what decode, threads and drawing cost;
   baseline (--baseline)  the loop people write from PaddleSeg's deploy example: cv2.VideoCapture read
-                   → Paddle Inference → cv2.addWeighted → next, one frame at a time.
+                   → Paddle Inference → cv2.addWeighted → next, one frame at a time; and beside it the naive
+                   sequential OpenVINO loop on the same ONNX with OpenVINO's defaults (apps.naive_openvino).
 Several sources/models/backends → one run per combination in DIR/<name>/ plus compare.md/.png.
 The headline is the overlay age (capture of the frame the drawn mask came from → composited), then
 the video latency; with --truth LABELS_DIR the masks actually drawn are scored against per-frame
@@ -30,6 +31,7 @@ import numpy as np
 from ..config import AppConfig, apply_overrides, load_app_config, replace_section
 from ..errors import ConfigError, SourceError
 from ..evaluation.displayed import ShownMasks, check_truth_dir, score_run
+from .naive_openvino import naive_openvino_fps
 from ..realtime.overlay import MaskAnnotator
 from ..packet import FramePacket
 from ..realtime.pipeline import Pipeline
@@ -199,7 +201,7 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
         "source": run.source, "source_kind": source.kind, "mode": run.mode, "realtime": run.realtime,
         "backend": seg.backend_name, "backend_why": getattr(seg, "why", ""),
         "engine_startup": getattr(seg.backend, "startup_note", ""),
-        "device": seg.device, "precision": seg.precision, "model": seg.card.name,
+        "device": seg.device, "precision": seg.precision, "precision_why": seg.precision_why, "model": seg.card.name,
         "model_dir": str(getattr(seg, "model_dir", run.model)), "architecture": seg.card.architecture,
         "input_size": f"{seg.card.input_width}x{seg.card.input_height}", "frame_size": f"{w}x{h}",
         "threads": e.threads, "fps": fps, "wall_s": wall_s,
@@ -208,6 +210,7 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
         "engine_only_fps": eo_fps, "engine_only_frames": len(frames),
         "overhead_ratio": fps / eo_fps if eo_fps else None, "rss_mb": rss_mb,
         "events": events, "command": command,
+        "load_average_1min": round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version(),
                     "processor": platform.processor() or platform.machine()},
     }
@@ -218,10 +221,16 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
             if progress:
                 _progress(f"[bench] {name}: baseline (cv2 + Paddle Inference) on {len(rows)} frames ...")
             base = baseline_fps(path, run.model, len(rows), e.threads, cfg.overlay.opacity)
+            if progress:
+                _progress(f"[bench] {name}: naive sequential OpenVINO loop (its defaults) on {len(rows)} frames ...")
+            naive = naive_openvino_fps(path, run.model, len(rows), cfg.overlay.opacity)
         else:
             base = {"fps": None, "note": "the baseline loop reads video files with cv2.VideoCapture only"}
+            naive = dict(base)
         extra["baseline"] = base
         extra["speedup_vs_baseline"] = fps / base["fps"] if base.get("fps") else None
+        extra["baseline_openvino"] = naive
+        extra["speedup_vs_openvino_loop"] = fps / naive["fps"] if naive.get("fps") else None
 
     out_dir = Path(out_dir)
     if shown is not None:
@@ -247,6 +256,7 @@ def format_table(s: dict[str, Any]) -> str:
              f"model {s['model']} ({s['architecture']}, input {s['input_size']}), backend {s['backend']} "
              f"({s.get('device', 'cpu')}, {s.get('precision', 'f32')})"
              + (f": {s['backend_why']}" if s.get("backend_why") else ""),
+             f"precision {s.get('precision', 'f32')}: {s.get('precision_why') or 'not recorded'}",
              f"frames in {s['frames_in']}  out {s['frames_out']}  dropped {s['dropped']}  "
              f"fps {_f(s['fps'])}  engine-only fps {_f(s['engine_only_fps'])}  "
              f"overhead ratio {_f(s['overhead_ratio'], '{:.2f}')}",
@@ -271,6 +281,12 @@ def format_table(s: dict[str, Any]) -> str:
         b = s["baseline"]
         lines.append(f"baseline (cv2 + Paddle Inference, serial): {_f(b.get('fps'))} fps"
                      + (f" → speedup {s['speedup_vs_baseline']:.2f}x" if s.get("speedup_vs_baseline") else
+                        f" ({b.get('note', '')})"))
+    if "baseline_openvino" in s:
+        b = s["baseline_openvino"]
+        lines.append(f"baseline (cv2 + OpenVINO with its defaults: {b.get('precision', '?')}, {b.get('threads', '?')} "
+                     f"threads; serial): {_f(b.get('fps'))} fps"
+                     + (f" → speedup {s['speedup_vs_openvino_loop']:.2f}x" if s.get("speedup_vs_openvino_loop") else
                         f" ({b.get('note', '')})"))
     if "accuracy" in s:
         a = s["accuracy"]

@@ -15,7 +15,7 @@ from ..errors import ConfigError, SurgicalSegError
 
 BACKEND_CHOICES = ("auto", "openvino", "onnxruntime", "paddle")
 DEVICE_CHOICES = ("auto", "cpu", "gpu", "cuda", "tensorrt")
-PRECISION_CHOICES = ("f32", "bf16", "f16")
+PRECISION_CHOICES = ("auto", "f32", "bf16", "f16")
 DEVICE_HELP = ("inference device, read back from the runtime after loading; cuda = gpu; tensorrt via ONNX Runtime "
                "(default: engine.device in the config: auto = a GPU only if one really runs, else the CPU)")
 
@@ -114,10 +114,14 @@ def cmd_train(a: argparse.Namespace) -> int:
 def cmd_export(a: argparse.Namespace) -> int:
     from ..training import export
     from ..modelcard import ModelCard
-    out = export.export_model(a.checkpoint, a.out, check_frames=a.check_data, calibrate=a.calibrate)
+    out = export.export_model(a.checkpoint, a.out, check_frames=a.check_data, calibrate=a.calibrate,
+                              validate=a.validate_precision)
     card = ModelCard.load(out)
-    print(f"exported {out} ({card.architecture} {card.input_width}x{card.input_height}; Paddle/ONNX label "
-          f"agreement {card.training['export_parity'] * 100:.3f} %)")
+    print(f"exported {out} ({card.architecture} {card.input_width}x{card.input_height}, output {card.output} at "
+          f"stride {card.output_stride}; Paddle/ONNX label agreement {card.training['export_parity'] * 100:.3f} %)")
+    for name, rec in card.precisions.items():
+        if name != "f32":
+            print(f"precision {name}: {'allowed' if rec.get('allowed') else 'not allowed'}: {rec.get('why', '')}")
     cal = card.training.get("calibration")
     if a.calibrate and cal:
         print(f"calibrated on {cal['images']} images of {cal['data']} ({cal['split']}): temperature "
@@ -265,6 +269,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--check-data", help="dataset folder whose frames are used for the Paddle/ONNX parity check")
     s.add_argument("--calibrate", metavar="VAL_DIR",
                    help="dataset folder: fit a softmax temperature on its val split and store it in model.yml")
+    s.add_argument("--validate-precision", metavar="VAL_DIR",
+                   help="dataset folder whose val split bf16/f16 are measured on against f32 (default: --calibrate's); "
+                        "engine.precision auto runs only what passed")
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("eval", help="the clinical study's metrics table on a dataset split")
@@ -317,12 +324,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "300 for cameras, streams and synthetic sources)")
     s.add_argument("--seconds", type=float, help="stop after this many seconds (default: no limit)")
     s.add_argument("--out", help="results folder (default: a new out/bench/YYYYmmdd-HHMMSS)")
-    s.add_argument("--baseline", action="store_true", help="also time the naive cv2 + Paddle loop")
+    s.add_argument("--baseline", action="store_true", help="also time the naive cv2 + Paddle loop and the naive sequential OpenVINO loop")
     s.add_argument("--workers", type=int, default=1,
                    help="replay a video library (folders, globs, manifest CSV) with N parallel jobs (0 = CPU count)")
     s.add_argument("--ray", help="replay a video library as Ray tasks: ADDRESS, auto, or local")
     s.add_argument("--precision", choices=PRECISION_CHOICES,
-                   help="inference precision (default engine.precision in the config: f32; bf16/f16 OpenVINO only)")
+                   help="inference precision (default engine.precision in the config: auto = the fastest one export validated; bf16/f16 OpenVINO only)")
     s.add_argument("--config", help="app config YAML (default configs/app.yml)")
     s.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config key, e.g. pipeline.warp=false, pipeline.align_ms=25, engine.smoothing=0.5")
@@ -358,7 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="inference backend (default: engine.backend in the config: auto)")
     s.add_argument("--device", choices=DEVICE_CHOICES, help=DEVICE_HELP)
     s.add_argument("--precision", choices=PRECISION_CHOICES,
-                   help="inference precision (default engine.precision in the config: f32; bf16/f16 OpenVINO only)")
+                   help="inference precision (default engine.precision in the config: auto = the fastest one export validated; bf16/f16 OpenVINO only)")
     s.add_argument("--fullscreen", action="store_true", help="start in theatre mode (F11 toggles)")
     s.add_argument("--record", help="record raw + overlaid video and per-frame CSV to this folder")
     s.add_argument("--screenshot", help="save a PNG of the window (with --quit-after)")

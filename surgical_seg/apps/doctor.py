@@ -90,7 +90,7 @@ def one_frame(backend: str, device: str, model: str | Path) -> dict[str, Any]:
 
     from ..engine import load_segmenter
     try:
-        seg = load_segmenter(model, backend=backend, device=device, threads=1)
+        seg = load_segmenter(model, backend=backend, device=device, threads=1, precision="auto")
         frame = np.random.default_rng(0).integers(0, 256, (720, 1280, 3), dtype=np.uint8)
         t0 = time.perf_counter()
         labels = seg.segment(frame).labels
@@ -100,6 +100,7 @@ def one_frame(backend: str, device: str, model: str | Path) -> dict[str, Any]:
     except Exception as e:            # a runtime's own crash is a finding here, not a reason to stop
         return {"ok": False, "error": f"{type(e).__name__}: {_first_line(e)}"}
     return {"ok": labels.shape == (720, 1280), "runs_on": seg.device, "precision": seg.precision,
+            "precision_why": seg.precision_why,
             "frame_ms": round(ms, 1), "note": seg.backend.note or seg.backend.startup_note}
 
 
@@ -211,6 +212,7 @@ def format_report(r: dict[str, Any]) -> str:
         lines.append(head)
         for dev, d in b["devices"].items():
             lines.append(f"  {dev}: " + (f"ok, runs on {d['runs_on']} ({d['precision']}), one frame {d['frame_ms']} ms"
+                                          + (f"; precision {d['precision_why']}" if d.get("precision_why") else "")
                                           + (f"; {d['note']}" if d.get("note") else "")
                                           if d["ok"] else f"FAILED: {d.get('error', 'wrong output shape')}"))
         if b.get("gpu_missing"):

@@ -37,10 +37,9 @@ def _segmenter(o: dict):
 
 
 def certainty(probs: np.ndarray, box) -> tuple[float, float]:
-    """(mean top-2 margin, mean top-1 probability) over the frame's pixels at model resolution,
+    """(mean top-2 margin, mean top-1 probability) of CxhxW region probabilities at model resolution,
     leaving out the scope's dark surround (which is never labelled)."""
-    from ..engine.preprocess import crop
-    p = crop(probs, box)
+    p = probs                                   # CxhxW probabilities of the frame's region
     top = np.partition(p, p.shape[0] - 2, axis=0)[-2:]
     keep = ~box.dark if box.dark is not None and (~box.dark).any() else np.ones(p.shape[1:], bool)
     return float((top[1] - top[0])[keep].mean()), float(top[1][keep].mean())
@@ -93,7 +92,7 @@ def predict_video(job: VideoJob, o: dict, report) -> dict:
         tensor, box = seg.preprocess(p.frame)
         probs = seg.infer(tensor)
         labels = seg.postprocess(probs, box).labels
-        margin, score = certainty(probs, box)
+        margin, score = certainty(seg.region_probabilities(probs, box), box)
         name = f"{job.name}_{p.index:06d}"
         if not (cv2.imwrite(str(stage / "images" / f"{name}.png"), p.frame)
                 and cv2.imwrite(str(stage / "labels" / f"{name}.png"), labels)):

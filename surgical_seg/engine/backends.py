@@ -2,7 +2,8 @@
 
 A backend loads one exported model folder, checks that the file's input shape and class count
 match model.yml (a warm-up run on zeros gives the output shape), and maps a 1x3xHxW float32
-tensor to 1xCxHxW float32 softmax probabilities it owns (never a buffer reused by the runtime).
+tensor to the graph's output it owns (never a buffer reused by the runtime): 1xCxhxw logits at the
+head's stride (model card `output: logits`), or 1xCxHxW softmax probabilities for cards exported before.
 Devices: "cpu", "gpu" (CUDA; "cuda" is the same) or "tensorrt"; "auto" takes a GPU when one is usable.
 `device` is read back from the runtime after loading (ONNX Runtime: the session's providers),
 so it says what runs, not what is compiled in; `note` says why a GPU asked for by "auto" is not used,
@@ -26,10 +27,11 @@ from ..errors import BackendUnavailable, ConfigError, ModelError
 from .gpuinfo import cuda_unusable_reason, gpu_name, missing_provider_libs, nvidia_gpus
 from ..modelcard import ONNX_FILE, PADDLE_FILES, ModelCard
 from .cache import cache_root, engine_cache_dir
+from . import precision as _precision
 
 DEVICES = ("auto", "cpu", "gpu", "cuda", "tensorrt")
 DEVICE_ALIASES = {"cuda": "gpu"}
-PRECISIONS = ("f32", "bf16", "f16")
+PRECISIONS = _precision.PRECISIONS
 
 
 def _first_line(e: BaseException) -> str:
@@ -72,11 +74,12 @@ class Backend:
 
     def __init__(self, model_dir: Path, card: ModelCard, threads: int = 0, device: str = "auto",
                  precision: str = "f32"):
-        if precision not in PRECISIONS:
-            raise ConfigError(f"engine.precision: {precision!r} unknown (choose from {', '.join(PRECISIONS)})")
-        self.model_dir, self.card, self.threads = Path(model_dir), card, int(threads)
+        _precision.check_choice(precision)
+        # 0 = every core, set explicitly: no runtime picks its own thread count
+        self.model_dir, self.card, self.threads = Path(model_dir), card, int(threads) or (os.cpu_count() or 1)
         self.device = "cpu"
         self.precision = "f32"            # what actually runs; a backend that honours others sets it
+        self.precision_why = "f32 graph"  # one line: why that precision runs
         self.note = ""                    # why "auto" did not get the GPU it wanted ("" when it did)
         self.startup_note = ""            # e.g. "TensorRT engine built in 41.2 s (cached in ...)"
         self.input_shape = (1, 3, card.input_height, card.input_width)
@@ -113,13 +116,18 @@ class Backend:
             raise ModelError(f"{where}: input shape {list(input_shape)} does not match model.yml "
                              f"(1x3x{self.card.input_height}x{self.card.input_width})")
         out = self._run(np.zeros(self.input_shape, np.float32))
-        if out.ndim != 4 or out.shape[1] != self.card.num_classes or out.shape[2:] != self.input_shape[2:]:
+        s = self.card.output_stride
+        want = (self.card.input_height // s, self.card.input_width // s)
+        if out.ndim != 4 or out.shape[1] != self.card.num_classes or tuple(out.shape[2:]) != want:
             raise ModelError(f"{where}: output shape {list(out.shape)} does not match model.yml "
-                             f"({self.card.num_classes} classes at {self.card.input_height}x{self.card.input_width})")
+                             f"({self.card.num_classes} classes {self.card.output} at {want[0]}x{want[1]}, "
+                             f"stride {s})")
 
     def _only_f32(self, precision: str) -> None:
         """Backends that run the exported f32 graph as it is refuse other precisions in one line."""
-        if precision != "f32":
+        self.precision_why = (f"auto: f32, {self.name} runs the exported f32 graph (reduced precisions: OpenVINO "
+                              "on CPU)" if precision == "auto" else f"asked for (engine.precision {precision})")
+        if precision not in ("f32", "auto"):
             raise BackendUnavailable(f"backend {self.name}: engine.precision {precision} is not supported "
                                      "(only f32; use --backend openvino for bf16/f16)")
 
@@ -159,13 +167,14 @@ class OpenVINOBackend(Backend):
         target = "GPU" if gpu else "CPU"
         # Explicit precision: on CPUs with AVX-512 BF16 OpenVINO's default hint is bf16, which moves
         # probabilities by up to ~0.04 and breaks parity with the other backends.
+        caps = tuple(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")) if target == "CPU" else ()
+        precision, self.precision_why = _precision.resolve(precision, card.precisions, self.name, target.lower(), caps)
         config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": precision}
         if precision != "f32" and target == "CPU":
-            caps = core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
-            if {"bf16": "BF16", "f16": "FP16"}[precision] not in caps:
+            if not _precision.native(precision, caps):
                 raise BackendUnavailable(f"backend openvino: engine.precision {precision} is not supported by "
                                          f"this CPU (it offers {', '.join(caps)})")
-        if self.threads > 0 and target == "CPU":
+        if target == "CPU":
             config["INFERENCE_NUM_THREADS"] = self.threads
         if target == "GPU":           # compiled GPU kernels are cached, keyed like TensorRT engines
             config["CACHE_DIR"] = str(engine_cache_dir(self.model_dir, (ONNX_FILE,), "openvino", ov.__version__,
@@ -303,7 +312,7 @@ class PaddleBackend(Backend):
         else:
             config.disable_gpu()
             config.disable_onednn()
-            config.set_cpu_math_library_num_threads(self.threads or os.cpu_count() or 1)
+            config.set_cpu_math_library_num_threads(self.threads)
         try:
             self._predictor = pi.create_predictor(config)
         except Exception as e:

@@ -1,7 +1,9 @@
 """Per-pixel confidence: the calibrated top-class probability at model resolution, and how the
 overlay shows where it is low.
 
-The exported graph outputs softmax probabilities p, so temperature scaling works on them directly:
+Models exported since the graph cut hand out logits z (model card `output: logits`): the map is then
+engine.scores.confidence_from_logits, 1 / sum_c exp((z_c - z_max) / T), at model input resolution. For
+cards exported before (softmax probabilities p at the input size) temperature scaling works on p directly:
 softmax(z / T) = softmax(log p / T), and its top class probability is
 
     conf = 1 / sum_c (p_c / p_max) ** (1 / T)

@@ -2,7 +2,8 @@
 
 Letterbox geometry matches training's (surgical_seg.data.augment.letterbox_matrix): scale
 to fit, centred, black padding. Normalisation is a 256-entry lookup table per channel, so
-BGR->RGB, /255, (x-mean)/std cost one cv2.LUT. Postprocessing crops the padding on the model's
+BGR->RGB, /255, (x-mean)/std cost one cv2.LUT. Postprocessing here is for cards exported before the graph cut
+(probabilities at the input size; engine.scores handles logits at the head's stride): it crops the padding on the model's
 probabilities, takes argmax at model resolution and resizes the small uint8 label map to the
 frame with nearest neighbour (far cheaper than resizing C float planes), or, with
 upsample="bilinear", resizes the class scores bilinearly (to ~2x model resolution) and takes the
@@ -96,7 +97,7 @@ def argmax_classes(p: np.ndarray) -> np.ndarray:
     """
     best = p[0].copy()
     idx = np.zeros(best.shape, np.uint8)
-    for c in range(1, p.shape[0]):
+    for c in range(1, len(p)):
         idx[p[c] > best] = c
         np.maximum(best, p[c], out=best)
     return idx

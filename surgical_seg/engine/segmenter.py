@@ -17,6 +17,7 @@ from ..packet import FramePacket, Segmentation
 from .backends import Backend
 from .choice import open_backend
 from .preprocess import UPSAMPLE, Letterbox, Preprocessor, crop, labels_to_frame, probabilities_to_frame
+from . import scores
 
 
 class Segmenter:
@@ -38,6 +39,7 @@ class Segmenter:
         self.infer_delay_ms = 0.0      # bench --infer-delay-ms: a slower model or machine, added to every infer
         self.model_dir, self.why = model_dir, why
         self._pre = Preprocessor(card)
+        self._labels = scores.LabelSampler()       # logits -> labels, with its buffers kept between frames
         self._ema: np.ndarray | None = None
         self._ema_box: Letterbox | None = None
         self._names, self._colors = tuple(card.classes), tuple(card.colors_rgb)
@@ -56,6 +58,11 @@ class Segmenter:
         """The arithmetic the backend actually runs (f32 unless engine.precision asked otherwise)."""
         return self.backend.precision
 
+    @property
+    def precision_why(self) -> str:
+        """One line: why that precision runs (engine.precision auto: what export validated, what the CPU has)."""
+        return getattr(self.backend, "precision_why", "")
+
     def __repr__(self) -> str:
         return (f"Segmenter({self.card.name}, {self.card.architecture} {self.card.input_width}x"
                 f"{self.card.input_height}, backend={self.backend_name}, device={self.device}, precision={self.precision})")
@@ -73,10 +80,27 @@ class Segmenter:
             time.sleep(self.infer_delay_ms / 1e3)
         return out
 
+    @property
+    def logits(self) -> bool:
+        """True when the graph hands out the head's logits at its stride (cards since the graph cut)."""
+        return self.card.output == "logits"
+
+    def region_probabilities(self, out: np.ndarray, meta: Letterbox) -> np.ndarray:
+        """CxhxW softmax probabilities (temperature 1) of the frame's region at model input resolution."""
+        if self.logits:
+            return scores.region_probabilities(out, meta, self.card.output_stride)
+        return crop(out, meta)
+
     def postprocess(self, probs: np.ndarray, meta: Letterbox, probabilities: bool = False, *,
                     frame_index: int = -1, t_capture_ns: int = 0) -> Segmentation:
-        if self.smoothing > 0.0:
+        """`probs` is what `infer` returned: probabilities (old cards) or the head's logits at its stride."""
+        if self.smoothing > 0.0 and self.logits:  # EMA of the probabilities at the head's stride (a few thousand
+            ema = self._smooth(scores.softmax(probs, axis=1), meta)    # values), handed on as log-probabilities:
+            probs = np.log(np.maximum(ema, np.float32(1e-30)))        # softmax(log p) = p, logits as any other
+        elif self.smoothing > 0.0:
             probs = self._smooth(probs, meta)
+        if self.logits:
+            return self._from_logits(probs, meta, probabilities, frame_index, t_capture_ns)
         conf = None
         if self.with_confidence:
             conf = confidence_map(crop(probs, meta), self.temperature)
@@ -88,6 +112,19 @@ class Segmenter:
             if self.temperature != 1.0:
                 full = apply_temperature(full, self.temperature)
         return Segmentation(labels=labels_to_frame(probs, meta, self.upsample), class_names=self._names,
+                            colors_rgb=self._colors, frame_index=frame_index, t_capture_ns=t_capture_ns,
+                            probabilities=full, confidence=conf)
+
+    def _from_logits(self, z: np.ndarray, meta: Letterbox, probabilities: bool, frame_index: int,
+                     t_capture_ns: int) -> Segmentation:
+        stride = self.card.output_stride
+        conf = None
+        if self.with_confidence:                 # softmax only here, at model input resolution
+            conf = scores.confidence_from_logits(scores.sample(z, meta, stride, (meta.w, meta.h)), self.temperature)
+            if meta.dark is not None:
+                conf[meta.dark] = 1.0
+        full = scores.frame_probabilities(z, meta, stride, self.temperature) if probabilities else None
+        return Segmentation(labels=self._labels(z, meta, stride, self.upsample), class_names=self._names,
                             colors_rgb=self._colors, frame_index=frame_index, t_capture_ns=t_capture_ns,
                             probabilities=full, confidence=conf)
 

@@ -1,7 +1,8 @@
 """Export a training run to Paddle inference (PIR) + ONNX + model.yml, then check parity.
 
-The exported graph outputs softmax probabilities (1xCxHxW float32): argmax gives labels and
-evaluation gets ROC scores from the same single output. The input shape is static because
+The exported graph outputs the head's logits at its own stride (1xCx(H/s)x(W/s) float32, Fast-SCNN
+s = 8; model card `output: logits`, `output_stride`): the engine resizes the scores bilinearly and takes
+the argmax, and the softmax only where probabilities are used. The input shape is static because
 paddle2onnx 2.1 converts the PIR model only with a static shape (adaptive pooling).
 The run-folder writer lives here too, so the training loop and the test fixtures write the
 very files this module reads.
@@ -32,9 +33,9 @@ OPSET = 11
 
 
 class SoftmaxHead(paddle.nn.Layer):
-    """The exported forward: PaddleSeg logits list -> softmax probabilities NCHW.
+    """The forward exported before the graph cut: logits list -> softmax probabilities NCHW at the input size.
 
-    It lives in this source file because dy2static reads the forward's source code.
+    Kept to write old-format models (tests of the engine's compatibility path); `export` writes LogitsHead.
     """
 
     def __init__(self, model: paddle.nn.Layer):
@@ -44,6 +45,31 @@ class SoftmaxHead(paddle.nn.Layer):
     def forward(self, x):
         logits = self.model(x)[0]
         return paddle.nn.functional.softmax(logits, axis=1)
+
+
+class LogitsHead(paddle.nn.Layer):
+    """The exported forward: the segmentation head's logits, NCHW, at the head's own stride.
+
+    No softmax and no final resize in the graph (they cost over half of Fast-SCNN's inference: DESIGN §3);
+    the engine resizes the scores and takes the softmax only where it is used. For Fast-SCNN this is
+    PaddleSeg's FastSCNN.forward up to its classifier (1/8 of the input); an architecture without a known
+    cut hands out its full-size logits (stride 1). It lives in this source file because dy2static reads
+    the forward's source code.
+    """
+
+    def __init__(self, model: paddle.nn.Layer, architecture: str):
+        super().__init__()
+        self.model = model
+        self.cut = architecture == "FastSCNN"
+
+    def forward(self, x):
+        if self.cut:
+            m = self.model
+            higher_res_features = m.learning_to_downsample(x)
+            y = m.global_feature_extractor(higher_res_features)
+            y = m.feature_fusion(higher_res_features, y)
+            return m.classifier(y)
+        return self.model(x)[0]
 
 
 class StaticAdaptiveAvgPool(paddle.nn.Layer):
@@ -225,7 +251,7 @@ def card_from_run(info: dict[str, Any]) -> ModelCard:
 
 
 def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str | Path | None = None,
-                 calibrate: str | Path | None = None) -> Path:
+                 calibrate: str | Path | None = None, validate: str | Path | None = None) -> Path:
     """Checkpoint -> out_dir/{model.json, model.pdiparams, model.onnx, model.pdparams, model.yml}.
 
     Everything is built in a staging folder beside out_dir and renamed into place only after the
@@ -233,16 +259,21 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str 
     previous model) and never a loadable half-model. model.pdparams is the dygraph state dict (for
     `surgical-seg explain`: Grad-CAM needs gradients, which the inference files cannot give). With
     `calibrate` (a dataset folder with a val split) a softmax temperature is fitted and written into
-    the card. Raises ModelError when Paddle Inference and ONNX Runtime disagree on more than 0.1 % of
+    the card. With `validate` (a dataset folder with a val split; default: `calibrate`'s) each reduced
+    precision is measured against f32 on it and the result written into the card's `precisions`
+    (evaluation.precision_check), which engine.precision "auto" reads. Raises ModelError when Paddle
+    Inference and ONNX Runtime disagree on more than 0.1 % of
     pixels of the check frames (then the ONNX file would not be the model that was trained).
     """
     from .models import build_model
 
     info, weights = read_run(checkpoint)
     card = card_from_run(info)
-    if calibrate is not None:
-        from ..data.datasets import read_split
-        read_split(calibrate, "val")            # a missing split fails now, not after the export
+    validate = calibrate if validate is None else validate
+    for data in (calibrate, validate):
+        if data is not None:
+            from ..data.datasets import read_split
+            read_split(data, "val")             # a missing split fails now, not after the export
     from ..data.classlist import MANIFEST, ClassList
     if check_frames and (Path(check_frames) / MANIFEST).is_file():     # the run must know the data's classes
         data_classes = ClassList.load(Path(check_frames) / MANIFEST)
@@ -262,8 +293,9 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str 
     try:
         paddle.save(model.state_dict(), str(out / DYGRAPH_FILE))      # before the pools swap: trainable layout
         make_pools_static(model, (card.input_height, card.input_width))
-        net = SoftmaxHead(model)
+        net = LogitsHead(model, card.architecture)
         net.eval()
+        card = dataclasses.replace(card, output="logits", output_stride=_stride(net, card))
         spec = [paddle.static.InputSpec([1, 3, card.input_height, card.input_width], "float32", name="x")]
         paddle.jit.save(paddle.jit.to_static(net, input_spec=spec, full_graph=True), str(out / "model"),
                         input_spec=spec)
@@ -285,10 +317,25 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str 
         if calibrate is not None:
             from ..evaluation.calibration import calibrate_model
             calibrate_model(out, calibrate)
+        if validate is not None:
+            from ..evaluation.precision_check import validate_precisions
+            checked = validate_precisions(out, validate)
+            ModelCard.save(dataclasses.replace(ModelCard.load(out), precisions=checked), out)
         publish_folder(out, final)
     finally:
         shutil.rmtree(out, ignore_errors=True)       # gone already when published
     return final
+
+
+def _stride(net: paddle.nn.Layer, card: ModelCard) -> int:
+    """The head's stride: input size / output size, the same on both axes (ModelError otherwise)."""
+    with paddle.no_grad():
+        out = net(paddle.zeros([1, 3, card.input_height, card.input_width], "float32"))
+    h, w = (int(v) for v in out.shape[2:])
+    if card.input_height % h or card.input_width % w or card.input_height // h != card.input_width // w:
+        raise ModelError(f"{card.architecture}: head output {h}x{w} is not an even stride of the input "
+                         f"{card.input_height}x{card.input_width}")
+    return card.input_height // h
 
 
 def _set_state(model, state: dict) -> tuple[list[str], list[str]]:
@@ -351,8 +398,8 @@ def synthetic_frame(seed: int, size: tuple[int, int] = (1280, 720)) -> np.ndarra
 def parity(model_dir: str | Path, frames: list[np.ndarray]) -> float:
     """Fraction of pixels where Paddle Inference (no oneDNN) and ONNX Runtime argmax agree."""
     from ..engine import load_segmenter
-    paddle_seg = load_segmenter(model_dir, backend="paddle", device="cpu")
-    ort_seg = load_segmenter(model_dir, backend="onnxruntime", device="cpu")
+    paddle_seg = load_segmenter(model_dir, backend="paddle", device="cpu", precision="f32")
+    ort_seg = load_segmenter(model_dir, backend="onnxruntime", device="cpu", precision="f32")
     same = total = 0
     for frame in frames:
         tensor, _ = paddle_seg.preprocess(frame)
@@ -363,5 +410,5 @@ def parity(model_dir: str | Path, frames: list[np.ndarray]) -> float:
     return same / total
 
 
-__all__ = ["exported_state_dict", "export_model", "SoftmaxHead", "StaticAdaptiveAvgPool", "make_pools_static", "write_run_folder", "write_run_json", "save_weights", "read_run",
+__all__ = ["exported_state_dict", "export_model", "SoftmaxHead", "LogitsHead", "StaticAdaptiveAvgPool", "make_pools_static", "write_run_folder", "write_run_json", "save_weights", "read_run",
            "card_from_run", "parity", "synthetic_frame", "RUN_FILE", "RUN_KEYS", "PARITY_MIN"]

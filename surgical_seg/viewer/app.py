@@ -109,7 +109,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("surgical-seg — theatre viewer")
         self._build_ui()
         self._apply_overlay(self.controls.choice())
-        self.latency.set_model(self.card.name, f"{segmenter.backend_name} ({segmenter.device}, {segmenter.precision})")
+        self.latency.set_model(self.card.name, f"{segmenter.backend_name} ({segmenter.device}, {segmenter.precision}: {getattr(segmenter, 'precision_why', '')})")
 
         self.poll_timer = QTimer(self, interval=POLL_MS, timerType=Qt.TimerType.PreciseTimer)
         self.poll_timer.timeout.connect(self._poll)

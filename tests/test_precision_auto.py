@@ -1,0 +1,101 @@
+"""engine.precision auto: the rules (validated by export, native on the CPU, measured faster), the figures
+export writes into the card (real OpenVINO runs on a tiny synth split), and what runs here."""
+from __future__ import annotations
+
+import dataclasses
+import shutil
+
+import pytest
+
+from surgical_seg.config import load_app_config
+from surgical_seg.engine import load_segmenter
+from surgical_seg.engine.precision import MAX_MIOU_DROP, MIN_AGREEMENT, cpu_capabilities, native, resolve, verdict
+from surgical_seg.errors import ConfigError
+from surgical_seg.modelcard import ModelCard
+
+CAPS_AMX = ("FP32", "BF16", "INT8")
+CAPS_NONE = ("FP32", "INT8", "BIN", "EXPORT_IMPORT")
+OK = {"measured": True, "allowed": True, "agreement": 0.9989, "miou_change": -0.0002, "infer_ms_p50": 1.8}
+F32 = {"infer_ms_p50": 4.7}
+
+
+def test_verdict_thresholds():
+    assert verdict(MIN_AGREEMENT, -MAX_MIOU_DROP)[0]
+    assert verdict(0.9989, +0.001)[0]
+    allowed, why = verdict(0.9949, 0.0)
+    assert not allowed and "99.49 %" in why
+    allowed, why = verdict(0.999, -0.0021)
+    assert not allowed and "mIoU -0.0021" in why
+
+
+def test_auto_takes_a_validated_native_faster_precision():
+    p, why = resolve("auto", {"f32": F32, "bf16": OK}, "openvino", "cpu", CAPS_AMX)
+    assert p == "bf16" and "validated by export" in why and "99.89 %" in why
+
+
+@pytest.mark.parametrize("precisions,caps,backend,reason", [
+    ({"f32": F32, "bf16": OK}, CAPS_NONE, "openvino", "no native bf16 or f16 on this CPU (OpenVINO offers FP32, INT8"),
+    ({"f32": F32}, CAPS_AMX, "openvino", "bf16 not validated by export"),
+    ({"f32": F32, "bf16": {**OK, "allowed": False, "why": "labels equal on 99.10 % < 99.5 %"}}, CAPS_AMX,
+     "openvino", "bf16 refused by export: labels equal on 99.10 %"),
+    ({"f32": F32, "bf16": {**OK, "infer_ms_p50": 5.0}}, CAPS_AMX, "openvino", "no faster than f32"),
+    ({"f32": F32, "bf16": OK}, CAPS_AMX, "onnxruntime", "f32 on onnxruntime"),
+])
+def test_auto_falls_back_to_f32_and_says_why(precisions, caps, backend, reason):
+    p, why = resolve("auto", precisions, backend, "cpu", caps)
+    assert p == "f32" and why.startswith("auto: f32") and reason in why
+
+
+def test_explicit_precisions_run_as_asked_and_say_what_export_found():
+    assert resolve("f32", {}, "openvino", "cpu", CAPS_AMX) == ("f32", "asked for (engine.precision f32)")
+    assert "NOT validated" in resolve("bf16", {}, "openvino", "cpu", CAPS_AMX)[1]
+    assert "export allowed it" in resolve("bf16", {"bf16": OK}, "openvino", "cpu", CAPS_AMX)[1]
+    with pytest.raises(ConfigError, match="engine.precision"):
+        resolve("int8", {}, "openvino", "cpu", CAPS_AMX)
+
+
+def test_default_config_is_auto():
+    assert load_app_config().engine.precision == "auto"
+
+
+def test_auto_on_this_machine(tiny_model_dir, tmp_path):
+    """What runs here follows the rules: the tiny model has no validation record, so f32, and why."""
+    seg = load_segmenter(tiny_model_dir, backend="openvino", device="cpu", threads=1, precision="auto")
+    assert seg.precision == "f32" and seg.precision_why.startswith("auto: f32")
+    assert seg.backend._compiled.get_property("INFERENCE_NUM_THREADS") == 1          # explicit, not a default
+    assert str(seg.backend._compiled.get_property("INFERENCE_PRECISION_HINT")) in ("<Type: 'float32'>", "f32")
+    # a card that validated bf16: taken where the CPU has it natively, else f32 with that reason
+    d = shutil.copytree(tiny_model_dir, tmp_path / "m")
+    dataclasses.replace(ModelCard.load(d), precisions={"f32": F32, "bf16": OK}).save(d)
+    seg = load_segmenter(d, backend="openvino", device="cpu", threads=1, precision="auto")
+    if native("bf16", cpu_capabilities()):
+        assert seg.precision == "bf16"
+    else:
+        assert seg.precision == "f32" and "no native bf16" in seg.precision_why
+    ort = load_segmenter(d, backend="onnxruntime", device="cpu", threads=1, precision="auto")
+    assert ort.precision == "f32" and "onnxruntime" in ort.precision_why
+
+
+def test_export_validates_precisions_on_a_val_split(tmp_path, tiny_run_dir):
+    """Real export with --validate-precision: f32 figures always, each reduced precision measured where the
+    CPU has it natively (then judged by the thresholds), else recorded as not measured with the CPU's caps."""
+    from surgical_seg.apps.cli import main
+    from surgical_seg.evaluation.precision_check import compare_precision, _frames
+    from surgical_seg.data.classlist import ClassList
+    from surgical_seg.data.datasets import read_split
+    data = tmp_path / "data"
+    assert main(["synth", "--out", str(data), "--images", "30", "--seed", "4", "--size", "160x96"]) == 0
+    out = tmp_path / "model"
+    assert main(["export", str(tiny_run_dir), "--out", str(out), "--validate-precision", str(data)]) == 0
+    card = ModelCard.load(out)
+    assert card.precisions["f32"]["images"] == len(read_split(data, "val")) and card.precisions["f32"]["threads"] == 1
+    caps = cpu_capabilities()
+    for p in ("bf16", "f16"):
+        rec = card.precisions[p]
+        if native(p, caps):
+            assert rec["measured"] and rec["allowed"] == verdict(rec["agreement"], rec["miou_change"])[0]
+        else:
+            assert rec == {"measured": False, "allowed": False, "why": rec["why"]} and "not measured" in rec["why"]
+    # the comparison itself, f32 against f32: identical labels, no mIoU change, allowed
+    same = compare_precision(out, _frames(read_split(data, "val")), "f32", ClassList.for_dataset(data))
+    assert (same["agreement"], same["miou_change"], same["allowed"]) == (1.0, 0.0, True)
