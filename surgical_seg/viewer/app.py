@@ -243,6 +243,7 @@ class MainWindow(QMainWindow):
             if not source.live:
                 source = PlaybackSource(source)
             self.segmenter.reset()
+            self.segmenter.frame_labels = False        # small label maps: the painter scales the layer
             # without --stats only the HUD's window needs rows: 2 windows at 60 fps, not 5 minutes (~12 MB)
             window_s = self.cfg.viewer.stats_window_s
             rows = self.cfg.viewer.max_stats_rows if self.keep_frame_rows else int(window_s * 2 * 60)
@@ -562,7 +563,7 @@ class MainWindow(QMainWindow):
         stem = self.snapshot_dir / f"snap_{time.strftime('%Y%m%d_%H%M%S')}_{p.index:06d}"
         files = {"frame": p.frame, "overlay": self.overlaid(p)}
         if p.segmentation is not None:
-            labels = p.segmentation.labels
+            labels = p.segmentation.labels_at(p.frame.shape[1], p.frame.shape[0])
             files["mask"] = labels
             lut = np.zeros((256, 3), np.uint8)
             lut[: len(self.card.colors_rgb)] = np.array(self.card.colors_rgb, np.uint8)[:, ::-1]
@@ -663,8 +664,10 @@ def main(args) -> int:
     settings.model = model
     save_settings(settings)
     def new_session():                   # after a hung inference call: a fresh runtime session
-        return load_segmenter(e.model, backend=segmenter.backend_name, threads=e.threads, device=segmenter.device,
-                              smoothing=e.smoothing, precision=e.precision)
+        fresh = load_segmenter(e.model, backend=segmenter.backend_name, threads=e.threads, device=segmenter.device,
+                               smoothing=e.smoothing, precision=e.precision, upsample=e.upsample)
+        fresh.frame_labels = False
+        return fresh
 
     win = MainWindow(cfg, segmenter, None, record_dir=args.record, segmenter_factory=new_session,
                      keep_frame_rows=bool(getattr(args, "stats", None)))
