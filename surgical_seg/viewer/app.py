@@ -519,15 +519,16 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ recording, snapshots
     def _record_sink(self, packet: FramePacket) -> None:
-        rec = self.recorder                  # compositor thread: the overlay drawn in, then a non-blocking put
+        rec = self.recorder                  # compositor thread: a non-blocking put; the writer burns in
         if rec is not None:
-            rec.submit(packet, self.overlaid(packet))
+            annotator = self._annotator
+            rec.submit(packet, lambda: self.overlaid(packet, annotator))
 
-    def overlaid(self, p: FramePacket) -> np.ndarray:
+    def overlaid(self, p: FramePacket, annotator=False) -> np.ndarray:
         """The packet's picture with its overlay drawn in, for the recorder and snapshots. The viewer's
         pipeline does not burn in (the screen gets a layer): 4.9 ms per 720p frame, measured, that nobody
-        looked at unless recording."""
-        annotator = self._annotator
+        looked at unless recording; the recorder does it on its own (niced) thread."""
+        annotator = self._annotator if annotator is False else annotator
         if p.composited is None and p.segmentation is not None and annotator is not None:
             return annotator.annotate(p.frame, p.segmentation)
         return p.composited if p.composited is not None else p.frame
@@ -538,7 +539,8 @@ class MainWindow(QMainWindow):
             out = (self.record_dir or Path("recordings")) / time.strftime("rec_%Y%m%d_%H%M%S")
             try:
                 self.recorder = Recorder(out, fps=fps, queue_frames=self.cfg.recorder.queue_frames,
-                                         codec=self.cfg.recorder.codec).start()
+                                         codec=self.cfg.recorder.codec, threads=self.cfg.recorder.threads,
+                                         nice=self.cfg.recorder.nice).start()
             except SurgicalSegError as e:
                 self._error(str(e))
                 self.record_button.setChecked(False)
