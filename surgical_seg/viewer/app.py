@@ -49,6 +49,7 @@ from .latency import LatencyPanel
 from .layer import MaskLayer
 from .playback import PlaybackSource
 from .recorder import Recorder
+from .screen import screen_figures
 from .settings import load_settings, save_settings
 from .video import VideoWidget
 
@@ -624,6 +625,7 @@ class MainWindow(QMainWindow):
         rec = self.recorder or getattr(self, "last_recording", None)
         if rec is not None:
             extra["recorder"] = {"written": rec.written, "dropped": rec.dropped, "error": rec.error}
+        extra["screen"] = screen_figures(rows, self.freeze.fps, self.cfg.pipeline.stale_ms, recording=rec is not None)
         return self.stats.write(out_dir, **extra)[1]
 
     def closeEvent(self, event) -> None:  # noqa: N802
