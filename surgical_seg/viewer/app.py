@@ -19,6 +19,7 @@ import collections
 import dataclasses
 import gc
 import math
+import shlex
 import time
 from pathlib import Path
 
@@ -490,6 +491,7 @@ class MainWindow(QMainWindow):
         guarded = self.pipeline.segmenter if self.pipeline is not None else None
         if isinstance(guarded, GuardedSegmenter) and guarded.inner is not self.segmenter:
             self.segmenter = guarded.inner       # after a watchdog restart: let the abandoned session go
+            self.segmenter.frame_labels = False  # and paint its small label maps too
         w = self.stats.window() if self.stats is not None else None
         if w is not None:
             self.latency.refresh(w.fps_in, self.display_fps(), w.dropped, w.rows, w.t_s, w.e2e_ms, w.infer_ms,
@@ -612,21 +614,19 @@ class MainWindow(QMainWindow):
     def _save_settings(self) -> None:
         save_settings(self.settings, self.settings_path)
 
-    def write_stats(self, out_dir: str | Path) -> Path:
-        """frames.csv + summary.json of this run, plus display fps and the recorder's figures."""
+    def write_stats(self, out_dir: str | Path, **more) -> Path:
+        """frames.csv + summary.json of this run, plus display fps, the recorder's and the screen's figures."""
         rows = [r for r in self.stats.rows() if "display" in r.spans]
-        ends = sorted(r.spans["display"][1] for r in rows)
-        fps = (len(ends) - 1) / ((ends[-1] - ends[0]) / 1e9) if len(ends) > 1 else None
+        rec = self.recorder or getattr(self, "last_recording", None)
+        screen = screen_figures(rows, self.freeze.fps, self.cfg.pipeline.stale_ms, recording=rec is not None)
         extra = {"source": self.source_spec, "model": self.card.name, "backend": self.segmenter.backend_name,
-                 "precision": self.segmenter.precision,
-                 "frames_displayed": len(rows), "display_fps": fps,
+                 "precision": self.segmenter.precision, "frames_displayed": len(rows),
+                 "display_fps": screen["painted_fps"], "screen": screen,
                  "display_latency_ms": describe(r.latency_ms("display") for r in rows),
                  "paint_ms_last": self.video.last_paint_ms}
-        rec = self.recorder or getattr(self, "last_recording", None)
         if rec is not None:
             extra["recorder"] = {"written": rec.written, "dropped": rec.dropped, "error": rec.error}
-        extra["screen"] = screen_figures(rows, self.freeze.fps, self.cfg.pipeline.stale_ms, recording=rec is not None)
-        return self.stats.write(out_dir, **extra)[1]
+        return self.stats.write(out_dir, **extra, **more)[1]
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.poll_timer.stop()
@@ -668,10 +668,8 @@ def main(args) -> int:
     settings.model = model
     save_settings(settings)
     def new_session():                   # after a hung inference call: a fresh runtime session
-        fresh = load_segmenter(e.model, backend=segmenter.backend_name, threads=e.threads, device=segmenter.device,
-                               smoothing=e.smoothing, precision=e.precision, upsample=e.upsample)
-        fresh.frame_labels = False
-        return fresh
+        return load_segmenter(e.model, backend=segmenter.backend_name, threads=e.threads, device=segmenter.device,
+                              smoothing=e.smoothing, precision=e.precision, upsample=e.upsample)
 
     win = MainWindow(cfg, segmenter, None, record_dir=args.record, segmenter_factory=new_session,
                      keep_frame_rows=bool(getattr(args, "stats", None)))
@@ -694,7 +692,8 @@ def main(args) -> int:
                     result["rc"] = 1
             win.close()                 # stops the pipeline and flushes the recorder first
             if getattr(args, "stats", None) and win.stats is not None:
-                print(f"stats: {win.write_stats(args.stats)}")
+                argv = getattr(args, "argv", None)
+                print(f"stats: {win.write_stats(args.stats, command=shlex.join(['surgical-seg', *argv]) if argv else None)}")
             app.quit()
         QTimer.singleShot(int(args.quit_after * 1000), finish)
     app.exec()
