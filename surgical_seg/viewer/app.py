@@ -524,8 +524,7 @@ class MainWindow(QMainWindow):
     def _record_sink(self, packet: FramePacket) -> None:
         rec = self.recorder                  # compositor thread: a non-blocking put; the writer burns in
         if rec is not None:
-            annotator = self._annotator
-            rec.submit(packet, lambda: self.overlaid(packet, annotator))
+            rec.submit(packet, lambda a=self._annotator: self.overlaid(packet, a))
 
     def overlaid(self, p: FramePacket, annotator=False) -> np.ndarray:
         """The packet's picture with its overlay drawn in, for the recorder and snapshots. The viewer's
@@ -541,9 +540,7 @@ class MainWindow(QMainWindow):
             fps = self.pipeline.source.fps or 30.0
             out = (self.record_dir or Path("recordings")) / time.strftime("rec_%Y%m%d_%H%M%S")
             try:
-                self.recorder = Recorder(out, fps=fps, queue_frames=self.cfg.recorder.queue_frames,
-                                         codec=self.cfg.recorder.codec, threads=self.cfg.recorder.threads,
-                                         nice=self.cfg.recorder.nice).start()
+                self.recorder = Recorder(out, fps=fps, **dataclasses.asdict(self.cfg.recorder)).start()
             except SurgicalSegError as e:
                 self._error(str(e))
                 self.record_button.setChecked(False)
@@ -692,8 +689,7 @@ def main(args) -> int:
                     result["rc"] = 1
             win.close()                 # stops the pipeline and flushes the recorder first
             if getattr(args, "stats", None) and win.stats is not None:
-                argv = getattr(args, "argv", None)
-                print(f"stats: {win.write_stats(args.stats, command=shlex.join(['surgical-seg', *argv]) if argv else None)}")
+                print(f"stats: {win.write_stats(args.stats, command=shlex.join(['surgical-seg', *getattr(args, 'argv', [])]))}")
             app.quit()
         QTimer.singleShot(int(args.quit_after * 1000), finish)
     app.exec()
