@@ -69,6 +69,8 @@ class OverlayConfig:
 class RecorderConfig:
     queue_frames: int = 60          # bounded writer queue; overflow drops with a counter
     codec: str = "libx264"
+    threads: int = 1                # encoder threads per stream (x264's default, ~1.5 per core, adds threads, not speed)
+    nice: int = 15                  # Linux: the writer (and its encoders) this much nicer than normal: below the model
 
 
 @dataclass(frozen=True)
@@ -212,6 +214,8 @@ def _check_app(cfg: AppConfig, where: str) -> None:
         raise ConfigError(f"{where}: pipeline.align_ms must be >= 0 and below pipeline.stale_ms")
     if not 0 <= cfg.pipeline.model_nice <= 19:
         raise ConfigError(f"{where}: pipeline.model_nice must be 0..19, not {cfg.pipeline.model_nice!r}")
+    if not 0 <= cfg.recorder.nice <= 19 or cfg.recorder.threads < 0:
+        raise ConfigError(f"{where}: recorder.nice must be 0..19 and recorder.threads >= 0 (0 = the encoder's choice)")
     if cfg.engine.upsample not in ("nearest", "bilinear"):
         raise ConfigError(f"{where}: engine.upsample must be nearest or bilinear, not {cfg.engine.upsample!r}")
     if not 0.0 <= cfg.overlay.opacity <= 1.0:

@@ -17,7 +17,11 @@ STAGES = ("capture", "preprocess", "infer", "postprocess", "composite", "display
 
 @dataclass(frozen=True)
 class Segmentation:
-    """A model's answer for one frame: class ids at frame resolution + what they mean."""
+    """A model's answer for one frame: class ids + what they mean.
+
+    `labels` covers the whole frame, at frame resolution, or smaller where the engine was asked not to
+    resize (Segmenter.frame_labels = False: the live viewer, which paints the small map scaled). Who
+    needs frame size resizes nearest (`labels_at`)."""
     labels: np.ndarray                        # HxW uint8 class ids, 0 = background
     class_names: tuple[str, ...]
     colors_rgb: tuple[tuple[int, int, int], ...]
@@ -32,6 +36,13 @@ class Segmentation:
             raise ValueError(f"labels must be HxW uint8, got {self.labels.shape} {self.labels.dtype}")
         if len(self.colors_rgb) != len(self.class_names):
             raise ValueError("one colour per class")
+
+    def labels_at(self, width: int, height: int) -> np.ndarray:
+        """The label map at width x height (nearest: class ids are never blended); itself when it fits."""
+        if self.labels.shape == (height, width):
+            return self.labels
+        import cv2
+        return cv2.resize(self.labels, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
 
 
 @dataclass

@@ -41,3 +41,16 @@ def test_plot_axes_stay_fixed_while_data_scrolls(app):
     panel.refresh(30, 30, 0, rows, t, np.full(t.size, 40.0), np.full(t.size, 10.0), np.full(t.size, 1500.0))
     assert view.viewRange()[1] == pytest.approx([0, 2000])             # an old overlay stays on the chart
     assert panel.table.item(0, 2).text().strip() == "12.0"
+
+
+def test_overlay_age_heads_the_table_and_the_legend_is_outside_the_plot(app):
+    panel = LatencyPanel(budget_ms=150, window_s=10)
+    rows = [("capture", 1.0, 2.0, 3.0), ("infer", 10.0, 12.0, 13.0), ("video latency", 20.0, 30.0, 40.0),
+            ("overlay age", 33.0, 38.0, 45.0)]
+    t = np.arange(0, 10, 1 / 30)
+    panel.refresh(30, 30, 0, rows, t, np.full(t.size, 40.0), np.full(t.size, 10.0), np.full(t.size, 30.0))
+    names = [panel.table.item(r, 0).text() for r in range(panel.table.rowCount())]
+    assert names == ["overlay age", "video latency", "capture", "infer"]
+    assert panel.table.item(0, 2).text().strip() == "38.0"
+    assert panel.plot.getPlotItem().legend is None                      # nothing drawn over the curves
+    assert "overlay age" in panel.legend.text() and "infer" in panel.legend.text()

@@ -113,3 +113,25 @@ def test_kill_9_mid_recording_leaves_playable_files(tmp_path):
         times = decodable_times(out / name)
         assert len(complete) - 30 <= len(times) <= len(complete), (name, len(times), len(complete))
         assert all(b > a for a, b in zip(times, times[1:]))
+
+
+def test_a_drawn_overlay_is_drawn_on_the_writer_thread_which_runs_below_the_model(tmp_path):
+    """The live viewer hands a function: the burn-in costs the niced writer, not the compositor."""
+    from surgical_seg.realtime.priority import LINUX, START_NICE
+    rec = Recorder(tmp_path / "rec", fps=30, threads=1, nice=15).start()
+    seen = []
+
+    def draw(frame):
+        seen.append((threading.current_thread().name,
+                     os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) if LINUX else None))
+        return 255 - frame
+
+    t0 = 10_000_000_000
+    for i in range(5):
+        p = packet(i, t0 + i * 33_000_000)
+        assert rec.submit(p, lambda f=p.frame: draw(f))
+    assert rec.stop(timeout=30) and rec.error is None and rec.written == 5
+    assert [name for name, _ in seen] == ["recorder"] * 5
+    if LINUX:
+        assert {nice for _, nice in seen} == {min(19, START_NICE + 15)}
+    assert len(decodable_times(rec.paths[1])) == 5

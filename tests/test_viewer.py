@@ -116,12 +116,13 @@ def test_overlay_follows_toggles_and_opacity(qtbot, segmenter, clip_path):
     assert p.composited is None                         # not burnt into a picture: nothing is recording
     assert p.layer is not None and win.video._layer is p.layer     # the layer came built from the compositor
     k = main_class(p.segmentation.labels)
+    assert p.segmentation.labels.shape[0] < p.frame.shape[0]   # live: the label map stays small, the painter scales it
     assert k > 0, "the tiny model should label some foreground"
 
     # opacity 100 %: class pixels take the class colour exactly; background stays raw
     win.controls.opacity_slider.setValue(100)
     p = next_overlaid_after_change(qtbot, win)
-    labels, raw, out = p.segmentation.labels, p.frame, win.overlaid(p)
+    labels, raw, out = p.segmentation.labels_at(p.frame.shape[1], p.frame.shape[0]), p.frame, win.overlaid(p)
     k = main_class(labels)
     bgr = np.array(win.card.colors_rgb[k][::-1], np.uint8)
     assert (out[labels == k] == bgr).all()
@@ -148,7 +149,7 @@ def test_overlay_follows_toggles_and_opacity(qtbot, segmenter, clip_path):
     qtbot.keyClick(win, {1: Qt.Key.Key_1, 2: Qt.Key.Key_2, 3: Qt.Key.Key_3}[k])
     assert win.controls.choice().hidden_classes == (win.card.classes[k],)
     p = next_overlaid_after_change(qtbot, win)
-    labels, raw, out = p.segmentation.labels, p.frame, win.overlaid(p)
+    labels, raw, out = p.segmentation.labels_at(p.frame.shape[1], p.frame.shape[0]), p.frame, win.overlaid(p)
     assert (out[labels == k] == raw[labels == k]).all()
     others = (labels > 0) & (labels != k)
     if others.any():
@@ -290,7 +291,8 @@ def test_pause_step_seek_snapshot_theatre(qtbot, segmenter, clip_path, tmp_path)
     names = sorted(f.name.rsplit("_", 1)[-1] for f in files)
     assert names == ["color.png", "frame.png", "mask.png", "overlay.png"]
     mask = cv2.imread(str(next(f for f in files if f.name.endswith("_mask.png"))), cv2.IMREAD_UNCHANGED)
-    assert np.array_equal(mask, win.current.segmentation.labels)
+    cur = win.current
+    assert np.array_equal(mask, cur.segmentation.labels_at(cur.frame.shape[1], cur.frame.shape[0]))   # at frame size
     frame = cv2.imread(str(next(f for f in files if f.name.endswith("_frame.png"))))
     assert np.array_equal(frame, win.current.frame)
     overlay = cv2.imread(str(next(f for f in files if f.name.endswith("_overlay.png"))))

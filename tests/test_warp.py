@@ -72,3 +72,16 @@ def test_warp_keeps_the_masks_own_frame_and_time(scene):
 def test_frames_of_another_size_are_refused(scene):
     with pytest.raises(ValueError, match="one size"):
         MaskWarper().warp_labels(square_labels(0, 0), view(scene, 0, 0), view(scene, 0, 0)[:100])
+
+
+def test_a_small_label_map_is_warped_at_its_own_size(scene):
+    """The live viewer's masks stay near model resolution: the warp never makes a frame-size map."""
+    import cv2
+    a, b = view(scene, 0, 0), view(scene, 14, 6)
+    small = cv2.resize(square_labels(150, 80), (W // 3, H // 3), interpolation=cv2.INTER_NEAREST)
+    warper = MaskWarper()
+    out = warper.warp_labels(small, a, b)
+    assert out.shape == small.shape and warper.last_ms is not None and warper.last_ms > 0
+    expected = cv2.resize(square_labels(150 - 14, 80 - 6), (W // 3, H // 3), interpolation=cv2.INTER_NEAREST)
+    iou = lambda x, y: ((x > 0) & (y > 0)).sum() / ((x > 0) | (y > 0)).sum()   # noqa: E731
+    assert iou(out, expected) > 0.85 > iou(small, expected)

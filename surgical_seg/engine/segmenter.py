@@ -44,6 +44,9 @@ class Segmenter:
         self._ema_box: Letterbox | None = None
         self._names, self._colors = tuple(card.classes), tuple(card.colors_rgb)
         self.temperature, self.with_confidence = float(card.temperature), bool(confidence)
+        # False: labels stay at the size they were computed (the live viewer paints them scaled and
+        # resizes only what it records): no full-resolution resize on the model's thread
+        self.frame_labels = True
 
     @property
     def backend_name(self) -> str:
@@ -111,7 +114,7 @@ class Segmenter:
             full = probabilities_to_frame(probs, meta)
             if self.temperature != 1.0:
                 full = apply_temperature(full, self.temperature)
-        return Segmentation(labels=labels_to_frame(probs, meta, self.upsample), class_names=self._names,
+        return Segmentation(labels=labels_to_frame(probs, meta, self.upsample, self.frame_labels), class_names=self._names,
                             colors_rgb=self._colors, frame_index=frame_index, t_capture_ns=t_capture_ns,
                             probabilities=full, confidence=conf)
 

@@ -3,7 +3,8 @@
 The policy (DESIGN §1): a frame waits for its own mask until `align_ms` after its capture. Here
 inference (~10 ms) fits well inside a 33 ms frame, so on time the surgeon sees every frame with the
 mask computed from it. A mask that misses the deadline is replaced by the newest mask, moved onto
-the frame by optical flow (`warp`), or drawn as is; a mask older than `stale_ms` is not drawn at all.
+the frame by optical flow (`warp`, only while a warp's measured cost fits the frame budget:
+realtime/warp_gate.py), or drawn as is; a mask older than `stale_ms` is not drawn at all.
 Every composited frame records the choice as its `mask_source`:
 
     own     the frame's own mask
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..packet import FramePacket, Segmentation
+from .warp_gate import WarpGate
 
 MASK_SOURCES = ("own", "warped", "latest", "off")
 KEEP_MASKS = 8            # masks remembered (by frame index): a few frames of slack for the compositor
@@ -96,12 +98,15 @@ class Choice:
 class Aligner:
     """The policy above, for one live pipeline. `warper` is a surgical_seg.realtime.warp.MaskWarper or None."""
 
-    def __init__(self, history: MaskHistory, align_ms: float = 0.0, warper=None, stale_ms: float = 150.0) -> None:
+    def __init__(self, history: MaskHistory, align_ms: float = 0.0, warper=None, stale_ms: float = 150.0,
+                 gate: WarpGate | None = None) -> None:
         self.history, self.align_ms, self.warper, self.stale_ms = history, align_ms, warper, stale_ms
+        self.gate = gate if gate is not None else WarpGate()     # warp only when it fits the frame budget
 
     def choose(self, packet: FramePacket) -> Choice:
         """Blocks at most until align_ms after the frame's capture."""
         waited_s = (time.perf_counter_ns() - packet.t_capture_ns) / 1e9
+        self.gate.frame(packet.t_capture_ns)
         typical = self.history.typical_ms
         budget_s = self.align_ms / 1e3 if typical is None or typical <= self.align_ms else 0.0
         own = self.history.wait_own(packet.index, budget_s - waited_s)
@@ -114,8 +119,10 @@ class Aligner:
         age_ms = (time.perf_counter_ns() - seg.t_capture_ns) / 1e6
         if age_ms > self.stale_ms:
             return Choice(None, "off", f"stale ({age_ms:.0f} ms)")
-        if self.warper is not None and frame.shape == packet.frame.shape:
-            return Choice(self.warper.warp(seg, frame, packet.frame), "warped")
+        if self.warper is not None and frame.shape == packet.frame.shape and self.gate.allow():
+            warped = self.warper.warp(seg, frame, packet.frame)
+            self.gate.record(self.warper.last_ms)
+            return Choice(warped, "warped")
         return Choice(seg, "latest")
 
 

@@ -73,10 +73,13 @@ class MaskAnnotator:
 
     def annotate(self, frame: np.ndarray, segmentation: Segmentation | np.ndarray) -> np.ndarray:
         """A new BGR array: `frame` with the classes blended in. `frame` is not modified."""
-        labels = segmentation.labels if isinstance(segmentation, Segmentation) else segmentation
         h, w = frame.shape[:2]
-        if labels.shape != (h, w):                 # a mask from before a resolution change
-            labels = cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
+        if isinstance(segmentation, Segmentation):  # the live viewer's masks are small: burnt in at frame size
+            labels = segmentation.labels_at(w, h)
+        else:
+            labels = segmentation
+            if labels.shape != (h, w):             # a mask from before a resolution change
+                labels = cv2.resize(labels, (w, h), interpolation=cv2.INTER_NEAREST)
         labels = np.ascontiguousarray(labels)
         out = frame.copy()
         drawn = self.draw_mask(labels)

@@ -19,6 +19,7 @@ import collections
 import dataclasses
 import gc
 import math
+import shlex
 import time
 from pathlib import Path
 
@@ -49,6 +50,7 @@ from .latency import LatencyPanel
 from .layer import MaskLayer
 from .playback import PlaybackSource
 from .recorder import Recorder
+from .screen import screen_figures
 from .settings import load_settings, save_settings
 from .video import VideoWidget
 
@@ -243,6 +245,7 @@ class MainWindow(QMainWindow):
             if not source.live:
                 source = PlaybackSource(source)
             self.segmenter.reset()
+            self.segmenter.frame_labels = False        # small label maps: the painter scales the layer
             # without --stats only the HUD's window needs rows: 2 windows at 60 fps, not 5 minutes (~12 MB)
             window_s = self.cfg.viewer.stats_window_s
             rows = self.cfg.viewer.max_stats_rows if self.keep_frame_rows else int(window_s * 2 * 60)
@@ -488,6 +491,7 @@ class MainWindow(QMainWindow):
         guarded = self.pipeline.segmenter if self.pipeline is not None else None
         if isinstance(guarded, GuardedSegmenter) and guarded.inner is not self.segmenter:
             self.segmenter = guarded.inner       # after a watchdog restart: let the abandoned session go
+            self.segmenter.frame_labels = False  # and paint its small label maps too
         w = self.stats.window() if self.stats is not None else None
         if w is not None:
             self.latency.refresh(w.fps_in, self.display_fps(), w.dropped, w.rows, w.t_s, w.e2e_ms, w.infer_ms,
@@ -518,15 +522,15 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ recording, snapshots
     def _record_sink(self, packet: FramePacket) -> None:
-        rec = self.recorder                  # compositor thread: the overlay drawn in, then a non-blocking put
+        rec = self.recorder                  # compositor thread: a non-blocking put; the writer burns in
         if rec is not None:
-            rec.submit(packet, self.overlaid(packet))
+            rec.submit(packet, lambda a=self._annotator: self.overlaid(packet, a))
 
-    def overlaid(self, p: FramePacket) -> np.ndarray:
+    def overlaid(self, p: FramePacket, annotator=False) -> np.ndarray:
         """The packet's picture with its overlay drawn in, for the recorder and snapshots. The viewer's
         pipeline does not burn in (the screen gets a layer): 4.9 ms per 720p frame, measured, that nobody
-        looked at unless recording."""
-        annotator = self._annotator
+        looked at unless recording; the recorder does it on its own (niced) thread."""
+        annotator = self._annotator if annotator is False else annotator
         if p.composited is None and p.segmentation is not None and annotator is not None:
             return annotator.annotate(p.frame, p.segmentation)
         return p.composited if p.composited is not None else p.frame
@@ -536,8 +540,7 @@ class MainWindow(QMainWindow):
             fps = self.pipeline.source.fps or 30.0
             out = (self.record_dir or Path("recordings")) / time.strftime("rec_%Y%m%d_%H%M%S")
             try:
-                self.recorder = Recorder(out, fps=fps, queue_frames=self.cfg.recorder.queue_frames,
-                                         codec=self.cfg.recorder.codec).start()
+                self.recorder = Recorder(out, fps=fps, **dataclasses.asdict(self.cfg.recorder)).start()
             except SurgicalSegError as e:
                 self._error(str(e))
                 self.record_button.setChecked(False)
@@ -562,7 +565,7 @@ class MainWindow(QMainWindow):
         stem = self.snapshot_dir / f"snap_{time.strftime('%Y%m%d_%H%M%S')}_{p.index:06d}"
         files = {"frame": p.frame, "overlay": self.overlaid(p)}
         if p.segmentation is not None:
-            labels = p.segmentation.labels
+            labels = p.segmentation.labels_at(p.frame.shape[1], p.frame.shape[0])
             files["mask"] = labels
             lut = np.zeros((256, 3), np.uint8)
             lut[: len(self.card.colors_rgb)] = np.array(self.card.colors_rgb, np.uint8)[:, ::-1]
@@ -608,20 +611,19 @@ class MainWindow(QMainWindow):
     def _save_settings(self) -> None:
         save_settings(self.settings, self.settings_path)
 
-    def write_stats(self, out_dir: str | Path) -> Path:
-        """frames.csv + summary.json of this run, plus display fps and the recorder's figures."""
+    def write_stats(self, out_dir: str | Path, **more) -> Path:
+        """frames.csv + summary.json of this run, plus display fps, the recorder's and the screen's figures."""
         rows = [r for r in self.stats.rows() if "display" in r.spans]
-        ends = sorted(r.spans["display"][1] for r in rows)
-        fps = (len(ends) - 1) / ((ends[-1] - ends[0]) / 1e9) if len(ends) > 1 else None
+        rec = self.recorder or getattr(self, "last_recording", None)
+        screen = screen_figures(rows, self.freeze.fps, self.cfg.pipeline.stale_ms, recording=rec is not None)
         extra = {"source": self.source_spec, "model": self.card.name, "backend": self.segmenter.backend_name,
-                 "precision": self.segmenter.precision,
-                 "frames_displayed": len(rows), "display_fps": fps,
+                 "precision": self.segmenter.precision, "frames_displayed": len(rows),
+                 "display_fps": screen["painted_fps"], "screen": screen,
                  "display_latency_ms": describe(r.latency_ms("display") for r in rows),
                  "paint_ms_last": self.video.last_paint_ms}
-        rec = self.recorder or getattr(self, "last_recording", None)
         if rec is not None:
             extra["recorder"] = {"written": rec.written, "dropped": rec.dropped, "error": rec.error}
-        return self.stats.write(out_dir, **extra)[1]
+        return self.stats.write(out_dir, **extra, **more)[1]
 
     def closeEvent(self, event) -> None:  # noqa: N802
         self.poll_timer.stop()
@@ -664,7 +666,7 @@ def main(args) -> int:
     save_settings(settings)
     def new_session():                   # after a hung inference call: a fresh runtime session
         return load_segmenter(e.model, backend=segmenter.backend_name, threads=e.threads, device=segmenter.device,
-                              smoothing=e.smoothing, precision=e.precision)
+                              smoothing=e.smoothing, precision=e.precision, upsample=e.upsample)
 
     win = MainWindow(cfg, segmenter, None, record_dir=args.record, segmenter_factory=new_session,
                      keep_frame_rows=bool(getattr(args, "stats", None)))
@@ -687,7 +689,7 @@ def main(args) -> int:
                     result["rc"] = 1
             win.close()                 # stops the pipeline and flushes the recorder first
             if getattr(args, "stats", None) and win.stats is not None:
-                print(f"stats: {win.write_stats(args.stats)}")
+                print(f"stats: {win.write_stats(args.stats, command=shlex.join(['surgical-seg', *getattr(args, 'argv', [])]))}")
             app.quit()
         QTimer.singleShot(int(args.quit_after * 1000), finish)
     app.exec()

@@ -18,6 +18,8 @@ from PyQt6.QtWidgets import (QGraphicsItem, QGroupBox, QLabel, QTableWidget, QTa
                              QWidget)
 
 COLUMNS = ("stage (ms)", "p50", "p95", "p99")
+HEADLINE = ("overlay age", "video latency")     # shown first: what the surgeon sees, then the stages
+CURVES = (("overlay age", "#ff7ad9", 2), ("video latency", "#ffd23f", 2), ("infer", "#3fa7ff", 1))
 STAGE_ROWS = 8        # 6 stages + video latency + overlay age: the table is sized to show them all
 Y_CEILINGS_MS = (50, 100, 200, 500, 1000, 2000, 5000, 10000)
 
@@ -70,16 +72,14 @@ class LatencyPanel(QGroupBox):
         self.plot.setXRange(-window_s, 0.0, padding=0)
         self._set_y_top(y_ceiling(np.zeros(0), self.budget_ms))
         self.plot.setMinimumHeight(140)
-        self.plot.addLegend(offset=(5, 5))
-        self.e2e_curve = self.plot.plot(pen=pg.mkPen("#ffd23f", width=2), name="video latency",
-                                        connect="finite")
-        self.age_curve = self.plot.plot(pen=pg.mkPen("#ff7ad9", width=2), name="overlay age",
-                                        connect="finite")
-        self.infer_curve = self.plot.plot(pen=pg.mkPen("#3fa7ff", width=1), name="infer",
-                                          connect="finite")
+        # the legend is a line of text above the plot, not a box inside it: inside, it covered the curves
+        self.legend = QLabel(" · ".join(f'<span style="color:{c}">━ {n}</span>' for n, c, _ in CURVES))
+        curves = {n: self.plot.plot(pen=pg.mkPen(c, width=w), connect="finite") for n, c, w in CURVES}
+        self.age_curve, self.e2e_curve, self.infer_curve = (curves[n] for n, _, _ in CURVES)
         if budget_ms:
             self.plot.addItem(pg.InfiniteLine(pos=budget_ms, angle=0,
                                               pen=pg.mkPen("#ff5050", style=Qt.PenStyle.DashLine)))
+        lay.addWidget(self.legend)
         lay.addWidget(self.plot, 1)
 
     def set_model(self, model: str, backend: str) -> None:
@@ -91,7 +91,7 @@ class LatencyPanel(QGroupBox):
                 overlay_ms: np.ndarray | None = None) -> None:
         """rows: (stage, p50, p95, p99) in ms; t_s/e2e_ms: the plot's points (seconds, ms)."""
         self.rate_label.setText(f"fps in <b>{fps_in:.1f}</b> · out <b>{fps_out:.1f}</b> · dropped <b>{dropped}</b>")
-        rows = list(rows)
+        rows = headline_first(rows)
         new_rows = self.table.rowCount() != len(rows)
         if new_rows:
             self.table.setRowCount(len(rows))
@@ -123,4 +123,11 @@ class LatencyPanel(QGroupBox):
             self.plot.setYRange(0.0, top, padding=0)
 
 
-__all__ = ["LatencyPanel", "y_ceiling"]
+def headline_first(rows: Iterable[tuple]) -> list[tuple]:
+    """The table's rows with overlay age, then video latency, on top; the stages after, in their order."""
+    rows = list(rows)
+    top = [r for name in HEADLINE for r in rows if r[0] == name]
+    return top + [r for r in rows if r[0] not in HEADLINE]
+
+
+__all__ = ["LatencyPanel", "y_ceiling", "headline_first", "HEADLINE"]

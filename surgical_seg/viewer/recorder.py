@@ -18,6 +18,7 @@ import queue
 import threading
 from fractions import Fraction
 from pathlib import Path
+from typing import Callable
 
 import av
 import cv2
@@ -25,7 +26,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..packet import STAGES, FramePacket
-from ..realtime.priority import restore_thread_priority
+from ..realtime.priority import lower_thread_priority, restore_thread_priority
 
 CSV_COLUMNS = ("frame_index", "t_capture_ns", "pts_s", *(f"{s}_ms" for s in STAGES),
                "latency_ms", "overlay_off_reason")
@@ -46,7 +47,7 @@ def csv_row(packet: FramePacket) -> list:
 class _FragmentedMp4:
     """One H.264 fragmented MP4 fed with BGR frames stamped with their capture time."""
 
-    def __init__(self, path: Path, width: int, height: int, fps: float, codec: str) -> None:
+    def __init__(self, path: Path, width: int, height: int, fps: float, codec: str, threads: int = 1) -> None:
         self.container = av.open(str(path), "w", options={
             "movflags": "frag_keyframe+empty_moov+default_base_moof",
             "frag_duration": str(int(FRAGMENT_S * 1e6)),      # µs; cuts between keyframes too
@@ -58,6 +59,8 @@ class _FragmentedMp4:
         # zerolatency: no lookahead or B-frames, so a frame is in the file one fragment after capture;
         # a keyframe a second keeps seeking in a long recording cheap
         self.stream.options = {"preset": "ultrafast", "tune": "zerolatency", "g": str(max(1, round(fps)))}
+        if threads > 0:                 # 0: the encoder's own choice
+            self.stream.codec_context.thread_count = threads
         self.last_pts = -1
 
     def write(self, bgr: np.ndarray, t_ms: int) -> None:
@@ -79,10 +82,10 @@ class Recorder:
     """`start()`, `submit(packet)` from any thread (never blocks), `stop()` finishes and closes."""
 
     def __init__(self, out_dir: str | Path, fps: float = 30.0, queue_frames: int = 60,
-                 codec: str = "libx264") -> None:
+                 codec: str = "libx264", threads: int = 1, nice: int = 0) -> None:
         self.out_dir = Path(out_dir)
         self.fps = fps if fps and fps > 0 else 30.0
-        self.codec = codec
+        self.codec, self.threads, self.nice = codec, threads, nice
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_frames))
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -111,9 +114,11 @@ class Recorder:
         self._thread.start()
         return self
 
-    def submit(self, packet: FramePacket, overlaid: np.ndarray | None = None) -> bool:
+    def submit(self, packet: FramePacket, overlaid: np.ndarray | Callable[[], np.ndarray] | None = None) -> bool:
         """Queue the packet's raw + overlaid frame (`overlaid`, else packet.composited, else the raw frame);
-        False (and dropped += 1) if the writer is behind."""
+        False (and dropped += 1) if the writer is behind. `overlaid` may be a function that draws it: then
+        the writer's thread draws, not the caller's (the live viewer's compositor must not spend a
+        full-resolution burn-in per frame on the recording)."""
         if self._thread is None or self.error or self._stopping.is_set():
             return False
         if overlaid is None:
@@ -121,7 +126,7 @@ class Recorder:
         size = packet.frame.shape[1::-1]
         if self._size is None:
             self._size = size
-        if size != self._size or overlaid.shape != packet.frame.shape:
+        if size != self._size or (not callable(overlaid) and overlaid.shape != packet.frame.shape):
             self.dropped += 1            # a source change mid-recording: the files keep one size
             return False
         try:
@@ -155,6 +160,7 @@ class Recorder:
 
     def _run(self) -> None:
         restore_thread_priority()           # started from the UI thread (surgical_seg/realtime/priority.py)
+        lower_thread_priority(self.nice)    # and below the model: the video and its own masks win the CPU
         raw = over = None
         f = None
         try:
@@ -162,15 +168,15 @@ class Recorder:
                 frame, overlaid, row, t_capture_ns = item
                 if raw is None:
                     h, w = frame.shape[:2]
-                    raw = _FragmentedMp4(self.paths[0], w, h, self.fps, self.codec)
-                    over = _FragmentedMp4(self.paths[1], w, h, self.fps, self.codec)
+                    raw = _FragmentedMp4(self.paths[0], w, h, self.fps, self.codec, self.threads)
+                    over = _FragmentedMp4(self.paths[1], w, h, self.fps, self.codec, self.threads)
                     f = open(self.paths[2], "w", newline="")
                     writer = csv.writer(f)
                     writer.writerow(CSV_COLUMNS)
                     self._t0_ns = t_capture_ns
                 t_ms = (t_capture_ns - self._t0_ns) // 1_000_000
                 raw.write(frame, t_ms)
-                over.write(overlaid, t_ms)
+                over.write(overlaid() if callable(overlaid) else overlaid, t_ms)
                 writer.writerow(row)
                 f.flush()                # a crash keeps every row whose frames were encoded
                 self.written += 1

@@ -1,0 +1,51 @@
+"""What the surgeon's screen got: the figures of `view --stats`, from the frames that were painted.
+
+`bench` measures the pipeline; the screen is measured here, painting included (DESIGN §3: the two
+differed by a factor of several on the same machine). Every figure counts painted frames only:
+
+    painted_fps          painted frames per second, and its ratio to the source's frame rate
+    own_share            painted frames drawn with their own mask (mask_source "own")
+    overlay_age_ms       capture of the drawn mask's frame -> painted (the headline)
+    overlay_off_frames   painted frames without an overlay after the first mask came: nothing drawn,
+                         or a mask older than stale_ms at paint time (the paint-time gate hides it)
+    stages_p50_ms        each stage's median, display (painting) included
+
+`screen_figures` is written into summary.json under "screen"; scripts/update_docs.py renders it
+(figures:screen) from copies kept under docs/measured/.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable
+
+from ..packet import STAGES
+from ..realtime.align import MASK_SOURCES
+from ..realtime.stats import FrameRow, describe
+
+
+def screen_figures(rows: Iterable[FrameRow], source_fps: float | None, stale_ms: float,
+                   recording: bool = False) -> dict[str, Any]:
+    painted = sorted((r for r in rows if "display" in r.spans), key=lambda r: r.spans["display"][1])
+    ends = [r.spans["display"][1] for r in painted]
+    fps = (len(ends) - 1) / ((ends[-1] - ends[0]) / 1e9) if len(ends) > 1 and ends[-1] > ends[0] else None
+    first = next((i for i, r in enumerate(painted) if r.mask_source not in (None, "off")), len(painted))
+    after = painted[first:]
+    ages = [r.overlay_age_ms() for r in painted]
+    off = sum(1 for r in after if r.mask_source == "off" or (r.overlay_age_ms() or 0.0) > stale_ms)
+    n = max(1, len(painted))
+    return {
+        "painted": len(painted),
+        "painted_fps": fps,
+        "source_fps": source_fps,
+        "painted_over_source": fps / source_fps if fps and source_fps else None,
+        "own_share": sum(r.mask_source == "own" for r in painted) / n,
+        "mask_source": {k: sum(r.mask_source == k for r in painted) for k in MASK_SOURCES},
+        "overlay_age_ms": describe(a for a in ages if a is not None),
+        "overlay_off_frames": off,
+        "stages_p50_ms": {s: describe(r.stage_ms(s) for r in painted)["p50"] for s in STAGES},
+        "recording": recording,
+        "load_avg_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+    }
+
+
+__all__ = ["screen_figures"]

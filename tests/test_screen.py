@@ -1,0 +1,52 @@
+"""viewer/screen.py: the screen's figures count painted frames only; update_docs renders them."""
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from surgical_seg.realtime.stats import FrameRow
+from surgical_seg.viewer.screen import screen_figures
+
+ROOT = Path(__file__).resolve().parent.parent
+MS = 1_000_000
+
+
+def row(i, source, mask_lag_frames=0, painted=True):
+    t = i * 33 * MS
+    r = FrameRow(i, t, mask_source=source)
+    r.spans["composite"] = (t + 5 * MS, t + 6 * MS)
+    r.spans["infer"] = (t + 1 * MS, t + 4 * MS)
+    if painted:
+        r.spans["display"] = (t + 10 * MS, t + 12 * MS)
+    if source != "off":
+        r.mask_t_capture_ns = t - mask_lag_frames * 33 * MS
+    return r
+
+
+def test_figures_count_painted_frames_and_overlay_off_after_the_first_mask():
+    rows = ([row(0, "off"), row(1, "off")] + [row(i, "own") for i in range(2, 92)]
+            + [row(92, "latest", 1), row(93, "off"), row(94, "own", painted=False),
+               row(95, "latest", 6)])
+    s = screen_figures(rows, 30.0, stale_ms=150.0, recording=True)
+    assert s["painted"] == 95 and s["mask_source"] == {"own": 90, "warped": 0, "latest": 2, "off": 3}
+    assert s["own_share"] == pytest.approx(90 / 95)
+    assert s["overlay_off_frames"] == 2                 # frame 93 (off) and 95 (older than stale_ms at paint)
+    assert s["painted_fps"] == pytest.approx(30.0, rel=0.05) and s["painted_over_source"] == pytest.approx(1.0, rel=0.05)
+    assert s["overlay_age_ms"]["p50"] == pytest.approx(12.0) and s["overlay_age_ms"]["max"] == pytest.approx(210.0)
+    assert s["stages_p50_ms"]["display"] == pytest.approx(2.0) and s["stages_p50_ms"]["infer"] == pytest.approx(3.0)
+    assert s["recording"] is True
+
+
+def test_update_docs_renders_the_screen_block(tmp_path):
+    spec = importlib.util.spec_from_file_location("update_docs", ROOT / "scripts" / "update_docs.py")
+    ud = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ud)
+    s = screen_figures([row(i, "own") for i in range(60)], 30.0, 150.0)
+    s["load_avg_1min"] = 0.4
+    (tmp_path / "screen_a.json").write_text(json.dumps({"screen": s}))
+    table = ud.render_screen(files=str(tmp_path / "screen_a.json"))
+    assert table.splitlines()[0].startswith("| run | source fps | recording |")
+    assert "| screen_a | 30 | no | 0.4 |" in table and "/ **12.0** |" in table and "| 100 |" in table
