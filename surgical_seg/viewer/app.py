@@ -19,6 +19,7 @@ import collections
 import dataclasses
 import gc
 import math
+import sys
 import time
 from pathlib import Path
 
@@ -49,6 +50,8 @@ from .latency import LatencyPanel
 from .layer import MaskLayer
 from .playback import PlaybackSource
 from .recorder import Recorder
+from .recording import folder_name
+from .remembered import model_key, pick_model, source_available, source_key
 from .settings import load_settings, save_settings
 from .video import VideoWidget
 
@@ -210,6 +213,9 @@ class MainWindow(QMainWindow):
             act = QAction(text, self)
             act.triggered.connect(slot)
             menu.addAction(act)
+        if self.settings.source and not source_available(self.settings.source):
+            self.status_label.setText(f"remembered source {self.settings.source!r} is gone; choose another")
+            self.settings.source = ""
         if self.settings.source:
             act = QAction(f"&Last: {self.settings.source}", self)
             act.triggered.connect(lambda: self.open_source(self.settings.source))
@@ -277,7 +283,7 @@ class MainWindow(QMainWindow):
             self.play_bar.setVisible(isinstance(source, PlaybackSource))
             self.play_button.setText("Pause")
             self.source_label.setText(f"source: {source.describe()}")
-            self.settings.source = str(spec)
+            self.settings.source = source_key(str(spec))
             self._save_settings()
             if self.record_button.isChecked():
                 self.set_recording(True)
@@ -501,7 +507,8 @@ class MainWindow(QMainWindow):
         extra = ""
         if self._annotator is None and reason is None:
             extra = "overlay hidden [O]"
-        if self.recorder is not None:
+        alarms = self._alarms()
+        if self.recorder is not None and not self.recorder.failed:
             extra = (extra + " REC").strip()
         share = overlay_low_share(self._annotator, self.current.segmentation if self.current else None)
         if share is not None:
@@ -514,7 +521,13 @@ class MainWindow(QMainWindow):
             self._hud_times = (named.get("video latency", (None, None))[1], named.get("overlay age", (None, None))[1])
         e2e, age = getattr(self, "_hud_times", (None, None))
         fps = self.display_fps()
-        self.hud.show_state(fps, e2e if fps > 0 else None, reason, extra, overlay_age_ms=age if fps > 0 else None)
+        self.hud.show_state(fps, e2e if fps > 0 else None, reason, extra, overlay_age_ms=age if fps > 0 else None,
+                            alarms=alarms)
+
+    def _alarms(self) -> tuple[str, ...]:
+        """Red HUD lines that are not about the overlay: a failed recording, the privacy gate."""
+        rec = self.recorder
+        return (f"REC FAILED — {rec.failed}",) if rec is not None and rec.failed else ()
 
     # ------------------------------------------------------------------ recording, snapshots
     def _record_sink(self, packet: FramePacket) -> None:
@@ -534,7 +547,7 @@ class MainWindow(QMainWindow):
     def set_recording(self, on: bool, keep_button: bool = False) -> None:
         if on and self.recorder is None and self.pipeline is not None:
             fps = self.pipeline.source.fps or 30.0
-            out = (self.record_dir or Path("recordings")) / time.strftime("rec_%Y%m%d_%H%M%S")
+            out = (self.record_dir or Path("recordings")) / folder_name(self.cfg.recorder.folder_pattern)
             try:
                 self.recorder = Recorder(out, fps=fps, queue_frames=self.cfg.recorder.queue_frames,
                                          codec=self.cfg.recorder.codec).start()
@@ -651,7 +664,9 @@ def main(args) -> int:
         raise ConfigError("--quit-after must be > 0 seconds")
     cfg = load_app_config(args.config)
     settings = load_settings()
-    model = args.model or settings.model or cfg.engine.model
+    model, notice = pick_model(args.model, settings.model, cfg.engine.model)
+    if notice:
+        print(f"note: {notice}", file=sys.stderr)
     cfg = replace_section(cfg, "engine", model=model, backend=args.backend, precision=args.precision,
                           device=getattr(args, "device", None))
     e = cfg.engine
@@ -660,7 +675,7 @@ def main(args) -> int:
     source = args.source if args.source is not None else sample_source()
 
     app = QApplication.instance() or QApplication([])
-    settings.model = model
+    settings.model = model_key(model)
     save_settings(settings)
     def new_session():                   # after a hung inference call: a fresh runtime session
         return load_segmenter(e.model, backend=segmenter.backend_name, threads=e.threads, device=segmenter.device,

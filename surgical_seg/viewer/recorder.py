@@ -26,6 +26,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..packet import STAGES, FramePacket
 from ..realtime.priority import restore_thread_priority
+from .recording import PRIVATE_MUX_OPTIONS, failure_reason, strip_tags
 
 CSV_COLUMNS = ("frame_index", "t_capture_ns", "pts_s", *(f"{s}_ms" for s in STAGES),
                "latency_ms", "overlay_off_reason")
@@ -50,8 +51,10 @@ class _FragmentedMp4:
         self.container = av.open(str(path), "w", options={
             "movflags": "frag_keyframe+empty_moov+default_base_moof",
             "frag_duration": str(int(FRAGMENT_S * 1e6)),      # µs; cuts between keyframes too
-            "flush_packets": "1"})                              # each fragment reaches the OS at once
+            "flush_packets": "1",                               # each fragment reaches the OS at once
+            **PRIVATE_MUX_OPTIONS})                             # no creation time, no encoder tag
         self.stream = self.container.add_stream(codec, rate=Fraction(round(fps * 1000), 1000))
+        strip_tags(self.container, self.stream)
         self.stream.width, self.stream.height = width - width % 2, height - height % 2   # yuv420p
         self.stream.pix_fmt = "yuv420p"
         self.stream.codec_context.time_base = TIME_BASE
@@ -91,6 +94,7 @@ class Recorder:
         self.written = 0
         self.dropped = 0
         self.error: str | None = None
+        self.failed: str | None = None      # the error in a few words for the HUD: "disk full", ...
 
     @property
     def paths(self) -> tuple[Path, Path, Path]:
@@ -176,6 +180,7 @@ class Recorder:
                 self.written += 1
         except Exception as e:           # disk full, encoder error: say so in the UI, stop recording
             self.error = f"{type(e).__name__}: {e}"
+            self.failed = failure_reason(e)
         finally:
             for closer in (raw, over):
                 if closer is not None:
@@ -183,12 +188,17 @@ class Recorder:
                         closer.close()
                     except Exception as e:
                         self.error = self.error or f"{type(e).__name__}: {e}"
+                        self.failed = self.failed or failure_reason(e)
             if f is not None:
-                f.close()
+                try:
+                    f.close()
+                except OSError as e:         # the CSV's last flush on a full disk
+                    self.error = self.error or f"{type(e).__name__}: {e}"
+                    self.failed = self.failed or failure_reason(e)
 
     def status(self) -> str:
         if self.error:
-            return f"REC error: {self.error}"
+            return f"REC FAILED — {self.failed or 'error'}: {self.error}"
         text = f"REC {self.written} frames" + (" (finishing)" if self._stopping.is_set() and self.running else "")
         return text + (f", {self.dropped} dropped (disk too slow)" if self.dropped else "")
 
