@@ -68,7 +68,7 @@ def cmd_synth(a: argparse.Namespace) -> int:
         return 0
     if a.video:
         n = synth.write_video(a.video, seconds=a.seconds, fps=a.fps, size=a.size or (1280, 720),
-                              seed=a.seed, labels_dir=a.labels_dir, motion=a.motion)
+                              seed=a.seed, labels_dir=a.labels_dir, motion=a.motion, out_of_body=a.out_of_body)
         print(f"wrote {a.video} ({n} frames)")
     else:
         if not a.out:
@@ -221,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seconds", type=float, default=5.0, help="with --video: clip length in seconds")
     s.add_argument("--fps", type=float, default=30.0, help="with --video: frames per second")
     s.add_argument("--labels-dir", help="with --video: also write per-frame label PNGs")
+    s.add_argument("--out-of-body", metavar="SPEC",
+                   help="with --video: withdraw the scope at START:SECONDS,... (e.g. 2:1.5,6:2): cannula going dark, "
+                        "then a theatre stand-in; per-frame in/out truth in VIDEO.oob.csv")
     s.add_argument("--readers", metavar="DATA",
                    help="instead: synthetic readers of DATA's labels to OUT/<profile>/labels (a reader study "
                         "without surgeons: boundaries a few px off, small regions missed, ligament/disc confused)")
