@@ -175,7 +175,7 @@ def cmd_predict(a: argparse.Namespace) -> int:
     totals = predict.run_predict(a.sources, a.model, a.out, every=a.every, fps=a.fps, labelstudio=a.labelstudio,
                                  select=k, workers=a.workers, ray=a.ray, backend=a.backend, threads=a.threads,
                                  max_frames=a.frames, ls_document_root=a.ls_document_root,
-                                 ls_url_prefix=a.ls_url_prefix)
+                                 ls_url_prefix=a.ls_url_prefix, privacy=False if a.no_privacy_gate else None)
     print((Path(a.out) / "summary.md").read_text())
     print(f"wrote {totals['written']} frames to {a.out} (+ classes.yml, predictions.csv, summary.md/csv/png)"
           + (f"; Label Studio tasks {totals['labelstudio']} (model_version {totals['model_version']})"
@@ -352,6 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--frames", type=int, help="read at most this many frames per video")
     s.add_argument("--ls-document-root", help="Label Studio local-files document root (default: OUT's parent)")
     s.add_argument("--ls-url-prefix", help="instead: frames served at this URL prefix (e.g. http://host:8081/images)")
+    s.add_argument("--no-privacy-gate", action="store_true",
+                   help="write out-of-body frames too (default: the privacy gate keeps frames outside the body out "
+                        "of images/, labels/ and the tasks; configs/app.yml privacy:)")
     s.set_defaults(func=cmd_predict)
 
     s = sub.add_parser("view", help="the theatre viewer")

@@ -50,6 +50,7 @@ from .latency import LatencyPanel
 from .layer import MaskLayer
 from .playback import PlaybackSource
 from .recorder import Recorder
+from .privacy_view import privacy_alarm, screen_frame, snapshot_allowed, viewer_gate
 from .recording import folder_name
 from .remembered import model_key, pick_model, source_available, source_key
 from .settings import load_settings, save_settings
@@ -257,7 +258,8 @@ class MainWindow(QMainWindow):
                             stale_ms=self.cfg.pipeline.stale_ms, align_ms=self.cfg.pipeline.align_ms,
                             warp=self.cfg.pipeline.warp, stats=stats, sinks=[self._record_sink],
                             watchdog=stall_bounds(self.cfg), segmenter_factory=self.segmenter_factory,
-                            model_nice=self.cfg.pipeline.model_nice, burn_in=False)
+                            model_nice=self.cfg.pipeline.model_nice, burn_in=False,
+                            privacy=viewer_gate(self.cfg))
             pipe.set_annotator(self._annotator, self._layer_builder())   # the first frames get their layer too
             pipe.start()
             return pipe
@@ -416,7 +418,7 @@ class MainWindow(QMainWindow):
                 self.freeze.new_frame()
                 self.freeze_timer.start(math.floor(self.freeze.threshold_ms) + 1)
                 self.current = packet
-                self.video.set_frame(packet.frame, packet)        # raw: the overlay is a separate layer
+                self.video.set_frame(screen_frame(packet, self.cfg), packet)   # raw: the overlay is a separate layer
                 drawn = packet.overlay_off_reason is None and self.layer_maker is not None
                 self.video.set_layer(packet.layer if drawn else None)      # built on the compositor thread
                 if self.source_state == "source lost":
@@ -527,7 +529,8 @@ class MainWindow(QMainWindow):
     def _alarms(self) -> tuple[str, ...]:
         """Red HUD lines that are not about the overlay: a failed recording, the privacy gate."""
         rec = self.recorder
-        return (f"REC FAILED — {rec.failed}",) if rec is not None and rec.failed else ()
+        alarms = (f"REC FAILED — {rec.failed}",) if rec is not None and rec.failed else ()
+        return alarms + privacy_alarm(self.pipeline)
 
     # ------------------------------------------------------------------ recording, snapshots
     def _record_sink(self, packet: FramePacket) -> None:
@@ -582,7 +585,11 @@ class MainWindow(QMainWindow):
             files["mask_color"] = lut[labels]
         out = [Path(f"{stem}_{name}.png") for name in files]
 
+        gate = self.pipeline.privacy if self.pipeline is not None else None
+
         def write() -> None:                     # PNG encoding of 4 pictures: tens of ms, off the UI thread
+            if not snapshot_allowed(gate, p.index):          # out of the body (or undecided): nothing written
+                raise OSError(f"frame {p.index} out of body: not saved")
             for path, img in zip(out, files.values()):
                 if not cv2.imwrite(str(path), img):
                     raise OSError(f"cannot write {path}")

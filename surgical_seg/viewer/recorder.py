@@ -29,7 +29,7 @@ from ..realtime.priority import restore_thread_priority
 from .recording import PRIVATE_MUX_OPTIONS, failure_reason, strip_tags
 
 CSV_COLUMNS = ("frame_index", "t_capture_ns", "pts_s", *(f"{s}_ms" for s in STAGES),
-               "latency_ms", "overlay_off_reason")
+               "latency_ms", "overlay_off_reason", "privacy", "oob_score")
 RAW_NAME, OVERLAY_NAME, CSV_NAME = "raw.mp4", "overlay.mp4", "frames.csv"
 FRAGMENT_S = 0.5                    # at most this much video is lost when the process dies
 TIME_BASE = Fraction(1, 1000)       # frame pts in ms of capture time
@@ -41,7 +41,8 @@ def csv_row(packet: FramePacket) -> list:
     latency = packet.latency_ms("display") or packet.latency_ms("composite")
     fmt = (lambda v: "" if v is None else f"{v:.3f}")
     return [packet.index, packet.t_capture_ns, "" if packet.pts_s is None else f"{packet.pts_s:.4f}",
-            *(fmt(v) for v in stages), fmt(latency), packet.overlay_off_reason or ""]
+            *(fmt(v) for v in stages), fmt(latency), packet.overlay_off_reason or "", packet.privacy or "",
+            "" if packet.oob_score is None else f"{packet.oob_score:.4f}"]
 
 
 class _FragmentedMp4:
