@@ -207,6 +207,49 @@ def withdrawn(bgr: np.ndarray, labels: np.ndarray, t: float, schedule: list[tupl
     return theatre_view(_CANVASES[key], t, (w, h), seed * 100 + k), blank
 
 
+def photo_canvas(photo: str | Path, size: tuple[int, int]) -> np.ndarray:
+    """A photograph stretched to cover a canvas of `size` (the scope pans over it like over the theatre)."""
+    img = cv2.imread(str(photo))
+    if img is None:
+        raise ConfigError(f"{photo}: not an image")
+    return cv2.resize(img, size, interpolation=cv2.INTER_AREA if img.shape[1] > size[0] else cv2.INTER_CUBIC)
+
+
+def write_heldout_clip(src: str | Path, out: str | Path, spec: str, photos: list[Path], fps: float = 30.0) -> Path:
+    """`src` (an in-body clip) with the scope withdrawn on `spec`, the withdrawals filmed over real
+    photographs (`photos`, one per withdrawal in turn): out-of-body content the project never generated.
+    Truth in <out>.oob.csv."""
+    import av
+    from fractions import Fraction
+    schedule = parse_schedule(spec)
+    if not photos:
+        raise ConfigError("held-out clip: no photographs found")
+    outs: list[int] = []
+    canvases: dict[int, np.ndarray] = {}
+    with av.open(str(src)) as inp, av.open(str(out), "w") as dst:
+        stream = dst.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        vs = inp.streams.video[0]
+        stream.width, stream.height, stream.pix_fmt = vs.width, vs.height, "yuv420p"
+        stream.options = {"crf": "20", "preset": "veryfast"}
+        for i, frame in enumerate(inp.decode(video=0)):
+            bgr = frame.to_ndarray(format="bgr24")
+            h, w = bgr.shape[:2]
+            where, darkness, k = phase(i / fps, schedule)
+            outs.append(0 if where == "in" else 1)
+            if where == "dark":
+                bgr = cannula(bgr, darkness)
+            elif where == "theatre":
+                if k not in canvases:
+                    canvases[k] = photo_canvas(photos[k % len(photos)], (int(w * 1.6), int(h * 1.6)))
+                bgr = theatre_view(canvases[k], i / fps, (w, h), 1000 + k)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(bgr, format="bgr24")):
+                dst.mux(packet)
+        for packet in stream.encode():
+            dst.mux(packet)
+    write_truth(truth_path(out), outs)
+    return Path(out)
+
+
 def write_truth(path: str | Path, outs: list[int]) -> Path:
     """`frame,out` per frame (1 = out of the body)."""
     path = Path(path)
@@ -255,4 +298,4 @@ def held_out_photos(roots: tuple[str, ...] = (), min_side: int = 200) -> list[Pa
 
 
 __all__ = ["parse_schedule", "phase", "cannula", "theatre_canvas", "theatre_view", "write_truth", "read_truth",
-           "truth_path", "held_out_photos", "withdrawn", "DARK_S"]
+           "truth_path", "held_out_photos", "withdrawn", "write_heldout_clip", "photo_canvas", "DARK_S"]

@@ -64,9 +64,10 @@ def gate_dir(name_or_dir: str | Path) -> Path:
 
 
 def thumbnail(frame: np.ndarray, size: int = SIZE) -> np.ndarray:
-    """The whole BGR frame as size x size (strided first: ~0.1 ms at 1080p, not a full-frame resize)."""
+    """The whole BGR frame as size x size: every step-th pixel (at least `size` rows left), then an area
+    resize (0.12 ms of thread CPU at 1080p here, against 0.4 ms with twice the rows)."""
     h, w = frame.shape[:2]
-    step = max(1, min(h, w) // (2 * size))
+    step = max(1, min(h, w) // size)
     return cv2.resize(frame[::step, ::step], (size, size), interpolation=cv2.INTER_AREA)
 
 
