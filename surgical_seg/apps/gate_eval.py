@@ -21,8 +21,10 @@ BEFORE_LEAVING, AFTER_RETURNING = 15, 30
 
 
 def away_from_transitions(truth: np.ndarray) -> np.ndarray:
-    """In-body frames not within 15 frames before leaving or 30 after returning."""
+    """In-body frames not within 15 frames before leaving or 30 after returning (the clip's start counts
+    as a return: the gate starts out of the body and waits in_body_ms, fail closed)."""
     keep = truth == 0
+    keep[:AFTER_RETURNING] = False
     for i in np.flatnonzero(np.diff(truth.astype(int)) != 0):
         if truth[i] == 0:                       # i is the last in-body frame before leaving
             keep[max(0, i + 1 - BEFORE_LEAVING):i + 1] = False

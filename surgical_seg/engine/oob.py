@@ -26,7 +26,7 @@ from ..modelcard import WEIGHTS_ROOT, file_sha256
 GATE_CARD = "gate.yml"
 GATE_ONNX = "model.onnx"
 SIZE = 64
-FEATURES = ("corner_luma", "mean_luma", "bright_share", "mean_saturation")
+FEATURES = ("corner_luma", "mean_luma", "bright_share")    # rules: each one-sided (high = theatre)
 
 
 @dataclass(frozen=True)
@@ -72,13 +72,12 @@ def thumbnail(frame: np.ndarray, size: int = SIZE) -> np.ndarray:
 
 
 def features(thumb: np.ndarray) -> dict[str, float]:
-    """Cheap statistics of a thumbnail: corner brightness (the scope circle), brightness, glare, colour."""
+    """Cheap statistics of a thumbnail: corner brightness (the scope circle), brightness, glare."""
     luma = cv2.cvtColor(thumb, cv2.COLOR_BGR2GRAY).astype(np.float32)
     k = max(2, thumb.shape[0] // 8)
     corners = np.concatenate([luma[:k, :k].ravel(), luma[:k, -k:].ravel(), luma[-k:, :k].ravel(), luma[-k:, -k:].ravel()])
-    sat = cv2.cvtColor(thumb, cv2.COLOR_BGR2HSV)[..., 1]
     return {"corner_luma": float(corners.mean()), "mean_luma": float(luma.mean()),
-            "bright_share": float((luma > 235).mean()), "mean_saturation": float(sat.mean())}
+            "bright_share": float((luma > 235).mean())}
 
 
 def rule_trigger(feats: dict[str, float], ranges: dict) -> str | None:
