@@ -206,3 +206,21 @@ def test_viewer_fails_closed_without_a_gate_model_and_the_live_view_goes_on(qtbo
     assert {r["privacy"] for r in rows} == {"out"}
     with av.open(str(rec.paths[0])) as c:
         assert all(_is_blank(f.to_ndarray(format="bgr24")) for f in c.decode(video=0))
+
+
+def test_screen_blanks_only_when_asked_and_snapshots_wait_for_an_in_body_verdict():
+    from surgical_seg.viewer.privacy_view import screen_frame, snapshot_allowed
+    frame = np.full((72, 128, 3), 90, np.uint8)
+    p = FramePacket(3, frame, 0)
+    p.overlay_off_reason = "out of body"
+    assert screen_frame(p, AppConfig()) is frame                           # the surgeon keeps the picture
+    teaching = AppConfig(privacy=PrivacyConfig(blank_screen=True))
+    assert screen_frame(p, teaching) is blank_like(frame)
+    gate = PrivacyGate(ByBrightness(), in_body_ms=0, writer_delay_ms=0, score_timeout_ms=5000).start()
+    try:
+        _feed(gate, [40, 40, 200, 40])
+        assert snapshot_allowed(gate, 1) and not snapshot_allowed(gate, 2)
+        assert not snapshot_allowed(gate, 99, cfg_wait_s=0.05)             # never decided: not written
+    finally:
+        gate.stop()
+    assert snapshot_allowed(None, 5)                                       # gate off (privacy.enabled false)
