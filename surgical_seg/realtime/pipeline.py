@@ -12,6 +12,9 @@ Public API (stable; the viewer codes against it)
     pipe.events() -> list[Event]      # drain source + pipeline events (never blocks)
     Pipeline(..., burn_in=False)      # the viewer: packet.composited stays None where a mask is drawn
                                       # (it paints packet.layer; burns in only what it records)
+    Pipeline(..., privacy=gate)       # surgical_seg.realtime.privacy: every sink gets packets through the gate
+                                      # (decided, blanked when out of the body, writer_delay_ms late); no
+                                      # segmentation while the gate says out of the body
     pipe.set_annotator(annotator | None, layer=None)  # restyle from the UI thread; None = overlay off by
                                       # the user; layer(seg) -> packet.layer, the viewer's paint layer,
                                       # built here on the compositor thread so the UI thread only paints
