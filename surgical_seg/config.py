@@ -74,7 +74,8 @@ class RecorderConfig:
 @dataclass(frozen=True)
 class PrivacyConfig:
     enabled: bool = True            # the in-body gate before every sink (recorder, snapshots, predict, streams)
-    model: str = "oob_gate"         # the gate's classifier (weights/<model>, model.yml + model.onnx)
+    model: str = "oob_gate"         # the gate's classifier (weights/<model>: gate.yml + model.onnx)
+    runtime: str = "onnxruntime"    # onnxruntime | openvino: what runs it (one thread)
     threshold: float = 0.5          # out-of-body probability at or above which a frame is out of the body
     in_body_ms: float = 500.0       # back in only after this long of in-body frames (out at once)
     writer_delay_ms: float = 500.0  # sinks get a frame this late, so frames just before a withdrawal are blanked too
@@ -252,6 +253,8 @@ def _check_privacy(cfg: AppConfig, where: str) -> None:
         raise ConfigError(f"{where}: recorder.folder_pattern must be a plain folder name pattern "
                           f"(strftime codes, no '/' or '..'), not {pattern!r}")
     p = cfg.privacy
+    if p.runtime not in ("onnxruntime", "openvino"):
+        raise ConfigError(f"{where}: privacy.runtime must be onnxruntime or openvino, not {p.runtime!r}")
     if not 0.0 < p.threshold < 1.0 or p.in_body_ms < 0 or p.writer_delay_ms < 0 or p.score_timeout_ms <= 0:
         raise ConfigError(f"{where}: privacy.threshold must be in (0, 1), in_body_ms and writer_delay_ms >= 0, "
                           "score_timeout_ms > 0")

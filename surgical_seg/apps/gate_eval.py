@@ -66,7 +66,7 @@ def run_gate_eval(videos: list[str], model: str | None = None, out: str | Path |
     from ..config import load_app_config
     from ..engine.oob import load_scorer
     cfg = load_app_config()
-    scorer = load_scorer(model or cfg.privacy.model)
+    scorer = load_scorer(model or cfg.privacy.model, runtime=cfg.privacy.runtime)
     clips = [evaluate_clip(v, scorer, cfg.privacy) for v in videos]
     total_out = sum(c["out_frames"] for c in clips)
     summary = {"model": str(scorer.folder), "clips": clips,

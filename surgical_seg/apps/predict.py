@@ -149,7 +149,7 @@ class _VideoGate:
         self.out_frames = self.sampled_out = 0
         if self.on:
             from ..engine.oob import load_scorer
-            self.scorer = load_scorer(options["model"])
+            self.scorer = load_scorer(options["model"], runtime=options.get("runtime", "onnxruntime"))
             self.decider = Decider(options["threshold"], options["in_body_ms"], options["writer_delay_ms"])
             self.fps = None
         self.held: dict[int, Any] = {}
@@ -192,7 +192,7 @@ def _privacy_options(privacy: bool | None) -> dict | None:
     p = load_app_config().privacy
     if privacy is False or (privacy is None and not p.enabled):
         return None
-    return {"model": p.model, "threshold": p.threshold, "in_body_ms": p.in_body_ms,
+    return {"model": p.model, "runtime": p.runtime, "threshold": p.threshold, "in_body_ms": p.in_body_ms,
             "writer_delay_ms": p.writer_delay_ms}
 
 

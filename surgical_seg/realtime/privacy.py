@@ -271,7 +271,7 @@ def gate_from_config(cfg: Any, emit: Callable[[FramePacket], None] | None = None
     p = cfg.privacy
     if scorer is None:
         from ..engine.oob import load_scorer
-        scorer = load_scorer(p.model)
+        scorer = load_scorer(p.model, runtime=p.runtime)
     return PrivacyGate(scorer, emit, threshold=p.threshold, in_body_ms=p.in_body_ms,
                        writer_delay_ms=p.writer_delay_ms, score_timeout_ms=p.score_timeout_ms).start()
 
