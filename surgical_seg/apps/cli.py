@@ -386,8 +386,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("gate-train", help="train the privacy gate's in/out-of-body classifier (Paddle -> ONNX)")
     s.add_argument("--out", default="weights/oob_gate", help="gate folder to write (gate.yml + model.onnx)")
     s.add_argument("--images", type=int, default=1500, help="frames per class")
-    s.add_argument("--epochs", type=int, default=15)
-    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--epochs", type=int, default=15, help="passes over the generated frames")
+    s.add_argument("--seed", type=int, default=0, help="random seed (same seed, same frames and weights)")
     s.set_defaults(func=cmd_gate_train)
 
     s = sub.add_parser("gate-eval", help="privacy gate: AUC, out-of-body recall, in-body frames blanked")

@@ -216,6 +216,10 @@ class PrivacyGate:
             self._pending.popleft()
             self._held[p.index] = p
             self._release(self.decider.push(p.index, p.t_capture_ns / 1e6, *result))
+        if len(self._scores) > 2 * SCORE_QUEUE:       # scores that came after their frame timed out
+            first = self._pending[0].index if self._pending else float("inf")
+            for k in [k for k in list(self._scores) if k < first]:
+                self._scores.pop(k, None)
 
     def _release(self, decisions: list[Decision]) -> None:
         for d in decisions:
