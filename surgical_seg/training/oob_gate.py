@@ -48,7 +48,16 @@ class GateNet(nn.Layer):
 
 
 def _in_body(seed: int) -> np.ndarray:
-    return render_sample(seed, RENDER)[0]
+    """An in-body frame; 60 % of them seen closer (zoom 1-1.5, shifted, rolled: the scope circle cut by
+    the frame's top and bottom, as the synthetic source and real towers show it)."""
+    img = render_sample(seed, RENDER)[0]
+    rng = np.random.default_rng([seed, 43])
+    if rng.random() < 0.6:
+        w, h = RENDER
+        m = cv2.getRotationMatrix2D((w / 2 + rng.uniform(-0.1, 0.1) * w, h / 2 + rng.uniform(-0.1, 0.1) * h),
+                                    rng.uniform(-15, 15), rng.uniform(1.0, 1.5))
+        img = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    return img
 
 
 def make_frames(n_in: int, n_out: int, seed: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
