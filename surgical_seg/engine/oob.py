@@ -69,20 +69,21 @@ def gate_dir(name_or_dir: str | Path) -> Path:
 
 
 def thumbnail(frame: np.ndarray, size: int = SIZE) -> np.ndarray:
-    """The whole BGR frame as size x size: every step-th pixel (at least `size` rows left), then an area
-    resize (0.12 ms of thread CPU at 1080p here, against 0.4 ms with twice the rows)."""
-    h, w = frame.shape[:2]
-    step = max(1, min(h, w) // size)
-    return cv2.resize(frame[::step, ::step], (size, size), interpolation=cv2.INTER_AREA)
+    """The whole BGR frame as size x size: 2size x 2size nearest samples (16k pixel reads, whatever the frame
+    size), then a 2x2 area average. Paced once per frame with cold caches this costs ~0.06 ms of thread CPU
+    at 1080p here; a strided copy of 68 full rows cost 0.28 ms (each row a new page)."""
+    small = cv2.resize(frame, (2 * size, 2 * size), interpolation=cv2.INTER_NEAREST)
+    return cv2.resize(small, (size, size), interpolation=cv2.INTER_AREA)
 
 
 def features(thumb: np.ndarray) -> dict[str, float]:
     """Cheap statistics of a thumbnail: corner brightness (the scope circle), brightness, glare."""
-    luma = cv2.cvtColor(thumb, cv2.COLOR_BGR2GRAY).astype(np.float32)
+    luma = cv2.cvtColor(thumb, cv2.COLOR_BGR2GRAY)
     k = max(2, thumb.shape[0] // 8)
-    corners = np.concatenate([luma[:k, :k].ravel(), luma[:k, -k:].ravel(), luma[-k:, :k].ravel(), luma[-k:, -k:].ravel()])
-    return {"corner_luma": float(corners.mean()), "mean_luma": float(luma.mean()),
-            "bright_share": float((luma > 235).mean())}
+    corners = (int(luma[:k, :k].sum()) + int(luma[:k, -k:].sum()) + int(luma[-k:, :k].sum())
+               + int(luma[-k:, -k:].sum())) / (4 * k * k)
+    return {"corner_luma": corners, "mean_luma": float(cv2.mean(luma)[0]),
+            "bright_share": cv2.countNonZero(cv2.threshold(luma, 235, 255, cv2.THRESH_BINARY)[1]) / luma.size}
 
 
 def rule_trigger(feats: dict[str, float], ranges: dict) -> str | None:
