@@ -71,6 +71,19 @@ class RecorderConfig:
     codec: str = "libx264"
     threads: int = 1                # encoder threads per stream (x264's default, ~1.5 per core, adds threads, not speed)
     nice: int = 15                  # Linux: the writer (and its encoders) this much nicer than normal: below the model
+    folder_pattern: str = "rec_%Y%m%d_%H%M%S"   # strftime pattern of a recording's folder name (no / or ..)
+
+
+@dataclass(frozen=True)
+class PrivacyConfig:
+    enabled: bool = True            # the in-body gate before every sink (recorder, snapshots, predict, streams)
+    model: str = "oob_gate"         # the gate's classifier (weights/<model>: gate.yml + model.onnx)
+    runtime: str = "onnxruntime"    # onnxruntime | openvino: what runs it (one thread)
+    threshold: float = 0.5          # out-of-body probability at or above which a frame is out of the body
+    in_body_ms: float = 500.0       # back in only after this long of in-body frames (out at once)
+    writer_delay_ms: float = 500.0  # sinks get a frame this late, so frames just before a withdrawal are blanked too
+    score_timeout_ms: float = 200.0 # a frame not scored within this is out of the body (fail closed)
+    blank_screen: bool = False      # blank the surgeon's screen too (teaching streams)
 
 
 @dataclass(frozen=True)
@@ -99,6 +112,7 @@ class AppConfig:
     recorder: RecorderConfig = field(default_factory=RecorderConfig)
     viewer: ViewerConfig = field(default_factory=ViewerConfig)
     watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
+    privacy: PrivacyConfig = field(default_factory=PrivacyConfig)
 
 
 @dataclass(frozen=True)
@@ -235,6 +249,20 @@ def _check_app(cfg: AppConfig, where: str) -> None:
             or cfg.viewer.heap_mmap_kib < 0 or not -20 <= cfg.viewer.ui_nice <= 19):
         raise ConfigError(f"{where}: viewer.frozen_ms and heap_mmap_kib must be >= 0, max_stats_rows >= 100, "
                           "max_events >= 10, ui_nice -20..19")
+    _check_privacy(cfg, where)
+
+
+def _check_privacy(cfg: AppConfig, where: str) -> None:
+    pattern = cfg.recorder.folder_pattern
+    if not pattern.strip() or "/" in pattern or "\\" in pattern or ".." in pattern:
+        raise ConfigError(f"{where}: recorder.folder_pattern must be a plain folder name pattern "
+                          f"(strftime codes, no '/' or '..'), not {pattern!r}")
+    p = cfg.privacy
+    if p.runtime not in ("onnxruntime", "openvino"):
+        raise ConfigError(f"{where}: privacy.runtime must be onnxruntime or openvino, not {p.runtime!r}")
+    if not 0.0 < p.threshold < 1.0 or p.in_body_ms < 0 or p.writer_delay_ms < 0 or p.score_timeout_ms <= 0:
+        raise ConfigError(f"{where}: privacy.threshold must be in (0, 1), in_body_ms and writer_delay_ms >= 0, "
+                          "score_timeout_ms > 0")
 
 
 def replace_section(cfg: AppConfig, section: str, **changes: Any) -> AppConfig:
@@ -265,6 +293,6 @@ def apply_overrides(cfg: AppConfig, pairs: list[str], where: str = "--set") -> A
     return cfg
 
 
-__all__ = ["AppConfig", "apply_overrides", "SourceConfig", "EngineConfig", "PipelineConfig", "OverlayConfig",
+__all__ = ["AppConfig", "apply_overrides", "PrivacyConfig", "SourceConfig", "EngineConfig", "PipelineConfig", "OverlayConfig",
            "RecorderConfig", "ViewerConfig", "WatchdogConfig", "TrainConfig", "load_app_config",
            "load_train_config", "from_dict", "replace_section", "CONFIG_DIR"]

@@ -57,6 +57,8 @@ class FramePacket:
     overlay_off_reason: str | None = None     # why no overlay is drawn on this frame
     mask_source: str | None = None            # own | warped | latest | off (surgical_seg.realtime.align), once composited
     layer: Any = None                         # the viewer's overlay paint layer (Pipeline.set_annotator)
+    privacy: str | None = None                # in | out: the privacy gate's decision (surgical_seg.realtime.privacy)
+    oob_score: float | None = None            # the gate classifier's p(out of body) for this frame
 
     def __post_init__(self) -> None:
         f = self.frame

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 from PyQt6.QtGui import QImage, QPainter
 
-from surgical_seg.config import AppConfig, PipelineConfig, SourceConfig, ViewerConfig, WatchdogConfig
+from surgical_seg.config import AppConfig, PipelineConfig, SourceConfig, ViewerConfig, WatchdogConfig, PrivacyConfig
+NO_GATE = PrivacyConfig(enabled=False)     # these clips are test patterns, not endoscopy: the privacy gate is tested in test_privacy.py
 from surgical_seg.engine import load_segmenter
 from surgical_seg.realtime.overlay import MaskAnnotator
 from surgical_seg.packet import Segmentation
@@ -91,7 +92,7 @@ def overlay_on_screen(win):
 
 
 def test_frozen_source_takes_the_overlay_off_and_says_frozen_then_lost(qtbot, segmenter):
-    cfg = AppConfig(pipeline=PipelineConfig(stale_ms=5000.0),
+    cfg = AppConfig(privacy=NO_GATE, pipeline=PipelineConfig(stale_ms=5000.0),
                     source=SourceConfig(read_timeout_s=1.5, retry_backoff_s=(0.2,)),
                     viewer=ViewerConfig(max_stats_rows=100, max_events=10, stats_window_s=0.5))
     win = open_window(qtbot, segmenter, "synthetic:320x180@30;dropout=60+4", cfg, keep_frame_rows=True)
@@ -145,7 +146,7 @@ class HangsOnce:
 
 def test_hung_inference_shows_model_stalled_and_a_new_session_brings_the_overlay_back(qtbot, segmenter,
                                                                                      tiny_model_dir):
-    cfg = AppConfig(pipeline=PipelineConfig(stale_ms=5000.0),
+    cfg = AppConfig(privacy=NO_GATE, pipeline=PipelineConfig(stale_ms=5000.0),
                     watchdog=WatchdogConfig(infer_stall_ms=150.0, infer_abandon_s=1.0))
     sessions = []
 

@@ -10,7 +10,8 @@ import time
 import numpy as np
 import pytest
 
-from surgical_seg.config import AppConfig, PipelineConfig
+from surgical_seg.config import AppConfig, PipelineConfig, PrivacyConfig
+NO_GATE = PrivacyConfig(enabled=False)     # these clips are test patterns, not endoscopy: the privacy gate is tested in test_privacy.py
 from surgical_seg.engine import load_segmenter
 from surgical_seg.packet import FramePacket, Segmentation
 from surgical_seg.viewer.app import MainWindow
@@ -30,7 +31,7 @@ def segmenter(tiny_model_dir):
 
 
 def window(qtbot, segmenter, source, stale_ms):
-    win = MainWindow(AppConfig(pipeline=PipelineConfig(stale_ms=stale_ms, align_ms=20.0)), segmenter,
+    win = MainWindow(AppConfig(privacy=NO_GATE, pipeline=PipelineConfig(stale_ms=stale_ms, align_ms=20.0)), segmenter,
                      None if source is None else str(source))
     qtbot.addWidget(win)
     win.resize(1000, 600)

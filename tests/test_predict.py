@@ -74,7 +74,7 @@ def test_sampler_every_and_fps():
 def test_predict_labelstudio_tasks_equal_the_pngs_and_round_trip_exactly(library, tiny_model_dir, tmp_path):
     out = tmp_path / "pred"
     tasks_path = out / "tasks.json"
-    assert main(["predict", str(library), "--model", str(tiny_model_dir), "--every", "3", "--out", str(out),
+    assert main(["predict", "--no-privacy-gate", str(library), "--model", str(tiny_model_dir), "--every", "3", "--out", str(out),
                  "--labelstudio", str(tasks_path), "--workers", "1"]) == 0
     names = sorted(p.stem for p in (out / "labels").glob("*.png"))
     assert names[:4] == ["caseA_000000", "caseA_000003", "caseA_000006", "caseA_000009"] and len(names) == 4 + 3 + 5
@@ -113,7 +113,7 @@ def test_select_uncertain_takes_the_least_sure_frames_spread_over_videos(library
     assert [r["name"] for r in select_uncertain(recs, 4)] == ["c_0", "a_0", "b_0", "a_1"]
 
     out = tmp_path / "sel"
-    totals = run_predict([str(library)], str(tiny_model_dir), out, every=1, select=5, workers=1, progress=False)
+    totals = run_predict([str(library)], str(tiny_model_dir), out, every=1, select=5, workers=1, progress=False, privacy=False)
     assert totals["written"] == 5 and not (out / ".pool").exists()
     with (out / "predictions.csv").open() as f:
         rows = list(csv.DictReader(f))
@@ -131,7 +131,7 @@ def test_a_failed_video_is_reported_and_the_rest_go_on(library, tiny_model_dir, 
     bad.mkdir()
     (bad / "empty.mp4").write_bytes(b"")
     truncate(library / "caseC.mp4", bad / "cut.mp4", 0.02)
-    rc = main(["predict", str(library / "caseA.mp4"), str(bad / "empty.mp4"), str(bad / "cut.mp4"),
+    rc = main(["predict", "--no-privacy-gate", str(library / "caseA.mp4"), str(bad / "empty.mp4"), str(bad / "cut.mp4"),
                "--model", str(tiny_model_dir), "--every", "4", "--out", str(tmp_path / "o"), "--workers", "2"])
     assert rc == 1
     with (tmp_path / "o" / "summary.csv").open() as f:
@@ -151,12 +151,12 @@ def _outputs(out: Path) -> tuple[dict, list]:
 
 def test_pool_and_local_ray_give_the_same_outputs_as_one_process(library, tiny_model_dir, tmp_path):
     ray = pytest.importorskip("ray")
-    one = run_predict([str(library)], str(tiny_model_dir), tmp_path / "one", every=2, workers=1, progress=False)
-    pool = run_predict([str(library)], str(tiny_model_dir), tmp_path / "pool", every=2, workers=2, progress=False)
+    one = run_predict([str(library)], str(tiny_model_dir), tmp_path / "one", every=2, workers=1, progress=False, privacy=False)
+    pool = run_predict([str(library)], str(tiny_model_dir), tmp_path / "pool", every=2, workers=2, progress=False, privacy=False)
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)       # a small local Ray for CI's 2 cores
     try:
         on_ray = run_predict([str(library)], str(tiny_model_dir), tmp_path / "ray", every=2, ray="auto",
-                             progress=False)
+                             progress=False, privacy=False)
     finally:
         ray.shutdown()
     assert not ray.is_initialized()

@@ -69,7 +69,7 @@ def test_stop_after_the_writer_died_does_not_hang(tmp_path):
     caller.start()
     caller.join(15)
     assert not caller.is_alive() and not rec.running
-    assert rec.error and "REC error" in rec.status()
+    assert rec.error and rec.status().startswith("REC FAILED — is a directory")
 
 
 CHILD = r"""

@@ -15,7 +15,8 @@ from PyQt6.QtGui import QImage
 
 from fixtures_media import CLIP_FRAMES, CLIP_SIZE, read_index
 from surgical_seg.apps import cli
-from surgical_seg.config import AppConfig, PipelineConfig, SourceConfig, WatchdogConfig
+from surgical_seg.config import AppConfig, PipelineConfig, SourceConfig, WatchdogConfig, PrivacyConfig
+NO_GATE = PrivacyConfig(enabled=False)     # these clips are test patterns, not endoscopy: the privacy gate is tested in test_privacy.py
 from surgical_seg.engine import load_segmenter
 from surgical_seg.viewer.app import MainWindow
 from surgical_seg.viewer.recorder import CSV_COLUMNS
@@ -59,7 +60,7 @@ class SlowSegmenter:
 def open_window(qtbot, segmenter, source, cfg: AppConfig | None = None, register: bool = True,
                 **kw) -> MainWindow:
     # a generous staleness budget: the shared 2-core machine must not turn the overlay off by itself
-    cfg = cfg or AppConfig(pipeline=PipelineConfig(stale_ms=5000.0))
+    cfg = cfg or AppConfig(privacy=NO_GATE, pipeline=PipelineConfig(stale_ms=5000.0))
     win = MainWindow(cfg, segmenter, str(source), **kw)
     if register:                                    # (a window the test closes itself is deleted on close)
         qtbot.addWidget(win)
@@ -207,7 +208,7 @@ def test_ui_thread_gets_a_cpu_first_and_the_threads_it_starts_do_not(qtbot, segm
 
 def test_stale_model_turns_overlay_off_and_video_keeps_running(qtbot, segmenter, clip_path):
     # calls of 0.4 s finish (the watchdog's stall bound is 1 s here): the masks are late, not stalled
-    cfg = AppConfig(pipeline=PipelineConfig(stale_ms=150.0),
+    cfg = AppConfig(privacy=NO_GATE, pipeline=PipelineConfig(stale_ms=150.0),
                     watchdog=WatchdogConfig(infer_stall_ms=1000.0, infer_abandon_s=5.0))
     win = open_window(qtbot, SlowSegmenter(segmenter, delay_s=0.4), clip_path, cfg)
     qtbot.waitUntil(lambda: "AI OVERLAY OFF — model late" in win.hud.text(), timeout=WAIT_MS)
@@ -225,7 +226,7 @@ def test_stale_model_turns_overlay_off_and_video_keeps_running(qtbot, segmenter,
 
 
 def test_model_error_and_lost_source(qtbot, segmenter, clip_path):
-    cfg = AppConfig(source=SourceConfig(read_timeout_s=0.5))
+    cfg = AppConfig(privacy=NO_GATE, source=SourceConfig(read_timeout_s=0.5))
     win = open_window(qtbot, SlowSegmenter(segmenter, fail=True), clip_path, cfg)
     qtbot.waitUntil(lambda: "AI OVERLAY OFF — model error: RuntimeError: boom" in win.hud.text(), timeout=WAIT_MS)
     qtbot.waitUntil(lambda: win.current.index > 0, timeout=WAIT_MS)     # the video keeps running

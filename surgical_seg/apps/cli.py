@@ -68,7 +68,7 @@ def cmd_synth(a: argparse.Namespace) -> int:
         return 0
     if a.video:
         n = synth.write_video(a.video, seconds=a.seconds, fps=a.fps, size=a.size or (1280, 720),
-                              seed=a.seed, labels_dir=a.labels_dir, motion=a.motion)
+                              seed=a.seed, labels_dir=a.labels_dir, motion=a.motion, out_of_body=a.out_of_body)
         print(f"wrote {a.video} ({n} frames)")
     else:
         if not a.out:
@@ -166,6 +166,32 @@ def cmd_bench(a: argparse.Namespace) -> int:
     return bench.main(a)
 
 
+def cmd_gate_train(a: argparse.Namespace) -> int:
+    from ..training.oob_gate import train_gate
+    print(train_gate(a.out, n_in=a.images, n_out=a.images, epochs=a.epochs, seed=a.seed))
+    return 0
+
+
+def cmd_gate_eval(a: argparse.Namespace) -> int:
+    from ..data import theatre
+    from .gate_eval import run_gate_eval
+    videos = list(a.videos)
+    if a.heldout_from:
+        photos = theatre.held_out_photos()
+        made = theatre.write_heldout_clip(a.heldout_from, a.heldout_out, a.out_of_body, photos)
+        print(f"held-out clip {made} over {len(photos)} photographs: {', '.join(p.name for p in photos)}")
+        videos.append(str(made))
+    if not videos:
+        raise ConfigError("gate-eval: give clips with VIDEO.oob.csv truth, or --heldout-from CLIP")
+    s = run_gate_eval(videos, a.model, a.json)
+    for c in s["clips"]:
+        print(f"{c['video']}: AUC {c['auc']:.4f}, out-of-body recall after hysteresis "
+              f"{c['out_recall_after_hysteresis']:.4f} ({c['out_frames_passed']} of {c['out_frames']} passed), "
+              f"in-body blanked {100 * (c['in_body_blanked_away_from_transitions'] or 0):.2f} % of "
+              f"{c['in_body_frames_counted']} away from transitions, {c['score_cpu_ms_per_frame']} ms CPU/frame")
+    return 0
+
+
 def cmd_predict(a: argparse.Namespace) -> int:
     from . import predict
     k = None
@@ -179,7 +205,7 @@ def cmd_predict(a: argparse.Namespace) -> int:
     totals = predict.run_predict(a.sources, a.model, a.out, every=a.every, fps=a.fps, labelstudio=a.labelstudio,
                                  select=k, workers=a.workers, ray=a.ray, backend=a.backend, threads=a.threads,
                                  max_frames=a.frames, ls_document_root=a.ls_document_root,
-                                 ls_url_prefix=a.ls_url_prefix)
+                                 ls_url_prefix=a.ls_url_prefix, privacy=False if a.no_privacy_gate else None)
     print((Path(a.out) / "summary.md").read_text())
     print(f"wrote {totals['written']} frames to {a.out} (+ classes.yml, predictions.csv, summary.md/csv/png)"
           + (f"; Label Studio tasks {totals['labelstudio']} (model_version {totals['model_version']})"
@@ -225,6 +251,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seconds", type=float, default=5.0, help="with --video: clip length in seconds")
     s.add_argument("--fps", type=float, default=30.0, help="with --video: frames per second")
     s.add_argument("--labels-dir", help="with --video: also write per-frame label PNGs")
+    s.add_argument("--out-of-body", metavar="SPEC",
+                   help="with --video: withdraw the scope at START:SECONDS,... (e.g. 2:1.5,6:2): cannula going dark, "
+                        "then a theatre stand-in; per-frame in/out truth in VIDEO.oob.csv")
     s.add_argument("--readers", metavar="DATA",
                    help="instead: synthetic readers of DATA's labels to OUT/<profile>/labels (a reader study "
                         "without surgeons: boundaries a few px off, small regions missed, ligament/disc confused)")
@@ -356,7 +385,27 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--frames", type=int, help="read at most this many frames per video")
     s.add_argument("--ls-document-root", help="Label Studio local-files document root (default: OUT's parent)")
     s.add_argument("--ls-url-prefix", help="instead: frames served at this URL prefix (e.g. http://host:8081/images)")
+    s.add_argument("--no-privacy-gate", action="store_true",
+                   help="write out-of-body frames too (default: the privacy gate keeps frames outside the body out "
+                        "of images/, labels/ and the tasks; configs/app.yml privacy:)")
     s.set_defaults(func=cmd_predict)
+
+    s = sub.add_parser("gate-train", help="train the privacy gate's in/out-of-body classifier (Paddle -> ONNX)")
+    s.add_argument("--out", default="weights/oob_gate", help="gate folder to write (gate.yml + model.onnx)")
+    s.add_argument("--images", type=int, default=1500, help="frames per class")
+    s.add_argument("--epochs", type=int, default=15, help="passes over the generated frames")
+    s.add_argument("--seed", type=int, default=0, help="random seed (same seed, same frames and weights)")
+    s.set_defaults(func=cmd_gate_train)
+
+    s = sub.add_parser("gate-eval", help="privacy gate: AUC, out-of-body recall, in-body frames blanked")
+    s.add_argument("videos", nargs="*", help="clips with VIDEO.oob.csv truth (synth --out-of-body)")
+    s.add_argument("--model", help="gate folder or name (default: configs/app.yml privacy.model)")
+    s.add_argument("--heldout-from", metavar="CLIP", help="also make a held-out clip from this in-body clip, "
+                   "withdrawals filmed over real photographs found on this machine")
+    s.add_argument("--heldout-out", default="heldout_oob.mp4", help="where to write that clip")
+    s.add_argument("--out-of-body", default="2:2,6:2.5", help="withdrawal schedule of the held-out clip")
+    s.add_argument("--json", help="write the figures here")
+    s.set_defaults(func=cmd_gate_eval)
 
     s = sub.add_parser("view", help="the theatre viewer")
     s.add_argument("source", nargs="?", help="file, URL or device index (default: the sample clip)")

@@ -70,6 +70,7 @@ def predict_video(job: VideoJob, o: dict, report) -> dict:
     from ..data.datasets import load_label
 
     seg = _segmenter(o)
+    gate = _VideoGate(o.get("privacy"))
     src = open_source(job.source, SourceConfig(realtime=False, loop=False), max_frames=o.get("max_frames"))
     if src.frame_count:
         report("total", int(src.frame_count) if not o.get("max_frames") else min(src.frame_count, o["max_frames"]))
@@ -87,8 +88,11 @@ def predict_video(job: VideoJob, o: dict, report) -> dict:
         if counter["unreported"] >= 10:
             report("frames", counter["unreported"])
             counter["unreported"] = 0
-        if not sample(p.index, p.pts_s):
-            return
+        for q in gate.decide(p, sample(p.index, p.pts_s)):
+            write_sampled(q)
+
+    def write_sampled(p) -> None:
+        """A sampled frame the privacy gate released as in-body: segment it, write image + labels."""
         tensor, box = seg.preprocess(p.frame)
         probs = seg.infer(tensor)
         labels = seg.postprocess(probs, box).labels
@@ -112,13 +116,18 @@ def predict_video(job: VideoJob, o: dict, report) -> dict:
     t0 = time.perf_counter()
     src.start(on_frame, lambda ev: events.append(str(ev)) if ev.kind in ("error", "warning") else None)
     src.join()
+    for q in gate.finish():
+        write_sampled(q)
     seconds = time.perf_counter() - t0
     report("frames", counter["unreported"])
-    if not records:
+    if not records and not gate.sampled_out:
         raise SourceError(f"{job.source}: no frame sampled ({'; '.join(events) or 'no frames decoded'})")
     out = {"frames_decoded": counter["decoded"], "frames_sampled": len(records), "decode_infer_s": seconds,
+           "frames_out_of_body": gate.out_frames, "sampled_out_of_body": gate.sampled_out,
            "fps": counter["decoded"] / seconds if seconds > 0 else None,
-           "mean_margin": float(np.mean([r["margin"] for r in records])), "events": events, "frames": records}
+           "mean_margin": float(np.mean([r["margin"] for r in records])) if records else None,
+           "events": events + ([f"{gate.sampled_out} sampled frames out of the body: not written"]
+                               if gate.sampled_out else []), "frames": records}
     if cm.sum():
         tp = np.diag(cm).astype(float)
         union = cm.sum(0) + cm.sum(1) - tp
@@ -126,6 +135,64 @@ def predict_video(job: VideoJob, o: dict, report) -> dict:
         out["truth_miou"] = float(np.nanmean(iou)) if np.isfinite(iou).any() else None
         out["truth_pixel_accuracy"] = float(tp.sum() / cm.sum())
     return out
+
+
+class _VideoGate:
+    """The privacy gate over one video (surgical_seg.realtime.privacy.Decider): every decoded frame is
+    scored; a sampled frame is held until decided and reaches images/, labels/ and the tasks only when in
+    the body. Off when `options` is None (privacy.enabled false)."""
+
+    def __init__(self, options: dict | None) -> None:
+        from ..realtime.privacy import Decider
+        self.on = options is not None
+        self.out_frames = self.sampled_out = 0
+        if self.on:
+            from ..engine.oob import load_scorer
+            self.scorer = load_scorer(options["model"], runtime=options.get("runtime", "onnxruntime"))
+            self.decider = Decider(options["threshold"], options["in_body_ms"], options["writer_delay_ms"])
+            self.fps = None
+        self.held: dict[int, Any] = {}
+
+    def _t_ms(self, p) -> float:
+        return p.pts_s * 1000.0 if p.pts_s is not None else p.index * 1000.0 / 30.0
+
+    def decide(self, p, sampled: bool) -> list:
+        if not self.on:
+            return [p] if sampled else []
+        try:
+            score, rule = self.scorer.score(p.frame)
+            error = None
+        except Exception as e:  # noqa: BLE001 - a frame that cannot be scored is out of the body
+            score, rule, error = None, None, f"scoring failed: {type(e).__name__}"
+        if sampled:
+            self.held[p.index] = p
+        return self._released(self.decider.push(p.index, self._t_ms(p), score, rule, error))
+
+    def finish(self) -> list:
+        return self._released(self.decider.flush()) if self.on else []
+
+    def _released(self, decisions) -> list:
+        ready = []
+        for d in decisions:
+            self.out_frames += d.out
+            p = self.held.pop(d.index, None)
+            if p is None:
+                continue
+            if d.out:
+                self.sampled_out += 1
+            else:
+                ready.append(p)
+        return ready
+
+
+def _privacy_options(privacy: bool | None) -> dict | None:
+    """The gate's settings from configs/app.yml's privacy section (None: gate off)."""
+    from ..config import load_app_config
+    p = load_app_config().privacy
+    if privacy is False or (privacy is None and not p.enabled):
+        return None
+    return {"model": p.model, "runtime": p.runtime, "threshold": p.threshold, "in_body_ms": p.in_body_ms,
+            "writer_delay_ms": p.writer_delay_ms}
 
 
 def select_uncertain(records: list[dict], k: int) -> list[dict]:
@@ -195,7 +262,7 @@ def run_predict(sources: list[str], model: str, out: str | Path, every: int | No
                 labelstudio: str | Path | None = None, select: int | None = None, workers: int = 0,
                 ray: str | None = None, backend: str = "auto", threads: int = 1, precision: str = "f32",
                 max_frames: int | None = None, ls_document_root: str | Path | None = None,
-                ls_url_prefix: str | None = None, progress: bool = True) -> dict:
+                ls_url_prefix: str | None = None, progress: bool = True, privacy: bool | None = None) -> dict:
     """Predict over every source; returns the totals (also in OUT/summary.json)."""
     from ..data.classlist import ClassList
     from ..modelcard import ModelCard, resolve_model_dir
@@ -215,7 +282,8 @@ def run_predict(sources: list[str], model: str, out: str | Path, every: int | No
     for d in {stage / "images", stage / "labels", out / "images", out / "labels"}:
         d.mkdir(parents=True, exist_ok=True)
     options = {"model": str(model_dir), "backend": backend, "threads": threads, "precision": precision,
-               "every": every, "fps": fps, "stage": str(stage.resolve()), "max_frames": max_frames}
+               "every": every, "fps": fps, "stage": str(stage.resolve()), "max_frames": max_frames,
+               "privacy": _privacy_options(privacy)}
     t0 = time.perf_counter()
     results = run_jobs(predict_video, jobs, options, workers=workers, ray=ray, progress=progress)
     wall = time.perf_counter() - t0

@@ -491,8 +491,13 @@ def _camera(t: float, rng_params: np.ndarray, w: int, h: int, margin: float, mot
 
 def write_video(path: str | Path, seconds: float = 5.0, fps: float = 30.0, size: tuple[int, int] = (1280, 720),
                 seed: int = 0, labels_dir: str | Path | None = None, crf: int = 26,
-                motion: str | None = None) -> int:
-    """An H.264 clip of one synthetic scene seen through a moving scope, with a moving instrument."""
+                motion: str | None = None, out_of_body: str | None = None) -> int:
+    """An H.264 clip of one synthetic scene seen through a moving scope, with a moving instrument.
+    `out_of_body` ("START:SECONDS,..."): the scope withdrawn on that schedule (surgical_seg.data.theatre),
+    per-frame truth in <path>.oob.csv."""
+    from . import theatre
+    withdrawals = theatre.parse_schedule(out_of_body) if out_of_body else []
+    outs: list[int] = []
     import av
     from fractions import Fraction
     from tqdm import tqdm
@@ -535,6 +540,8 @@ def write_video(path: str | Path, seconds: float = 5.0, fps: float = 30.0, size:
             _instrument(np.random.default_rng([seed, 8]), img, lab, tip=tip,
                         angle=params[5] * 2 * math.pi + 0.3 * math.sin(0.2 * t))
             bgr = _optics(frame_rng, style, img, lab, strength=0.0)
+            if withdrawals:                                   # the scope withdrawn: dark cannula, then the theatre
+                bgr, lab = theatre.withdrawn(bgr, lab, t, withdrawals, seed, outs)
             frame = av.VideoFrame.from_ndarray(bgr, format="bgr24")
             for packet in stream.encode(frame):
                 container.mux(packet)
@@ -542,6 +549,8 @@ def write_video(path: str | Path, seconds: float = 5.0, fps: float = 30.0, size:
                 cv2.imwrite(str(Path(labels_dir) / f"{i:06d}.png"), lab)
         for packet in stream.encode():
             container.mux(packet)
+    if withdrawals:
+        theatre.write_truth(theatre.truth_path(path), outs)
     return n
 
 

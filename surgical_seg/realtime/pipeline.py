@@ -12,6 +12,9 @@ Public API (stable; the viewer codes against it)
     pipe.events() -> list[Event]      # drain source + pipeline events (never blocks)
     Pipeline(..., burn_in=False)      # the viewer: packet.composited stays None where a mask is drawn
                                       # (it paints packet.layer; burns in only what it records)
+    Pipeline(..., privacy=gate)       # surgical_seg.realtime.privacy: every sink gets packets through the gate
+                                      # (decided, blanked when out of the body, writer_delay_ms late); no
+                                      # segmentation while the gate says out of the body
     pipe.set_annotator(annotator | None, layer=None)  # restyle from the UI thread; None = overlay off by
                                       # the user; layer(seg) -> packet.layer, the viewer's paint layer,
                                       # built here on the compositor thread so the UI thread only paints
@@ -132,7 +135,7 @@ class Pipeline:
                  sinks: Iterable[Callable[[FramePacket], None]] = (),
                  on_event: Callable[[Event], None] | None = None,
                  watchdog: StallBounds | None = None, segmenter_factory: Callable[[], Any] | None = None,
-                 model_nice: int = 0, burn_in: bool = True) -> None:
+                 model_nice: int = 0, burn_in: bool = True, privacy: Any = None) -> None:
         if mode not in ("live", "replay"):
             raise ValueError(f"mode must be live or replay, not {mode!r}")
         self.source, self.segmenter, self.mode, self.stale_ms = source, segmenter, mode, stale_ms
@@ -154,6 +157,10 @@ class Pipeline:
         if watchdog is not None:         # a hung call is flagged, then abandoned for a new session
             self.segmenter = GuardedSegmenter(segmenter, watchdog, segmenter_factory,
                                               on_event=lambda kind, text: self._event(kind, text))
+        # the privacy gate (surgical_seg.realtime.privacy) sits between the compositor and every sink
+        self.privacy = privacy
+        if privacy is not None:
+            privacy.emit = self._to_sinks
         self._compose()
 
     # ------------------------------------------------------------------ wiring (the one place)
@@ -200,6 +207,8 @@ class Pipeline:
         for t in self._threads:
             t.join(max(0.0, deadline - time.monotonic()))
             ok = ok and not t.is_alive()
+        if self.privacy is not None:
+            self.privacy.stop()
         return ok
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -291,7 +300,11 @@ class Pipeline:
         return run
 
     def _segment(self, packet: FramePacket) -> FramePacket:
-        """Run the model; a failure is recorded on the packet, never raised."""
+        """Run the model; a failure is recorded on the packet, never raised. Skipped out of the body."""
+        out_reason = self._out_of_body()
+        if out_reason is not None:
+            packet.segmentation, packet.overlay_off_reason = None, out_reason
+            return packet
         self._count("inferred")
         try:
             self.segmenter.process(packet)
@@ -335,6 +348,12 @@ class Pipeline:
         self._out.put(packet.index, packet)
         if self.stats is not None:
             self.stats.add(packet)
+        if self.privacy is not None:
+            self.privacy.submit(packet)          # sinks get it from the gate, decided, writer_delay_ms later
+        else:
+            self._to_sinks(packet)
+
+    def _to_sinks(self, packet: FramePacket) -> None:
         for sink in self.sinks:
             try:
                 sink(packet)
@@ -390,7 +409,7 @@ class Pipeline:
 
     def _composite_aligned(self, packet: FramePacket) -> None:
         """Draw the mask the alignment policy picks, unless the model failed or stalls; then say why not."""
-        reason = self._model_error or _stalled_reason(self.segmenter)
+        reason = self._out_of_body() or self._model_error or _stalled_reason(self.segmenter)
         if reason is None:
             choice = self._aligner.choose(packet)
             reason = self._model_error or _stalled_reason(self.segmenter)   # it may fail while this frame waited
@@ -428,7 +447,16 @@ class Pipeline:
         finally:
             self._finish()
 
+    def _out_of_body(self) -> str | None:
+        """'out of body (...)' while the privacy gate says so now (no segmentation, no overlay)."""
+        if self.privacy is None:
+            return None
+        out, why = self.privacy.live_state()
+        return (f"out of body ({why})" if why else "out of body") if out else None
+
     def _finish(self) -> None:
+        if self.privacy is not None:
+            self.privacy.flush()                  # the last writer_delay_ms of frames, decided
         if not self._finished.is_set():
             c = self.counts()
             self._event("finished", f"{c.frames_out} frames out of {c.frames_in} in, {c.dropped} dropped")

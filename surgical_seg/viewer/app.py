@@ -20,6 +20,7 @@ import dataclasses
 import gc
 import math
 import shlex
+import sys
 import time
 from pathlib import Path
 
@@ -51,6 +52,9 @@ from .layer import MaskLayer
 from .playback import PlaybackSource
 from .recorder import Recorder
 from .screen import screen_figures
+from .privacy_view import privacy_alarm, screen_frame, snapshot_allowed, viewer_gate
+from .recording import folder_name
+from .remembered import model_key, pick_model, source_available, source_key
 from .settings import load_settings, save_settings
 from .video import VideoWidget
 
@@ -212,6 +216,9 @@ class MainWindow(QMainWindow):
             act = QAction(text, self)
             act.triggered.connect(slot)
             menu.addAction(act)
+        if self.settings.source and not source_available(self.settings.source):
+            self.status_label.setText(f"remembered source {self.settings.source!r} is gone; choose another")
+            self.settings.source = ""
         if self.settings.source:
             act = QAction(f"&Last: {self.settings.source}", self)
             act.triggered.connect(lambda: self.open_source(self.settings.source))
@@ -254,7 +261,8 @@ class MainWindow(QMainWindow):
                             stale_ms=self.cfg.pipeline.stale_ms, align_ms=self.cfg.pipeline.align_ms,
                             warp=self.cfg.pipeline.warp, stats=stats, sinks=[self._record_sink],
                             watchdog=stall_bounds(self.cfg), segmenter_factory=self.segmenter_factory,
-                            model_nice=self.cfg.pipeline.model_nice, burn_in=False)
+                            model_nice=self.cfg.pipeline.model_nice, burn_in=False,
+                            privacy=viewer_gate(self.cfg))
             pipe.set_annotator(self._annotator, self._layer_builder())   # the first frames get their layer too
             pipe.start()
             return pipe
@@ -280,7 +288,7 @@ class MainWindow(QMainWindow):
             self.play_bar.setVisible(isinstance(source, PlaybackSource))
             self.play_button.setText("Pause")
             self.source_label.setText(f"source: {source.describe()}")
-            self.settings.source = str(spec)
+            self.settings.source = source_key(str(spec))
             self._save_settings()
             if self.record_button.isChecked():
                 self.set_recording(True)
@@ -413,7 +421,7 @@ class MainWindow(QMainWindow):
                 self.freeze.new_frame()
                 self.freeze_timer.start(math.floor(self.freeze.threshold_ms) + 1)
                 self.current = packet
-                self.video.set_frame(packet.frame, packet)        # raw: the overlay is a separate layer
+                self.video.set_frame(screen_frame(packet, self.cfg), packet)   # raw: the overlay is a separate layer
                 drawn = packet.overlay_off_reason is None and self.layer_maker is not None
                 self.video.set_layer(packet.layer if drawn else None)      # built on the compositor thread
                 if self.source_state == "source lost":
@@ -505,7 +513,8 @@ class MainWindow(QMainWindow):
         extra = ""
         if self._annotator is None and reason is None:
             extra = "overlay hidden [O]"
-        if self.recorder is not None:
+        alarms = self._alarms()
+        if self.recorder is not None and not self.recorder.failed:
             extra = (extra + " REC").strip()
         share = overlay_low_share(self._annotator, self.current.segmentation if self.current else None)
         if share is not None:
@@ -518,7 +527,14 @@ class MainWindow(QMainWindow):
             self._hud_times = (named.get("video latency", (None, None))[1], named.get("overlay age", (None, None))[1])
         e2e, age = getattr(self, "_hud_times", (None, None))
         fps = self.display_fps()
-        self.hud.show_state(fps, e2e if fps > 0 else None, reason, extra, overlay_age_ms=age if fps > 0 else None)
+        self.hud.show_state(fps, e2e if fps > 0 else None, reason, extra, overlay_age_ms=age if fps > 0 else None,
+                            alarms=alarms)
+
+    def _alarms(self) -> tuple[str, ...]:
+        """Red HUD lines that are not about the overlay: a failed recording, the privacy gate."""
+        rec = self.recorder
+        alarms = (f"REC FAILED — {rec.failed}",) if rec is not None and rec.failed else ()
+        return alarms + privacy_alarm(self.pipeline)
 
     # ------------------------------------------------------------------ recording, snapshots
     def _record_sink(self, packet: FramePacket) -> None:
@@ -538,7 +554,7 @@ class MainWindow(QMainWindow):
     def set_recording(self, on: bool, keep_button: bool = False) -> None:
         if on and self.recorder is None and self.pipeline is not None:
             fps = self.pipeline.source.fps or 30.0
-            out = (self.record_dir or Path("recordings")) / time.strftime("rec_%Y%m%d_%H%M%S")
+            out = (self.record_dir or Path("recordings")) / folder_name(self.cfg.recorder.folder_pattern)
             try:
                 self.recorder = Recorder(out, fps=fps, **dataclasses.asdict(self.cfg.recorder)).start()
             except SurgicalSegError as e:
@@ -572,7 +588,11 @@ class MainWindow(QMainWindow):
             files["mask_color"] = lut[labels]
         out = [Path(f"{stem}_{name}.png") for name in files]
 
+        gate = self.pipeline.privacy if self.pipeline is not None else None
+
         def write() -> None:                     # PNG encoding of 4 pictures: tens of ms, off the UI thread
+            if not snapshot_allowed(gate, p.index):          # out of the body (or undecided): nothing written
+                raise OSError(f"frame {p.index} out of body: not saved")
             for path, img in zip(out, files.values()):
                 if not cv2.imwrite(str(path), img):
                     raise OSError(f"cannot write {path}")
@@ -653,7 +673,9 @@ def main(args) -> int:
         raise ConfigError("--quit-after must be > 0 seconds")
     cfg = load_app_config(args.config)
     settings = load_settings()
-    model = args.model or settings.model or cfg.engine.model
+    model, notice = pick_model(args.model, settings.model, cfg.engine.model)
+    if notice:
+        print(f"note: {notice}", file=sys.stderr)
     cfg = replace_section(cfg, "engine", model=model, backend=args.backend, precision=args.precision,
                           device=getattr(args, "device", None))
     e = cfg.engine
@@ -662,7 +684,7 @@ def main(args) -> int:
     source = args.source if args.source is not None else sample_source()
 
     app = QApplication.instance() or QApplication([])
-    settings.model = model
+    settings.model = model_key(model)
     save_settings(settings)
     def new_session():                   # after a hung inference call: a fresh runtime session
         return load_segmenter(e.model, backend=segmenter.backend_name, threads=e.threads, device=segmenter.device,

@@ -27,21 +27,25 @@ class Hud(QLabel):
         self.setContentsMargins(10, 6, 10, 6)
         self.large = False
         self.ai_text = ""
+        self.alarms: tuple[str, ...] = ()
         self.off = False
         self.background = OK_COLORS[0]
         self._fitted_for: tuple | None = None    # (video width, height, large) the font was fitted to
 
     def show_state(self, fps: float, latency_ms: float | None, off_reason: str | None,
-                   extra: str = "", overlay_age_ms: float | None = None) -> None:
+                   extra: str = "", overlay_age_ms: float | None = None, alarms: tuple[str, ...] = ()) -> None:
         """One line of numbers (fps, video latency), one line of AI state with the overlay's age
-        (capture of the frame the mask came from → on screen; green ON, red OFF — reason)."""
+        (capture of the frame the mask came from → on screen; green ON, red OFF — reason), then one
+        bold line per alarm ("REC FAILED — disk full", "OUT OF BODY — recording blanked"), in red."""
+        self.alarms = tuple(alarms)
         self.off = off_reason is not None
         age = "" if overlay_age_ms is None else f" · {overlay_age_ms:.0f} ms old"
         self.ai_text = f"AI OVERLAY OFF — {off_reason}" if self.off else f"AI overlay ON{age}"
         lat = "–" if latency_ms is None else f"{latency_ms:.0f} ms"
         numbers = f"{fps:4.1f} fps &nbsp; video {lat}" + (f" &nbsp; {extra}" if extra else "")
-        self.background, color = OFF_COLORS if self.off else OK_COLORS
-        text = f'<span style="color:{color}">{numbers}<br><b>{self.ai_text}</b></span>'
+        self.background, color = OFF_COLORS if self.off or self.alarms else OK_COLORS
+        alarm_lines = "".join(f"<br><b>{a}</b>" for a in self.alarms)
+        text = f'<span style="color:{color}">{numbers}<br><b>{self.ai_text}</b>{alarm_lines}</span>'
         if text != self.text():
             self.setText(text)
             self.relayout(refit=False)

@@ -27,9 +27,10 @@ import numpy as np
 from ..errors import ConfigError
 from ..packet import STAGES, FramePacket
 from ..realtime.priority import lower_thread_priority, restore_thread_priority
+from .recording import PRIVATE_MUX_OPTIONS, failure_reason, strip_tags
 
 CSV_COLUMNS = ("frame_index", "t_capture_ns", "pts_s", *(f"{s}_ms" for s in STAGES),
-               "latency_ms", "overlay_off_reason")
+               "latency_ms", "overlay_off_reason", "privacy", "oob_score")
 RAW_NAME, OVERLAY_NAME, CSV_NAME = "raw.mp4", "overlay.mp4", "frames.csv"
 FRAGMENT_S = 0.5                    # at most this much video is lost when the process dies
 TIME_BASE = Fraction(1, 1000)       # frame pts in ms of capture time
@@ -41,7 +42,8 @@ def csv_row(packet: FramePacket) -> list:
     latency = packet.latency_ms("display") or packet.latency_ms("composite")
     fmt = (lambda v: "" if v is None else f"{v:.3f}")
     return [packet.index, packet.t_capture_ns, "" if packet.pts_s is None else f"{packet.pts_s:.4f}",
-            *(fmt(v) for v in stages), fmt(latency), packet.overlay_off_reason or ""]
+            *(fmt(v) for v in stages), fmt(latency), packet.overlay_off_reason or "", packet.privacy or "",
+            "" if packet.oob_score is None else f"{packet.oob_score:.4f}"]
 
 
 class _FragmentedMp4:
@@ -51,8 +53,10 @@ class _FragmentedMp4:
         self.container = av.open(str(path), "w", options={
             "movflags": "frag_keyframe+empty_moov+default_base_moof",
             "frag_duration": str(int(FRAGMENT_S * 1e6)),      # µs; cuts between keyframes too
-            "flush_packets": "1"})                              # each fragment reaches the OS at once
+            "flush_packets": "1",                               # each fragment reaches the OS at once
+            **PRIVATE_MUX_OPTIONS})                             # no creation time, no encoder tag
         self.stream = self.container.add_stream(codec, rate=Fraction(round(fps * 1000), 1000))
+        strip_tags(self.container, self.stream)
         self.stream.width, self.stream.height = width - width % 2, height - height % 2   # yuv420p
         self.stream.pix_fmt = "yuv420p"
         self.stream.codec_context.time_base = TIME_BASE
@@ -94,6 +98,7 @@ class Recorder:
         self.written = 0
         self.dropped = 0
         self.error: str | None = None
+        self.failed: str | None = None      # the error in a few words for the HUD: "disk full", ...
 
     @property
     def paths(self) -> tuple[Path, Path, Path]:
@@ -182,6 +187,7 @@ class Recorder:
                 self.written += 1
         except Exception as e:           # disk full, encoder error: say so in the UI, stop recording
             self.error = f"{type(e).__name__}: {e}"
+            self.failed = failure_reason(e)
         finally:
             for closer in (raw, over):
                 if closer is not None:
@@ -189,12 +195,17 @@ class Recorder:
                         closer.close()
                     except Exception as e:
                         self.error = self.error or f"{type(e).__name__}: {e}"
+                        self.failed = self.failed or failure_reason(e)
             if f is not None:
-                f.close()
+                try:
+                    f.close()
+                except OSError as e:         # the CSV's last flush on a full disk
+                    self.error = self.error or f"{type(e).__name__}: {e}"
+                    self.failed = self.failed or failure_reason(e)
 
     def status(self) -> str:
         if self.error:
-            return f"REC error: {self.error}"
+            return f"REC FAILED — {self.failed or 'error'}: {self.error}"
         text = f"REC {self.written} frames" + (" (finishing)" if self._stopping.is_set() and self.running else "")
         return text + (f", {self.dropped} dropped (disk too slow)" if self.dropped else "")
 
