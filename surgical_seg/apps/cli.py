@@ -58,6 +58,19 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"size must look like 640x360, not {text!r}") from None
 
 
+def _zoom(text: str | None) -> tuple[float, float] | None:
+    """--zoom Z or LO,HI -> (lo, hi); None when not given."""
+    if text is None:
+        return None
+    try:
+        v = [float(x) for x in text.split(",")]
+        if len(v) not in (1, 2) or min(v) <= 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"synth: --zoom must be a positive number or LO,HI, not {text!r}") from None
+    return (v[0], v[-1])
+
+
 def cmd_synth(a: argparse.Namespace) -> int:
     from ..data import synth
     if a.readers:
@@ -67,12 +80,23 @@ def cmd_synth(a: argparse.Namespace) -> int:
         print(synth_readers.write_readers(a.readers, a.out, profiles=a.reader_profiles, seed=a.seed))
         return 0
     if a.video:
-        n = synth.write_video(a.video, seconds=a.seconds, fps=a.fps, size=a.size or (1280, 720),
-                              seed=a.seed, labels_dir=a.labels_dir, motion=a.motion)
+        zoom = _zoom(a.zoom)
+        if zoom is not None and zoom[0] != zoom[1]:
+            raise ConfigError(f"synth: --video takes one --zoom value, not {a.zoom}")
+        from ..data import synth_clips
+        n = synth_clips.write_video(a.video, seconds=a.seconds, fps=a.fps, size=a.size or (1280, 720),
+                              seed=a.seed, labels_dir=a.labels_dir, motion=a.motion,
+                              zoom=None if zoom is None else zoom[0], instruments_dir=a.instruments_dir)
         print(f"wrote {a.video} ({n} frames)")
     else:
         if not a.out:
             raise ConfigError("synth: give --out DIR (images) or --video FILE.mp4")
+        if a.clip_stills:
+            from ..data import synth_clips
+            print(synth_clips.write_clip_dataset(a.out, n_images=a.images, seed=a.seed, zoom=_zoom(a.zoom) or (0.7, 1.6),
+                                                 instrument_masks=a.instrument_masks,
+                                                 classes=tuple(a.classes.split(","))))
+            return 0
         summary = synth.write_dataset(a.out, n_images=a.images, seed=a.seed, size=a.size or (640, 360),
                                       contact_sheet=a.contact_sheet, instrument_masks=a.instrument_masks,
                                       classes=tuple(a.classes.split(",")))
@@ -229,6 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--motion", choices=("slow", "medium", "fast"),
                    help="with --video: camera pan whose peak speed is 60 / 200 / 500 px/s on a 1280-wide frame "
                         "(scaled with the width); default: the sample clip's gentle path (~90 px/s)")
+    s.add_argument("--zoom", help="tissue size relative to the scope field, 1 = a 640x360 still's; with --video "
+                   "one value (default: the historical 1.35), with --clip-stills LO,HI drawn log-uniformly "
+                   "(default 0.7,1.6)")
+    s.add_argument("--clip-stills", action="store_true",
+                   help="with --out: frames of short random clips, each at a random 16:9 size from 640x360 to "
+                        "1920x1080 and a random --zoom (one scene world with --video)")
+    s.add_argument("--instruments-dir", help="with --video: also write per-frame instrument masks (255 = instrument)")
     s.set_defaults(func=cmd_synth)
 
     s = sub.add_parser("import-labelstudio", help="convert a Label Studio JSON export to label PNGs")
