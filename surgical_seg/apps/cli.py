@@ -150,10 +150,23 @@ def cmd_export(a: argparse.Namespace) -> int:
 
 
 def cmd_eval(a: argparse.Namespace) -> int:
+    if a.video:
+        from ..evaluation import video_eval
+        if a.data or a.predictions or a.degrade is not None:
+            raise ConfigError("eval: --video scores clips; --data, --predictions and --degrade are for still datasets")
+        result = video_eval.run_video_eval(a.video, model=a.model, labels=a.labels, backend=a.backend,
+                                           smoothing=a.smoothing, upsample=a.upsample, json_out=a.json,
+                                           report_dir=a.report, worst=a.worst)
+        print(video_eval.format_text(result))
+        return 0
+    if not a.data:
+        raise ConfigError("eval: give --data DIR (a still dataset) or --video CLIP|FOLDER (labelled clips)")
+    if a.labels or a.smoothing is not None:
+        raise ConfigError("eval: --labels and --smoothing go with --video")
     from ..evaluation import evaluate
     result = evaluate.run_eval(a.data, split=a.split, model=a.model, backend=a.backend, json_out=a.json,
                                predictions_dir=a.predictions, report_dir=a.report, degrade_seed=a.degrade,
-                               upsample=a.upsample)
+                               upsample=a.upsample or "nearest")
     print(evaluate.format_table(result))
     return 0
 
@@ -298,8 +311,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="dataset folder: fit a softmax temperature on its val split and store it in model.yml")
     s.set_defaults(func=cmd_export)
 
-    s = sub.add_parser("eval", help="the clinical study's metrics table on a dataset split")
-    s.add_argument("--data", required=True, help="dataset folder (images/, labels/, split files)")
+    s = sub.add_parser("eval", help="the clinical study's metrics table on a dataset split, or labelled clips scored "
+                                    "per clip and per frame (--video)")
+    s.add_argument("--data", help="dataset folder (images/, labels/, split files)")
+    s.add_argument("--video", nargs="+", metavar="CLIP|FOLDER",
+                   help="instead: labelled clips (a clip + its per-frame truth, <stem>_labels/ or <stem>/ beside it, as "
+                        "synth --video --labels-dir writes), or folders of them: per clip pooled IoU per class, mIoU "
+                        "over the classes in its truth, mean per-frame mIoU, spurious share, worst frames "
+                        "(--report: report.md + a contact sheet per clip)")
+    s.add_argument("--labels", help="with one --video clip: its truth folder")
+    s.add_argument("--smoothing", type=float,
+                   help="with --video: temporal smoothing of class scores (default: engine.smoothing of configs/app.yml)")
+    s.add_argument("--worst", type=int, default=6, help="with --video: worst frames per clip in the report")
     s.add_argument("--split", choices=("test", "val", "train", "all"), default="test", help="which frames to score")
     s.add_argument("--model", default="fastscnn_spine", help="model name under weights/ or model folder")
     s.add_argument("--backend", choices=BACKEND_CHOICES, default="auto", help="inference backend")
@@ -309,8 +332,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--degrade", type=int, nargs="?", const=0, metavar="SEED",
                    help="degrade every frame as theatre video is (16:9 crop, gamma, white balance, blur, "
                         "noise, JPEG), seeded per frame (default seed 0 when given without a value)")
-    s.add_argument("--upsample", choices=("nearest", "bilinear"), default="nearest",
-                   help="how class scores reach the image size (engine.upsample; bilinear = smooth edges)")
+    s.add_argument("--upsample", choices=("nearest", "bilinear"),
+                   help="how class scores reach the image size (bilinear = smooth edges; default: nearest for "
+                        "--data, engine.upsample of configs/app.yml for --video)")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("explain", help="Seg-Grad-CAM heatmap of one class on one frame (for understanding, not guidance)")
