@@ -19,10 +19,10 @@ clip() {   # name seed size fps seconds motion [zoom]
         --seconds "$secs" --motion "$motion" ${zoom:+--zoom "$zoom"}
     touch "$DIR/$name.done"
 }
-clip v720p30_slow_s61   61 1280x720  30 8 slow
-clip v720p30_fast_s62   62 1280x720  30 8 fast
-clip v1080p60_slow_s63  63 1920x1080 60 4 slow
-clip v1080p60_fast_s64  64 1920x1080 60 4 fast
-clip v720p30_zoom07_s65 65 1280x720  30 6 medium 0.7
-clip v1080p30_zoom2_s66 66 1920x1080 30 4 medium 2.0
+clip v720p30_slow_s61   61 1280x720  30 6 slow
+clip v720p30_fast_s62   62 1280x720  30 6 fast
+clip v1080p60_slow_s63  63 1920x1080 60 3 slow
+clip v1080p60_fast_s64  64 1920x1080 60 3 fast
+clip v720p30_zoom07_s65 65 1280x720  30 4 medium 0.7
+clip v1080p30_zoom2_s66 66 1920x1080 30 3 medium 2.0
 echo "suite in $DIR: $(ls "$DIR"/*.mp4 | wc -l) clips"
