@@ -118,3 +118,28 @@ def test_eval_one_clip_with_labels_and_user_errors(labelled_clips, tiny_model_di
     assert main(["eval", "--model", str(tiny_model_dir)]) == 2
     assert "--video" in capsys.readouterr().err
     assert main(["eval", "--video", str(labelled_clips), "--data", str(tmp_path)]) == 2
+
+
+def test_small_regions_take_the_label_around_them():
+    from surgical_seg.engine.regions import drop_small_regions
+    lab = np.zeros((40, 40), np.uint8)
+    lab[:, :20] = 1                                   # bone on the left half
+    lab[5:8, 5:8] = 3                                 # 9 px of disc inside bone
+    lab[30:33, 30:32] = 2                             # 6 px of ligament in background
+    big = lab.copy()
+    big[10:30, 25:35] = 3                             # 200 px of disc: kept
+    out = drop_small_regions(big, 0.01, 4)            # 16 px minimum
+    assert (out[5:8, 5:8] == 1).all() and (out[30:33, 30:32] == 0).all()
+    assert (out[10:30, 25:35] == 3).all() and (out[:, :20] == 1).all()
+    assert drop_small_regions(big, 0.0, 4) is big
+    assert (big[5:8, 5:8] == 3).all()                 # the input is not changed
+
+
+def test_min_region_is_reported(labelled_clips, tiny_model_dir, tmp_path):
+    out = tmp_path / "m.json"
+    assert main(["eval", "--video", str(labelled_clips / "a.mp4"), "--model", str(tiny_model_dir), "--json", str(out),
+                 "--min-region", "0.01"]) == 0
+    res = json.loads(out.read_text())
+    assert res["min_region"] == 0.01 and res["clips"][0]["min_region_ms"] >= 0
+    assert main(["eval", "--video", str(labelled_clips / "a.mp4"), "--model", str(tiny_model_dir),
+                 "--min-region", "0.7"]) == 2
