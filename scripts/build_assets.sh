@@ -48,6 +48,8 @@ for s in 21 22; do
     $SS eval --data data/heldout_s$s --split all --model weights/fastscnn_spine --upsample bilinear \
         --json docs/measured/eval_s${s}_degraded.json --degrade
 done
+scripts/make_video_suite.sh data/heldout_video        # held-out clips, seeds 61-66 (issue 22)
+$SS eval --video data/heldout_video --model weights/fastscnn_spine --json docs/measured/video_suite_shipped.json
 .venv/bin/python scripts/precision_check.py weights/fastscnn_spine data/heldout_s21 --json docs/measured/precision.json
 [ -f weights/samples/spine_synth_720p.mp4 ] || \
     $SS synth --video weights/samples/spine_synth_720p.mp4 --seconds 10 --fps 30 --size 1280x720 --seed 11

@@ -431,6 +431,51 @@ def render_training(files: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_video(files: str, labels: str = "", targets: str = "") -> str:
+    """`eval --video --json` runs (one per model) on the held-out video suite: one row per model and clip;
+    `labels="a,b"` names the models; `targets=miou:80,frame:75,spurious:0.5` (percent) adds, per model,
+    which targets every clip meets."""
+    runs = [load(name) for name in _files(files)]
+    names = labels.split(",") if labels else [r["model"] for r in runs]
+    fg = runs[0]["classes"][1:]
+    lines = ["| model | clip | size | fps | frames | mIoU, classes present | " + " | ".join(f"{c} IoU" for c in fg)
+             + " | mean per-frame mIoU | worst frame | spurious share |",
+             "|---" * (9 + len(fg)) + "|"]
+    for name, r in zip(names, runs):
+        for c in r["clips"]:
+            per = [_f(None if c["per_class"][k] is None or k not in c["present"] else 100 * c["per_class"][k])
+                   for k in fg]
+            worst = c["worst"][0]["miou"] * 100 if c["worst"] else None
+            lines.append(f"| {name} | `{c['clip'].rsplit('.', 1)[0]}` | {c['size'][0]}×{c['size'][1]} | {c['fps']:g} | "
+                         f"{c['frames']} | **{_f(100 * c['miou'])}** | " + " | ".join(per)
+                         + f" | **{_f(100 * c['frame_miou'])}** | {_f(worst)} | {_f(100 * c['spurious_share'], '{:.2f}')} % |")
+    r0 = runs[0]
+    lines += ["", f"Scored by `surgical-seg eval --video` with the app's engine settings (smoothing {r0['smoothing']:g}, "
+              f"{r0['upsample']} upsampling, {r0['backend']} {r0['precision']}); IoU in %; a class absent from the "
+              "clip's truth is left out of its mIoU (`–`) and counted in the spurious share."]
+    if targets:
+        t = {k: float(v) for k, v in (x.split(":") for x in targets.split(","))}
+        for name, r in zip(names, runs):
+            parts = []
+            for key, word, get, better in (
+                    ("miou", "mIoU over classes present", lambda c: 100 * c["miou"], "min"),
+                    ("frame", "mean per-frame mIoU", lambda c: 100 * c["frame_miou"], "min"),
+                    ("spurious", "spurious share", lambda c: 100 * c["spurious_share"], "max")):
+                if key not in t:
+                    continue
+                vals = [get(c) for c in r["clips"]]
+                worst = min(vals) if better == "min" else max(vals)
+                ok = worst >= t[key] if better == "min" else worst <= t[key]
+                sign = "≥" if better == "min" else "≤"
+                unit = " %" if key == "spurious" else ""
+                short = sum(1 for v in vals if (v < t[key] if better == "min" else v > t[key]))
+                parts.append(f"{word} {sign} {t[key]:g}{unit}: {'worst' if better == 'min' else 'highest'} "
+                             f"{worst:.{2 if key == 'spurious' else 1}f}{unit}, "
+                             + ("**met**" if ok else f"**not met** ({short} of {len(vals)} clips)"))
+            lines += ["", f"Targets, {name}, every clip: " + "; ".join(parts) + "."]
+    return "\n".join(lines) + "\n"
+
+
 def render_latency(file: str) -> str:
     """`python -m surgical_seg.apps.measure --json`: segment() of one frame per architecture, input and backend."""
     m = load(file)
@@ -497,6 +542,7 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "privacy": render_privacy,
     "screen": render_screen,
     "latency": render_latency,
+    "video": render_video,
     "training": render_training,
     "confidence_cost": render_confidence_cost,
     "soak": render_soak,

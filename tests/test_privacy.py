@@ -119,9 +119,9 @@ def test_fault_injection_blanks_every_frame_and_says_why(scorer_kind):
 
 @pytest.fixture(scope="module")
 def withdrawn_clip(tmp_path_factory):
-    from surgical_seg.data import synth, theatre
+    from surgical_seg.data import synth_clips, theatre
     path = tmp_path_factory.mktemp("oob") / "withdrawn.mp4"
-    synth.write_video(path, seconds=4, fps=30, size=(320, 180), seed=3, out_of_body="1:1.5")
+    synth_clips.write_video(path, seconds=4, fps=30, size=(320, 180), seed=3, out_of_body="1:1.5")
     return path, theatre.read_truth(theatre.truth_path(path))
 
 

@@ -122,3 +122,21 @@ def test_soak_and_kill9_blocks_summarise_by_fault_kind(ud, tmp_path):
     text = ud.render_kill9(str(tmp_path / "kill9.json"))
     assert "**2/2 runs**" in text and "torn last lines: 1" in text and "2.5–9.1 s with 60–250 CSV rows" in text
     assert "minus 2–7 frames (mean 4.5" in text
+
+
+def test_video_suite_table_and_targets_per_model(ud, tmp_path):
+    def clip(name, miou, frame, spur, present=("bone", "ligament", "disc")):
+        per = {"bone": 0.9, "ligament": 0.8, "disc": None if "disc" not in present else 0.7}
+        return {"clip": f"{name}.mp4", "size": [1280, 720], "fps": 30.0, "frames": 180, "miou": miou,
+                "frame_miou": frame, "spurious_share": spur, "per_class": per, "present": list(present),
+                "worst": [{"frame": 7, "miou": 0.31, "spurious_pixels": 10}]}
+    run = {"model": "weights/m", "backend": "openvino", "precision": "f32", "smoothing": 0.5, "upsample": "bilinear",
+           "classes": ["background", "bone", "ligament", "disc"],
+           "clips": [clip("a", 0.85, 0.8, 0.001), clip("b", 0.78, 0.7, 0.0062, ("bone", "ligament"))]}
+    (tmp_path / "v.json").write_text(json.dumps(run))
+    text = ud.render_video(str(tmp_path / "v.json"), labels="shipped", targets="miou:80,frame:75,spurious:0.5")
+    assert "| shipped | `a` | 1280×720 | 30 | 180 | **85.0** | 90.0 | 80.0 | 70.0 | **80.0** | 31.0 | 0.10 % |" in text
+    assert "| shipped | `b` | 1280×720 | 30 | 180 | **78.0** | 90.0 | 80.0 | – | **70.0** | 31.0 | 0.62 % |" in text
+    assert ("Targets, shipped, every clip: mIoU over classes present ≥ 80: worst 78.0, **not met** (1 of 2 clips); "
+            "mean per-frame mIoU ≥ 75: worst 70.0, **not met** (1 of 2 clips); spurious share ≤ 0.5 %: highest "
+            "0.62 %, **not met** (1 of 2 clips).") in text

@@ -58,6 +58,19 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(f"size must look like 640x360, not {text!r}") from None
 
 
+def _zoom(text: str | None) -> tuple[float, float] | None:
+    """--zoom Z or LO,HI -> (lo, hi); None when not given."""
+    if text is None:
+        return None
+    try:
+        v = [float(x) for x in text.split(",")]
+        if len(v) not in (1, 2) or min(v) <= 0:
+            raise ValueError
+    except ValueError:
+        raise ConfigError(f"synth: --zoom must be a positive number or LO,HI, not {text!r}") from None
+    return (v[0], v[-1])
+
+
 def cmd_synth(a: argparse.Namespace) -> int:
     from ..data import synth
     if a.readers:
@@ -67,12 +80,24 @@ def cmd_synth(a: argparse.Namespace) -> int:
         print(synth_readers.write_readers(a.readers, a.out, profiles=a.reader_profiles, seed=a.seed))
         return 0
     if a.video:
-        n = synth.write_video(a.video, seconds=a.seconds, fps=a.fps, size=a.size or (1280, 720),
-                              seed=a.seed, labels_dir=a.labels_dir, motion=a.motion, out_of_body=a.out_of_body)
+        zoom = _zoom(a.zoom)
+        if zoom is not None and zoom[0] != zoom[1]:
+            raise ConfigError(f"synth: --video takes one --zoom value, not {a.zoom}")
+        from ..data import synth_clips
+        n = synth_clips.write_video(a.video, seconds=a.seconds, fps=a.fps, size=a.size or (1280, 720),
+                              seed=a.seed, labels_dir=a.labels_dir, motion=a.motion,
+                              zoom=None if zoom is None else zoom[0], instruments_dir=a.instruments_dir,
+                              out_of_body=a.out_of_body)
         print(f"wrote {a.video} ({n} frames)")
     else:
         if not a.out:
             raise ConfigError("synth: give --out DIR (images) or --video FILE.mp4")
+        if a.clip_stills:
+            from ..data import synth_clips
+            print(synth_clips.write_clip_dataset(a.out, n_images=a.images, seed=a.seed, zoom=_zoom(a.zoom) or (0.7, 1.6),
+                                                 instrument_masks=a.instrument_masks,
+                                                 classes=tuple(a.classes.split(","))))
+            return 0
         summary = synth.write_dataset(a.out, n_images=a.images, seed=a.seed, size=a.size or (640, 360),
                                       contact_sheet=a.contact_sheet, instrument_masks=a.instrument_masks,
                                       classes=tuple(a.classes.split(",")))
@@ -130,10 +155,23 @@ def cmd_export(a: argparse.Namespace) -> int:
 
 
 def cmd_eval(a: argparse.Namespace) -> int:
+    if a.video:
+        from ..evaluation import video_eval
+        if a.data or a.predictions or a.degrade is not None:
+            raise ConfigError("eval: --video scores clips; --data, --predictions and --degrade are for still datasets")
+        result = video_eval.run_video_eval(a.video, model=a.model, labels=a.labels, backend=a.backend,
+                                           smoothing=a.smoothing, upsample=a.upsample, json_out=a.json,
+                                           report_dir=a.report, worst=a.worst, min_region=a.min_region)
+        print(video_eval.format_text(result))
+        return 0
+    if not a.data:
+        raise ConfigError("eval: give --data DIR (a still dataset) or --video CLIP|FOLDER (labelled clips)")
+    if a.labels or a.smoothing is not None or a.min_region:
+        raise ConfigError("eval: --labels, --smoothing and --min-region go with --video")
     from ..evaluation import evaluate
     result = evaluate.run_eval(a.data, split=a.split, model=a.model, backend=a.backend, json_out=a.json,
                                predictions_dir=a.predictions, report_dir=a.report, degrade_seed=a.degrade,
-                               upsample=a.upsample)
+                               upsample=a.upsample or "nearest")
     print(evaluate.format_table(result))
     return 0
 
@@ -262,6 +300,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--motion", choices=("slow", "medium", "fast"),
                    help="with --video: camera pan whose peak speed is 60 / 200 / 500 px/s on a 1280-wide frame "
                         "(scaled with the width); default: the sample clip's gentle path (~90 px/s)")
+    s.add_argument("--zoom", help="tissue size relative to the scope field, 1 = a 640x360 still's; with --video "
+                   "one value (default: the historical 1.35), with --clip-stills LO,HI drawn log-uniformly "
+                   "(default 0.7,1.6)")
+    s.add_argument("--clip-stills", action="store_true",
+                   help="with --out: frames of short random clips, each at a random 16:9 size from 640x360 to "
+                        "1920x1080 and a random --zoom (one scene world with --video)")
+    s.add_argument("--instruments-dir", help="with --video: also write per-frame instrument masks (255 = instrument)")
     s.set_defaults(func=cmd_synth)
 
     s = sub.add_parser("import-labelstudio", help="convert a Label Studio JSON export to label PNGs")
@@ -303,8 +348,21 @@ def build_parser() -> argparse.ArgumentParser:
                         "engine.precision auto runs only what passed")
     s.set_defaults(func=cmd_export)
 
-    s = sub.add_parser("eval", help="the clinical study's metrics table on a dataset split")
-    s.add_argument("--data", required=True, help="dataset folder (images/, labels/, split files)")
+    s = sub.add_parser("eval", help="the clinical study's metrics table on a dataset split, or labelled clips scored "
+                                    "per clip and per frame (--video)")
+    s.add_argument("--data", help="dataset folder (images/, labels/, split files)")
+    s.add_argument("--video", nargs="+", metavar="CLIP|FOLDER",
+                   help="instead: labelled clips (a clip + its per-frame truth, <stem>_labels/ or <stem>/ beside it, as "
+                        "synth --video --labels-dir writes), or folders of them: per clip pooled IoU per class, mIoU "
+                        "over the classes in its truth, mean per-frame mIoU, spurious share, worst frames "
+                        "(--report: report.md + a contact sheet per clip)")
+    s.add_argument("--labels", help="with one --video clip: its truth folder")
+    s.add_argument("--smoothing", type=float,
+                   help="with --video: temporal smoothing of class scores (default: engine.smoothing of configs/app.yml)")
+    s.add_argument("--worst", type=int, default=6, help="with --video: worst frames per clip in the report")
+    s.add_argument("--min-region", type=float, default=0.0, metavar="FRAC",
+                   help="with --video: drop predicted regions smaller than this share of the frame (e.g. 0.002) "
+                        "before scoring, giving them to the label around them; an experiment, not in the app")
     s.add_argument("--split", choices=("test", "val", "train", "all"), default="test", help="which frames to score")
     s.add_argument("--model", default="fastscnn_spine", help="model name under weights/ or model folder")
     s.add_argument("--backend", choices=BACKEND_CHOICES, default="auto", help="inference backend")
@@ -314,8 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--degrade", type=int, nargs="?", const=0, metavar="SEED",
                    help="degrade every frame as theatre video is (16:9 crop, gamma, white balance, blur, "
                         "noise, JPEG), seeded per frame (default seed 0 when given without a value)")
-    s.add_argument("--upsample", choices=("nearest", "bilinear"), default="nearest",
-                   help="how class scores reach the image size (engine.upsample; bilinear = smooth edges)")
+    s.add_argument("--upsample", choices=("nearest", "bilinear"),
+                   help="how class scores reach the image size (bilinear = smooth edges; default: nearest for "
+                        "--data, engine.upsample of configs/app.yml for --video)")
     s.set_defaults(func=cmd_eval)
 
     s = sub.add_parser("explain", help="Seg-Grad-CAM heatmap of one class on one frame (for understanding, not guidance)")

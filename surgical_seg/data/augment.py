@@ -4,7 +4,8 @@ Scale, rotation, flip, translation and the letterbox to the model input are comp
 single cv2.warpAffine (image bilinear, labels nearest), so the identity parameters give exactly
 the engine's letterbox (centred, black padding). Padding is labelled background, like the black
 surround of the scope: black is never anatomy. `degrade_prob` applies the theatre-video chain
-of `degrade.py` (crop, gamma, white balance, blur, noise, JPEG) first.
+of `degrade.py` (crop, gamma, white balance, blur, noise, JPEG) first. `scale_log: true` draws the
+scale log-uniformly (scale [0.5, 2.0]: as many frames zoomed out 2x as zoomed in 2x).
 """
 from __future__ import annotations
 
@@ -53,7 +54,10 @@ class Augment:
         if rng.random() < float(self.s.get("degrade_prob", 0.0)):
             img, (lab,) = degrade(img, [lab], rng, crop=rng.random() < 0.5)
         lo, hi = self.s.get("scale", [1.0, 1.0])
-        scale = float(rng.uniform(lo, hi))
+        if self.s.get("scale_log", False):   # as often 2x smaller as 2x larger: textures at 0.5-2x
+            scale = float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
+        else:
+            scale = float(rng.uniform(lo, hi))
         angle = float(rng.uniform(-1, 1) * self.s.get("rotate_deg", 0.0))
         flip = bool(self.s.get("flip", False) and rng.random() < 0.5)
         free = max(0.0, scale - 0.8)

@@ -98,9 +98,9 @@ def _colourise(base_bgr, shade):
 
 # ---------------------------------------------------------------- scene
 
-def _territories(rng, h, w):
+def _territories(rng, h, w, unit=None):
     """Label map of tissue territories with smooth anatomical boundaries."""
-    s = h / 360.0
+    s = unit or h / 360.0
     present = rng.random(3) < np.array([0.8, 0.75, 0.7])
     if not present.any():
         present[rng.integers(3)] = True
@@ -110,10 +110,10 @@ def _territories(rng, h, w):
     return np.argmax(np.stack(fields), axis=0).astype(np.uint8)
 
 
-def _tissue(rng, style, labels):
+def _tissue(rng, style, labels, unit=None):
     """Colour + texture per territory. Texture is the real cue; colours overlap between classes."""
     h, w = labels.shape
-    s = h / 360.0   # texture sizes are designed at 360 lines and scale with the frame
+    s = unit or h / 360.0   # texture sizes are designed at 360 lines and scale with the frame (see `unit`)
     img = np.zeros((h, w, 3), np.float32)
     # soft tissue / muscle: red with faint striations
     shade = 0.75 + 0.12 * _noise(rng, h, w, s * 30) + 0.06 * _fibres(rng, h, w, rng.uniform(0, 180), 25 * s, 4 * s)
@@ -159,11 +159,11 @@ def _random_curve(rng, h, w, n=4):
     return out.astype(np.int32)
 
 
-def _negatives(rng, style, img, labels, nerve_id=BG):
+def _negatives(rng, style, img, labels, nerve_id=BG, unit=None):
     """Unlabelled look-alikes drawn over the tissue; they take label 0 where they cover it
     (the nerve root / dura takes `nerve_id`: 0, or its own class with synth --classes ...,nerve)."""
     h, w = labels.shape
-    s = h / 360.0
+    s = unit or h / 360.0
     # nerve root / dura: a smooth white-pink tube with surface vessels (hard negative for disc)
     if rng.random() < 0.45:
         curve = _random_curve(rng, h, w, 3)
@@ -219,7 +219,7 @@ def _negatives(rng, style, img, labels, nerve_id=BG):
 INSTRUMENT_TIPS = ("round", "jaws", "burr", "cannula", "hook")
 
 
-def _instrument(rng, img, labels, tip=None, angle=None, kind=None, instruments=None):
+def _instrument(rng, img, labels, tip=None, angle=None, kind=None, instruments=None, unit=None):
     """A metal instrument entering from the rim of the view (label 0: it hides the tissue).
 
     Endoscopic spine instruments differ in the tip (rounded probe, forceps jaws, burr ball, open
@@ -228,7 +228,7 @@ def _instrument(rng, img, labels, tip=None, angle=None, kind=None, instruments=N
     uint8, optional) gets 255 where the instrument is.
     """
     h, w = labels.shape
-    s = h / 360.0
+    s = unit or h / 360.0
     if tip is None:
         tip = (rng.uniform(0.2, 0.8) * w, rng.uniform(0.2, 0.8) * h)
     if angle is None:
@@ -295,10 +295,10 @@ def _instrument(rng, img, labels, tip=None, angle=None, kind=None, instruments=N
         instruments[hit] = 255
 
 
-def _optics(rng, style, img, labels, strength=1.0, instruments=None):
+def _optics(rng, style, img, labels, strength=1.0, instruments=None, unit=None):
     """Speculars, bubbles, fog, white balance, vignetting, scope circle, blur, noise."""
     h, w = labels.shape
-    s = h / 360.0
+    s = unit or h / 360.0
     for _ in range(int(rng.integers(0, 12 * strength + 1))):   # specular highlights (saline-wet tissue)
         cv2.ellipse(img, (int(rng.uniform(0, w)), int(rng.uniform(0, h))),
                     (max(1, int(rng.uniform(2, 12) * s)), max(1, int(rng.uniform(1, 5) * s))),
@@ -489,69 +489,4 @@ def _camera(t: float, rng_params: np.ndarray, w: int, h: int, margin: float, mot
     return pan_x, pan_y, zoom, roll, e, f
 
 
-def write_video(path: str | Path, seconds: float = 5.0, fps: float = 30.0, size: tuple[int, int] = (1280, 720),
-                seed: int = 0, labels_dir: str | Path | None = None, crf: int = 26,
-                motion: str | None = None, out_of_body: str | None = None) -> int:
-    """An H.264 clip of one synthetic scene seen through a moving scope, with a moving instrument.
-    `out_of_body` ("START:SECONDS,..."): the scope withdrawn on that schedule (surgical_seg.data.theatre),
-    per-frame truth in <path>.oob.csv."""
-    from . import theatre
-    withdrawals = theatre.parse_schedule(out_of_body) if out_of_body else []
-    outs: list[int] = []
-    import av
-    from fractions import Fraction
-    from tqdm import tqdm
-
-    if motion is not None and motion not in MOTION_PX_S:
-        raise ConfigError(f"synth: --motion must be one of {', '.join(MOTION_PX_S)}, not {motion!r}")
-    if seconds <= 0 or fps <= 0:
-        raise ConfigError(f"synth: --seconds and --fps must be > 0 (got {seconds}, {fps})")
-    w, h = size
-    if w % 2 or h % 2:
-        raise ConfigError(f"synth: --size {w}x{h} must be even for H.264")
-    rng = np.random.default_rng([seed, 7])
-    style = Style.random(rng)
-    margin = 0.35
-    sw, sh = int(w * (1 + margin)), int(h * (1 + margin))
-    scene_labels = _territories(rng, sh, sw)
-    scene = _tissue(rng, style, scene_labels)
-    _negatives(rng, style, scene, scene_labels)
-    params = rng.uniform(0, 1, 6)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if labels_dir:
-        Path(labels_dir).mkdir(parents=True, exist_ok=True)
-    n = int(round(seconds * fps))
-    rate = Fraction(fps).limit_denominator(1001)
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264", rate=rate)
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "medium"}
-        for i in tqdm(range(n), desc="synth video", unit="frame"):
-            t = i / fps
-            px, py, zoom, roll, _, _ = _camera(t, params, w, h, margin, motion)
-            m = cv2.getRotationMatrix2D((sw / 2 + px, sh / 2 + py), roll, zoom)
-            m[:, 2] += (w - sw) / 2, (h - sh) / 2
-            img = cv2.warpAffine(scene, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT)
-            lab = cv2.warpAffine(scene_labels, m, (w, h), flags=cv2.INTER_NEAREST, borderMode=cv2.BORDER_REFLECT)
-            frame_rng = np.random.default_rng([seed, i, 9])
-            tip = (w * (0.5 + 0.2 * math.sin(0.5 * t + params[4] * 6)), h * (0.5 + 0.2 * math.sin(0.37 * t)))
-            # the same instrument in every frame (its own seed), moving along a smooth path
-            _instrument(np.random.default_rng([seed, 8]), img, lab, tip=tip,
-                        angle=params[5] * 2 * math.pi + 0.3 * math.sin(0.2 * t))
-            bgr = _optics(frame_rng, style, img, lab, strength=0.0)
-            if withdrawals:                                   # the scope withdrawn: dark cannula, then the theatre
-                bgr, lab = theatre.withdrawn(bgr, lab, t, withdrawals, seed, outs)
-            frame = av.VideoFrame.from_ndarray(bgr, format="bgr24")
-            for packet in stream.encode(frame):
-                container.mux(packet)
-            if labels_dir:
-                cv2.imwrite(str(Path(labels_dir) / f"{i:06d}.png"), lab)
-        for packet in stream.encode():
-            container.mux(packet)
-    if withdrawals:
-        theatre.write_truth(theatre.truth_path(path), outs)
-    return n
-
-
-__all__ += ["write_video", "MOTION_PX_S"]
+__all__ += ["MOTION_PX_S"]   # clips: synth_clips.write_video
