@@ -96,7 +96,9 @@ class LabelSampler:
         self._best = np.empty((size[1], size[0]), np.float32)
         self._more = np.empty((size[1], size[0]), bool)
 
-    def __call__(self, logits: np.ndarray, box: Letterbox, stride: int, upsample: str = "bilinear") -> np.ndarray:
+    def __call__(self, logits: np.ndarray, box: Letterbox, stride: int, upsample: str = "bilinear",
+                 to_frame: bool = True) -> np.ndarray:
+        """`to_frame=False`: the labels at their sampling grid (the live path's painter scales them)."""
         z = logits[0] if logits.ndim == 4 else logits
         c, h, w = z.shape
         size = _grid_size(box, upsample)
@@ -118,7 +120,8 @@ class LabelSampler:
             np.greater(planes[k], best, out=more)
             np.putmask(labels, more, k)
             np.maximum(best, planes[k], out=best)
-        return _nearest(_dark(labels, box), box)
+        labels = _dark(labels, box)
+        return _nearest(labels, box) if to_frame else labels
 
 
 def _nearest(labels: np.ndarray, box: Letterbox) -> np.ndarray:

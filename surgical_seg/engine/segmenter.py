@@ -127,7 +127,7 @@ class Segmenter:
             if meta.dark is not None:
                 conf[meta.dark] = 1.0
         full = scores.frame_probabilities(z, meta, stride, self.temperature) if probabilities else None
-        return Segmentation(labels=self._labels(z, meta, stride, self.upsample), class_names=self._names,
+        return Segmentation(labels=self._labels(z, meta, stride, self.upsample, self.frame_labels), class_names=self._names,
                             colors_rgb=self._colors, frame_index=frame_index, t_capture_ns=t_capture_ns,
                             probabilities=full, confidence=conf)
 

@@ -556,7 +556,9 @@ class MainWindow(QMainWindow):
             fps = self.pipeline.source.fps or 30.0
             out = (self.record_dir or Path("recordings")) / folder_name(self.cfg.recorder.folder_pattern)
             try:
-                self.recorder = Recorder(out, fps=fps, **dataclasses.asdict(self.cfg.recorder)).start()
+                rec = dataclasses.asdict(self.cfg.recorder)
+                rec.pop("folder_pattern")                   # the folder's name, used above
+                self.recorder = Recorder(out, fps=fps, **rec).start()
             except SurgicalSegError as e:
                 self._error(str(e))
                 self.record_button.setChecked(False)
