@@ -31,7 +31,7 @@ import numpy as np
 from ..config import AppConfig, apply_overrides, load_app_config, replace_section
 from ..errors import ConfigError, SourceError
 from ..evaluation.displayed import ShownMasks, check_truth_dir, score_run
-from .naive_openvino import naive_openvino_fps
+from .naive_openvino import naive_openvino_fps, timed_video_loop
 from ..realtime.overlay import MaskAnnotator
 from ..packet import FramePacket
 from ..realtime.pipeline import Pipeline
@@ -112,23 +112,14 @@ def baseline_fps(video: str, model: str, n: int, threads: int, opacity: float) -
         seg = load_segmenter(model, backend="paddle", threads=threads)
     lut = np.zeros((256, 3), np.uint8)
     lut[: len(seg.card.colors_rgb)] = np.asarray(seg.card.colors_rgb, np.uint8)[:, ::-1]
-    cap = cv2.VideoCapture(video)
-    ok, first = cap.read()
-    if not ok:
-        cap.release()
+
+    def step(frame: np.ndarray) -> None:
+        cv2.addWeighted(frame, 1.0 - opacity, lut[seg.segment(frame).labels], opacity, 0.0)
+
+    timed = timed_video_loop(video, n, step)            # the first frame warms up, as for the pipeline
+    if timed is None:
         return {"fps": None, "note": f"cv2.VideoCapture cannot read {video}"}
-    seg.segment(first)                                  # warm-up, as for the pipeline
-    cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-    done, t0 = 0, time.perf_counter()
-    while done < n:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        labels = seg.segment(frame).labels
-        cv2.addWeighted(frame, 1.0 - opacity, lut[labels], opacity, 0.0)
-        done += 1
-    spent = time.perf_counter() - t0
-    cap.release()
+    done, spent = timed
     return {"fps": done / spent if done else None, "frames": done, "backend": "paddle",
             "loop": "cv2.VideoCapture read -> Paddle Inference -> cv2.addWeighted, one thread"}
 

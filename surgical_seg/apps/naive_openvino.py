@@ -10,12 +10,34 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import cv2
 import numpy as np
 
 from ..modelcard import ONNX_FILE, ModelCard, resolve_model_dir
+
+
+def timed_video_loop(video: str, n: int, step: Callable[[np.ndarray], Any]) -> tuple[int, float] | None:
+    """`step` on each of the first `n` frames cv2.VideoCapture reads, after one warm-up call on the first
+    frame: (frames done, seconds spent); None when the video cannot be read. The naive loops' shared frame."""
+    cap = cv2.VideoCapture(video)
+    ok, first = cap.read()
+    if not ok:
+        cap.release()
+        return None
+    step(first)
+    cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+    done, t0 = 0, time.perf_counter()
+    while done < n:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        step(frame)
+        done += 1
+    spent = time.perf_counter() - t0
+    cap.release()
+    return done, spent
 
 
 def naive_openvino_fps(video: str, model: str | Path, n: int, opacity: float) -> dict[str, Any]:
@@ -39,22 +61,10 @@ def naive_openvino_fps(video: str, model: str | Path, n: int, opacity: float) ->
                             interpolation=cv2.INTER_NEAREST)
         cv2.addWeighted(frame, 1.0 - opacity, lut[labels], opacity, 0.0)
 
-    cap = cv2.VideoCapture(video)
-    ok, first = cap.read()
-    if not ok:
-        cap.release()
+    timed = timed_video_loop(video, n, step)
+    if timed is None:
         return {"fps": None, "note": f"cv2.VideoCapture cannot read {video}"}
-    step(first)
-    cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
-    done, t0 = 0, time.perf_counter()
-    while done < n:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        step(frame)
-        done += 1
-    spent = time.perf_counter() - t0
-    cap.release()
+    done, spent = timed
     return {"fps": done / spent if done else None, "frames": done, "backend": "openvino",
             "model_file": str(model_dir / ONNX_FILE),
             "precision": compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name(),
@@ -63,4 +73,4 @@ def naive_openvino_fps(video: str, model: str | Path, n: int, opacity: float) ->
                     "-> nearest resize -> cv2.addWeighted, one thread of Python"}
 
 
-__all__ = ["naive_openvino_fps"]
+__all__ = ["naive_openvino_fps", "timed_video_loop"]
