@@ -491,7 +491,7 @@ def render_latency(file: str) -> str:
 def render_screen(files: str) -> str:
     """`view --stats` runs side by side: what the screen got, painting included (summary.json "screen")."""
     head = ("run", "source fps", "recording", "load avg (1 min)", "painted fps (× source)", "own %",
-            "warped / latest / off", "overlay age p50 / p95 ms", "overlay off (frames)",
+            "warped / latest / off (of which out of body)", "overlay age p50 / p95 ms", "overlay off (frames)",
             "infer / postprocess / composite / display p50 ms")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in _files(files):
@@ -501,7 +501,7 @@ def render_screen(files: str) -> str:
         lines.append("| " + " | ".join([
             Path(name).stem, _f(sc["source_fps"], "{:g}"), "yes" if sc["recording"] else "no",
             _f(sc["load_avg_1min"]), f"{_f(sc['painted_fps'])} ({_f(sc['painted_over_source'], '{:.3f}')})",
-            _f(100 * sc["own_share"], "{:.0f}"), f"{src.get('warped', 0)} / {src.get('latest', 0)} / {src.get('off', 0)}",
+            _f(100 * sc["own_share"], "{:.0f}"), f"{src.get('warped', 0)} / {src.get('latest', 0)} / {src.get('off', 0)} ({sc.get('out_of_body', '–')})",
             f"{_f(sc['overlay_age_ms']['p50'])} / **{_f(sc['overlay_age_ms']['p95'])}**", str(sc["overlay_off_frames"]),
             " / ".join(_f(p50.get(k), "{:.2f}") for k in ("infer", "postprocess", "composite", "display"))]) + " |")
     return "\n".join(lines) + "\n"

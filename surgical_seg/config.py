@@ -28,6 +28,7 @@ class SourceConfig:
     read_timeout_s: float = 2.0     # live: no frame for this long = signal lost
     retry_backoff_s: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)
     read_abandon_s: float = 4.0     # a read stuck this long (watchdog) is abandoned: new capture handle; 0 = off
+    decode_threads: int = 1         # PyAV decoder threads; 0 = FFmpeg's choice (frame threads for files)
 
 
 @dataclass(frozen=True)
@@ -52,9 +53,9 @@ class EngineConfig:
 class PipelineConfig:
     mode: str = "live"              # live (newest frame wins) | replay (every frame, in order)
     stale_ms: float = 150.0         # a mask older than this is not drawn
-    align_ms: float = 25.0          # live: a frame waits up to this long (from capture) for its own mask; 0 = never
+    align_ms: float = 40.0          # live: a frame waits up to this long (from capture) for its own mask; 0 = never
     warp: bool = True               # live: a frame without its own mask gets the newest one warped by optical flow
-    model_nice: int = 10            # live, Linux: the model's thread runs this much nicer, so video and UI win the CPU
+    model_nice: int = 0             # live, Linux: the model's thread runs this much nicer than capture and compositor
 
 
 @dataclass(frozen=True)
@@ -220,6 +221,8 @@ def load_train_config(path: str | Path) -> TrainConfig:
 
 
 def _check_app(cfg: AppConfig, where: str) -> None:
+    if cfg.source.decode_threads < 0:
+        raise ConfigError(f"{where}: source.decode_threads must be >= 0 (0 = FFmpeg's choice), not {cfg.source.decode_threads!r}")
     if cfg.pipeline.mode not in ("live", "replay"):
         raise ConfigError(f"{where}: pipeline.mode must be live or replay, not {cfg.pipeline.mode!r}")
     if cfg.pipeline.stale_ms <= 0:

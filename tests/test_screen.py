@@ -27,12 +27,15 @@ def row(i, source, mask_lag_frames=0, painted=True):
 
 
 def test_figures_count_painted_frames_and_overlay_off_after_the_first_mask():
-    rows = ([row(0, "off"), row(1, "off")] + [row(i, "own") for i in range(2, 92)]
+    gate_start = [row(i, "off") for i in (96, 97)]          # painted, held out of the body by the privacy gate
+    for r in gate_start:
+        r.overlay_off_reason = "out of body (gate starting)"
+    rows = gate_start + ([row(0, "off"), row(1, "off")] + [row(i, "own") for i in range(2, 92)]
             + [row(92, "latest", 1), row(93, "off"), row(94, "own", painted=False),
                row(95, "latest", 6)])
     s = screen_figures(rows, 30.0, stale_ms=150.0, recording=True)
-    assert s["painted"] == 95 and s["mask_source"] == {"own": 90, "warped": 0, "latest": 2, "off": 3}
-    assert s["own_share"] == pytest.approx(90 / 95)
+    assert s["painted"] == 97 and s["mask_source"] == {"own": 90, "warped": 0, "latest": 2, "off": 5}
+    assert s["out_of_body"] == 2 and s["own_share"] == pytest.approx(90 / 95)   # out-of-body frames left out
     assert s["overlay_off_frames"] == 2                 # frame 93 (off) and 95 (older than stale_ms at paint)
     assert s["painted_fps"] == pytest.approx(30.0, rel=0.05) and s["painted_over_source"] == pytest.approx(1.0, rel=0.05)
     assert s["overlay_age_ms"]["p50"] == pytest.approx(12.0) and s["overlay_age_ms"]["max"] == pytest.approx(210.0)

@@ -219,3 +219,27 @@ def test_unreachable_stream_fails_at_open(http_server):
     with pytest.raises(SourceError, match="cannot open"):
         open_source(f"http://127.0.0.1:{port}/missing.mp4", SourceConfig(open_timeout_s=2.0))
 
+
+
+@pytest.mark.parametrize("threads, thread_type, count", [(1, "NONE", 1), (0, "AUTO", None), (2, "AUTO", 2)])
+def test_decode_threads_setting_reaches_the_decoder_and_frames_stay_the_same(clip_path, threads, thread_type, count):
+    """source.decode_threads 1 (the default): one decoder thread, the cheapest in CPU on 2 cores."""
+    src = open_source(str(clip_path), SourceConfig(decode_threads=threads))
+    src._open()
+    try:
+        assert src._stream.thread_type.name == thread_type
+        if count is not None:
+            assert src._stream.codec_context.thread_count == count
+    finally:
+        src._close()
+    frames, _ = run(open_source(str(clip_path), SourceConfig(decode_threads=threads)))
+    assert [read_index(p.frame) for p in frames] == list(range(CLIP_FRAMES))
+
+
+def test_config_refuses_negative_decode_threads(tmp_path):
+    from surgical_seg.config import load_app_config
+    from surgical_seg.errors import ConfigError
+    bad = tmp_path / "app.yml"
+    bad.write_text("source:\n  decode_threads: -1\n")
+    with pytest.raises(ConfigError, match=r"app.yml: source.decode_threads must be >= 0"):
+        load_app_config(str(bad))

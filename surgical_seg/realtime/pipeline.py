@@ -9,6 +9,8 @@ Public API (stable; the viewer codes against it)
                                       # packet.composited is the picture; after painting it, mark
                                       # "display" and call stats.add(packet) again (spans merge)
     pipe.latest_index -> int          # its frame index (-1 before the first): tell new from repeat
+    Pipeline(..., on_output=wake)     # wake(packet) is called (compositor thread) with each new latest():
+                                      # the viewer paints it at once instead of up to one poll interval later
     pipe.events() -> list[Event]      # drain source + pipeline events (never blocks)
     Pipeline(..., burn_in=False)      # the viewer: packet.composited stays None where a mask is drawn
                                       # (it paints packet.layer; burns in only what it records)
@@ -26,7 +28,7 @@ Public API (stable; the viewer codes against it)
 
 Modes (an argument, because it changes the pipeline's shape):
   live   source → LatestSlot → inference (older frames counted as dropped); raw frames go through a
-         second LatestSlot to the compositor at source rate. Each waits for its own mask up to align_ms
+         FrameQueue to the compositor, every frame in order. Each waits for its own mask up to align_ms
          after capture, else gets the newest mask warped to it by optical flow (warp=True) or as is
          (surgical_seg.realtime.align; packet.mask_source = own | warped | latest | off). A mask older than
          stale_ms (its frame's capture → now) is not drawn: overlay_off_reason "stale (N ms)".
@@ -117,6 +119,45 @@ class LatestSlot(Generic[T]):
         return self._closed
 
 
+class FrameQueue(Generic[T]):
+    """The live compositor's raw frames, in capture order; bounded: when full the oldest is dropped.
+
+    A frame waiting for its own mask (up to align_ms after capture) must not cost the frames behind it
+    their turn: with a one-slot buffer they were overwritten while it waited (1080p60, align_ms 35: 54 of
+    60 fps painted). Each frame's wait ends at its own deadline, so the queue stays a few frames short.
+    """
+
+    def __init__(self, maxlen: int = 8) -> None:
+        self._cond = threading.Condition()
+        self._items: collections.deque[T] = collections.deque()
+        self._maxlen = maxlen
+        self._closed = False
+        self.overwritten = 0
+
+    def put(self, item: T) -> None:
+        with self._cond:
+            if len(self._items) >= self._maxlen:
+                self._items.popleft()
+                self.overwritten += 1
+            self._items.append(item)
+            self._cond.notify_all()
+
+    def get(self, timeout: float | None = None) -> T | None:
+        """The oldest frame, waiting up to `timeout`; None on timeout or when closed and drained."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._items or self._closed, timeout)
+            return self._items.popleft() if self._items else None
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+
 @dataclass(frozen=True)
 class Counts:
     frames_in: int = 0        # frames the source delivered
@@ -135,7 +176,8 @@ class Pipeline:
                  sinks: Iterable[Callable[[FramePacket], None]] = (),
                  on_event: Callable[[Event], None] | None = None,
                  watchdog: StallBounds | None = None, segmenter_factory: Callable[[], Any] | None = None,
-                 model_nice: int = 0, burn_in: bool = True, privacy: Any = None) -> None:
+                 model_nice: int = 0, burn_in: bool = True, privacy: Any = None,
+                 on_output: Callable[[FramePacket], None] | None = None) -> None:
         if mode not in ("live", "replay"):
             raise ValueError(f"mode must be live or replay, not {mode!r}")
         self.source, self.segmenter, self.mode, self.stale_ms = source, segmenter, mode, stale_ms
@@ -143,6 +185,7 @@ class Pipeline:
         self.stats = stats                    # StatsRecorder-like: add(packet), dropped(packet)
         self.sinks = list(sinks)
         self.on_event = on_event
+        self.on_output = on_output
         self._style: tuple[Annotator | None, Callable[[Segmentation], Any] | None] = (annotator, None)
         self._user_off = annotator is None
         self._out: LatestSlot[FramePacket] = LatestSlot()
@@ -167,7 +210,7 @@ class Pipeline:
     def _compose(self) -> None:
         if self.mode == "live":
             self._to_model: LatestSlot[FramePacket] = LatestSlot()   # newest frame wins
-            self._raw: LatestSlot[FramePacket] = LatestSlot()        # every raw frame, at source rate
+            self._raw: FrameQueue[FramePacket] = FrameQueue()         # every raw frame, in order
             self._masks = MaskHistory()                               # the last few masks, by frame
             self._aligner = Aligner(self._masks, self.align_ms, self._warper() if self.warp else None,
                                     self.stale_ms)
@@ -346,6 +389,11 @@ class Pipeline:
         packet.mark("composite", t0)
         self._count("frames_out")
         self._out.put(packet.index, packet)
+        if self.on_output is not None:
+            try:
+                self.on_output(packet)
+            except Exception:  # noqa: BLE001 - a consumer's bug must not stop the video
+                pass
         if self.stats is not None:
             self.stats.add(packet)
         if self.privacy is not None:
@@ -364,7 +412,7 @@ class Pipeline:
     # ------------------------------------------------------------------ live
     def _live_source_out(self, packet: FramePacket) -> None:
         self._count("frames_in")
-        self._raw.put(packet.index, packet)
+        self._raw.put(packet)
         # the model works on its own copy of the spans: the raw packet goes on to the compositor
         lost = self._to_model.put(packet.index, dataclasses.replace(packet, spans=dict(packet.spans)))
         if lost is not None:
@@ -403,7 +451,12 @@ class Pipeline:
 
     def _live_compositor(self) -> None:
         try:
-            self._follow(self._raw, self._composite_aligned)
+            while not self._stop.is_set():
+                packet = self._raw.get(timeout=0.1)
+                if packet is not None:
+                    self._composite_aligned(packet)
+                elif self._raw.closed:
+                    break
         finally:
             self._finish()
 
@@ -501,4 +554,4 @@ def open_pipeline(spec: str | int, cfg: Any = None, *, model: str | None = None,
                         smoothing=e.smoothing, precision=e.precision, upsample=e.upsample))
 
 
-__all__ = ["Pipeline", "LatestSlot", "Counts", "Event", "Segmenter", "Annotator", "open_pipeline", "stall_bounds"]
+__all__ = ["Pipeline", "LatestSlot", "FrameQueue", "Counts", "Event", "Segmenter", "Annotator", "open_pipeline", "stall_bounds"]

@@ -75,7 +75,10 @@ class _PyAVBase(Source):
             self._container.close()
             raise SourceError(f"{self.spec}: no video stream in this file")
         stream = self._container.streams.video[0]
-        stream.thread_type = self.decode_threads
+        threads = getattr(self.cfg, "decode_threads", 0)
+        stream.thread_type = "NONE" if threads == 1 else self.decode_threads
+        if threads:
+            stream.codec_context.thread_count = threads
         self._stream = stream
         rate = stream.average_rate or stream.guessed_rate or stream.base_rate
         self.fps = float(rate) if rate else None

@@ -1,8 +1,8 @@
 """The theatre viewer: `surgical-seg view`.
 
 The window is a sink of the pipeline (surgical_seg.realtime.pipeline): the source, the model and the
-compositor run on their own threads; the UI thread only polls `pipeline.latest()` on a 60 Hz timer,
-paints the newest composited frame and, after painting, feeds the "display" span to the stats
+compositor run on their own threads; the compositor wakes the UI thread for each new frame (a queued
+signal; a 66 Hz poll beside it handles events and freezes), which paints the newest composited frame and, after painting, feeds the "display" span to the stats
 (video latency and overlay age run to the screen). Tables and plots refresh at 4 Hz. Nothing on the UI thread
 waits for capture or inference.
 
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from PyQt6.QtCore import Qt, QTimer
+from PyQt6.QtCore import QObject, Qt, QTimer, pyqtSignal
 from PyQt6.QtGui import QAction, QKeySequence, QShortcut
 from PyQt6.QtWidgets import (QApplication, QFileDialog, QHBoxLayout, QInputDialog, QLabel, QMainWindow,
                              QMessageBox, QPushButton, QSlider, QVBoxLayout, QWidget)
@@ -60,7 +60,7 @@ from .video import VideoWidget
 
 # The clip shipped with the project (scripts/build_assets.sh makes it); opened when no source is given.
 SAMPLE_CLIP = Path(__file__).resolve().parents[2] / "weights" / "samples" / "spine_synth_720p.mp4"
-POLL_MS = 15            # newest-frame poll (≈ 66 Hz: never the limit for 30/60 fps video)
+POLL_MS = 15            # events, freeze and playback poll; new frames wake the UI thread themselves (_Wake)
 STATS_MS = 250          # latency panel + HUD refresh (4 Hz)
 SIDE_WIDTH = 360
 
@@ -70,6 +70,11 @@ def sample_source() -> str:
         raise ConfigError(f"no source given and the sample clip {SAMPLE_CLIP} is missing "
                           "(run scripts/build_assets.sh, or give a file, URL or device index)")
     return str(SAMPLE_CLIP)
+
+
+class _Wake(QObject):
+    """Carries 'a new frame is ready' from the compositor thread to the UI thread (a queued signal)."""
+    frame = pyqtSignal(object)         # the FramePacket
 
 
 class MainWindow(QMainWindow):
@@ -117,6 +122,10 @@ class MainWindow(QMainWindow):
         self._apply_overlay(self.controls.choice())
         self.latency.set_model(self.card.name, f"{segmenter.backend_name} ({segmenter.device}, {segmenter.precision}: {getattr(segmenter, 'precision_why', '')})")
 
+        # the compositor wakes the UI thread with each new frame: painted at once, and at 60 fps no frame
+        # is skipped by a poll that beats against the frame rate
+        self._wake = _Wake()
+        self._wake.frame.connect(self._poll, Qt.ConnectionType.QueuedConnection)
         self.poll_timer = QTimer(self, interval=POLL_MS, timerType=Qt.TimerType.PreciseTimer)
         self.poll_timer.timeout.connect(self._poll)
         self.poll_timer.start()
@@ -262,7 +271,7 @@ class MainWindow(QMainWindow):
                             warp=self.cfg.pipeline.warp, stats=stats, sinks=[self._record_sink],
                             watchdog=stall_bounds(self.cfg), segmenter_factory=self.segmenter_factory,
                             model_nice=self.cfg.pipeline.model_nice, burn_in=False,
-                            privacy=viewer_gate(self.cfg))
+                            privacy=viewer_gate(self.cfg), on_output=self._wake_ui)
             pipe.set_annotator(self._annotator, self._layer_builder())   # the first frames get their layer too
             pipe.start()
             return pipe
@@ -405,7 +414,24 @@ class MainWindow(QMainWindow):
         return self.explain_panel.request(self.current.frame, self.current.index)
 
     # ------------------------------------------------------------------ the loop (UI thread)
-    def _poll(self) -> None:
+    def _wake_ui(self, packet: FramePacket) -> None:
+        """Compositor thread: `packet` is ready; the UI thread paints it (a queued signal)."""
+        self._wake.frame.emit(packet)
+
+    def _show(self, packet: FramePacket) -> None:
+        self._shown_index = packet.index
+        self._last_new_frame = time.monotonic()
+        self.freeze.new_frame()
+        self.freeze_timer.start(math.floor(self.freeze.threshold_ms) + 1)
+        self.current = packet
+        self.video.set_frame(screen_frame(packet, self.cfg), packet)   # raw: the overlay is a separate layer
+        drawn = packet.overlay_off_reason is None and self.layer_maker is not None
+        self.video.set_layer(packet.layer if drawn else None)      # built on the compositor thread
+        if self.source_state == "source lost":
+            self.source_state = None
+
+    def _poll(self, woken: FramePacket | None = None) -> None:
+        """The UI loop: on each compositor wake (`woken`: the frame it made), the poll timer and the freeze timer."""
         self.source_tasks.drain()
         self.file_tasks.drain()
         pipe = self.pipeline
@@ -413,19 +439,13 @@ class MainWindow(QMainWindow):
             return
         for ev in pipe.events():
             self._on_event(ev)
-        if pipe.latest_index != self._shown_index:
+        newest = pipe.latest_index
+        if woken is not None and woken.index > self._shown_index and woken.index >= newest - 1:
+            self._show(woken)                          # every frame, unless the UI thread fell behind
+        elif newest > self._shown_index:               # behind, or a wake missed: the newest now
             packet = pipe.latest()
             if packet is not None:
-                self._shown_index = packet.index
-                self._last_new_frame = time.monotonic()
-                self.freeze.new_frame()
-                self.freeze_timer.start(math.floor(self.freeze.threshold_ms) + 1)
-                self.current = packet
-                self.video.set_frame(screen_frame(packet, self.cfg), packet)   # raw: the overlay is a separate layer
-                drawn = packet.overlay_off_reason is None and self.layer_maker is not None
-                self.video.set_layer(packet.layer if drawn else None)      # built on the compositor thread
-                if self.source_state == "source lost":
-                    self.source_state = None
+                self._show(packet)
         pb = self._playback()
         playing = pb is None or not pb.paused
         if playing and self.current is not None and time.monotonic() - self._last_new_frame > self.cfg.source.read_timeout_s:
@@ -681,7 +701,7 @@ def main(args) -> int:
     cfg = replace_section(cfg, "engine", model=model, backend=args.backend, precision=args.precision,
                           device=getattr(args, "device", None))
     e = cfg.engine
-    segmenter = load_segmenter(e.model, backend=e.backend, threads=e.threads, device=e.device, smoothing=e.smoothing,
+    segmenter = load_segmenter(e.model, backend=e.backend, threads=e.pipeline_threads, device=e.device, smoothing=e.smoothing,
                                precision=e.precision, upsample=e.upsample)
     source = args.source if args.source is not None else sample_source()
 
@@ -689,7 +709,7 @@ def main(args) -> int:
     settings.model = model_key(model)
     save_settings(settings)
     def new_session():                   # after a hung inference call: a fresh runtime session
-        return load_segmenter(e.model, backend=segmenter.backend_name, threads=e.threads, device=segmenter.device,
+        return load_segmenter(e.model, backend=segmenter.backend_name, threads=e.pipeline_threads, device=segmenter.device,
                               smoothing=e.smoothing, precision=e.precision, upsample=e.upsample)
 
     win = MainWindow(cfg, segmenter, None, record_dir=args.record, segmenter_factory=new_session,

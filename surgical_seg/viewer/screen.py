@@ -4,10 +4,14 @@
 differed by a factor of several on the same machine). Every figure counts painted frames only:
 
     painted_fps          painted frames per second, and its ratio to the source's frame rate
-    own_share            painted frames drawn with their own mask (mask_source "own")
+    own_share            painted frames drawn with their own mask (mask_source "own"), over the painted
+                         frames the overlay belongs on: those the privacy gate held out of the body
+                         (no segmentation there by design, at start-up until in_body_ms) are left out
+                         and counted in out_of_body
     overlay_age_ms       capture of the drawn mask's frame -> painted (the headline)
     overlay_off_frames   painted frames without an overlay after the first mask came: nothing drawn,
-                         or a mask older than stale_ms at paint time (the paint-time gate hides it)
+                         or a mask older than stale_ms at paint time (the paint-time gate hides it);
+                         frames held out of the body are not failures and are not counted
     stages_p50_ms        each stage's median, display (painting) included
 
 `screen_figures` is written into summary.json under "screen"; scripts/update_docs.py renders it
@@ -29,16 +33,19 @@ def screen_figures(rows: Iterable[FrameRow], source_fps: float | None, stale_ms:
     ends = [r.spans["display"][1] for r in painted]
     fps = (len(ends) - 1) / ((ends[-1] - ends[0]) / 1e9) if len(ends) > 1 and ends[-1] > ends[0] else None
     first = next((i for i, r in enumerate(painted) if r.mask_source not in (None, "off")), len(painted))
-    after = painted[first:]
     ages = [r.overlay_age_ms() for r in painted]
-    off = sum(1 for r in after if r.mask_source == "off" or (r.overlay_age_ms() or 0.0) > stale_ms)
-    n = max(1, len(painted))
+    held_out = [(r.overlay_off_reason or "").startswith("out of body") for r in painted]
+    off = sum(1 for r, out in zip(painted[first:], held_out[first:])
+              if not out and (r.mask_source == "off" or (r.overlay_age_ms() or 0.0) > stale_ms))
+    out_of_body = sum(held_out)
+    n = max(1, len(painted) - out_of_body)
     return {
         "painted": len(painted),
         "painted_fps": fps,
         "source_fps": source_fps,
         "painted_over_source": fps / source_fps if fps and source_fps else None,
         "own_share": sum(r.mask_source == "own" for r in painted) / n,
+        "out_of_body": out_of_body,
         "mask_source": {k: sum(r.mask_source == k for r in painted) for k in MASK_SOURCES},
         "overlay_age_ms": describe(a for a in ages if a is not None),
         "overlay_off_frames": off,
