@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     cfg = load_app_config()
     e = cfg.engine
-    seg = load_segmenter(a.model or e.model, backend=e.backend, threads=e.pipeline_threads, device=e.device,
+    seg = load_segmenter(a.model or e.model, backend=e.backend, threads=e.pipeline_threads("live"), device=e.device,
                          smoothing=e.smoothing, precision=e.precision, upsample=e.upsample)
     frames, masks = [], []
     src = open_source(a.clip, max_frames=None)

@@ -37,6 +37,7 @@ from ..packet import FramePacket
 from ..realtime.pipeline import Pipeline
 from ..sources import open_source
 from ..realtime.stats import StatsRecorder
+from ..viewer.layer import MaskLayer
 
 DEFAULT_OUT_ROOT = "out/bench"      # bench without --out: a new timestamped folder under it
 ENDLESS_DEFAULT_FRAMES = 300          # a camera/stream/synthetic run needs an end
@@ -137,7 +138,7 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
     max_frames = run.frames or (ENDLESS_DEFAULT_FRAMES if endless and not run.seconds else None)
     source = open_source(run.source, src_cfg, max_frames=max_frames)
     e = cfg.engine
-    seg = load_segmenter(run.model, backend=run.backend, threads=e.pipeline_threads, device=e.device,
+    seg = load_segmenter(run.model, backend=run.backend, threads=e.pipeline_threads(run.mode), device=e.device,
                          smoothing=e.smoothing, precision=e.precision, confidence=cfg.overlay.confidence != "off",
                          upsample=e.upsample)
     w, h = source.size or (seg.card.input_width, seg.card.input_height)
@@ -146,6 +147,7 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
         seg.segment(warm)
     seg.reset()
     seg.infer_delay_ms = run.infer_delay_ms
+    seg.frame_labels = False                            # as the viewer: small label maps, the painter scales them
 
     stats = StatsRecorder()
     kept: list[np.ndarray] = []
@@ -155,8 +157,11 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
         sinks.append(shown)
     annotator = MaskAnnotator.from_config(cfg.overlay, seg.card.colors_rgb, seg.card.classes,
                                           seg.card.confidence_threshold)
+    # the viewer's compositor: the overlay layer it paints, no burn-in (only recordings burn in, on their thread)
     pipe = Pipeline(source, seg, annotator, mode=run.mode, stale_ms=cfg.pipeline.stale_ms,
-                    align_ms=cfg.pipeline.align_ms, warp=cfg.pipeline.warp, stats=stats, sinks=sinks)
+                    align_ms=cfg.pipeline.align_ms, warp=cfg.pipeline.warp, stats=stats, sinks=sinks,
+                    burn_in=False)
+    pipe.set_annotator(annotator, MaskLayer(annotator).build)
     name = f"{_slug(run.source)} · {seg.card.name} · {seg.backend_name} · {run.mode}"
     total = max_frames or source.frame_count
     t_start = time.perf_counter()

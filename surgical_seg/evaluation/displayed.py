@@ -50,8 +50,9 @@ class ShownMasks:
 
     def __call__(self, packet: FramePacket) -> None:
         drawn = packet.mask_source not in (None, "off") and packet.segmentation is not None
+        h, w = packet.frame.shape[:2]                  # live label maps are small: scored at frame size
         with self._lock:
-            self.rows.append((packet.index, packet.segmentation.labels if drawn else None,
+            self.rows.append((packet.index, packet.segmentation.labels_at(w, h) if drawn else None,
                               packet.mask_source or "off"))
 
 
@@ -61,7 +62,7 @@ def _offline_masks(source, segmenter, wanted: set[int]) -> dict[int, np.ndarray]
     segmenter.reset()
 
     def each(p: FramePacket) -> None:
-        labels = segmenter.segment(p.frame).labels
+        labels = segmenter.segment(p.frame).labels_at(p.frame.shape[1], p.frame.shape[0])
         if p.index in wanted:
             out[p.index] = labels
 

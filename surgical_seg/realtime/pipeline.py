@@ -541,7 +541,8 @@ def open_pipeline(spec: str | int, cfg: Any = None, *, model: str | None = None,
     cfg = cfg or load_app_config()
     source = open_source(spec, cfg.source, max_frames=max_frames)
     e = cfg.engine
-    seg = load_segmenter(model or e.model, backend=backend or e.backend, threads=e.pipeline_threads, device=e.device,
+    threads = e.pipeline_threads(mode or cfg.pipeline.mode)
+    seg = load_segmenter(model or e.model, backend=backend or e.backend, threads=threads, device=e.device,
                          smoothing=e.smoothing, precision=e.precision, confidence=cfg.overlay.confidence != "off",
                          upsample=e.upsample)
     annotator = MaskAnnotator.from_config(cfg.overlay, seg.card.colors_rgb, seg.card.classes,
@@ -550,7 +551,7 @@ def open_pipeline(spec: str | int, cfg: Any = None, *, model: str | None = None,
                     align_ms=cfg.pipeline.align_ms, warp=cfg.pipeline.warp, stats=stats, sinks=sinks,
                     on_event=on_event, watchdog=stall_bounds(cfg), model_nice=cfg.pipeline.model_nice,
                     segmenter_factory=lambda: load_segmenter(
-                        model or e.model, backend=seg.backend_name, threads=e.pipeline_threads, device=e.device,
+                        model or e.model, backend=seg.backend_name, threads=threads, device=e.device,
                         smoothing=e.smoothing, precision=e.precision, upsample=e.upsample))
 
 

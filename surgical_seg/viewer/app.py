@@ -701,7 +701,8 @@ def main(args) -> int:
     cfg = replace_section(cfg, "engine", model=model, backend=args.backend, precision=args.precision,
                           device=getattr(args, "device", None))
     e = cfg.engine
-    segmenter = load_segmenter(e.model, backend=e.backend, threads=e.pipeline_threads, device=e.device, smoothing=e.smoothing,
+    threads = e.pipeline_threads("live")
+    segmenter = load_segmenter(e.model, backend=e.backend, threads=threads, device=e.device, smoothing=e.smoothing,
                                precision=e.precision, upsample=e.upsample)
     source = args.source if args.source is not None else sample_source()
 
@@ -709,7 +710,7 @@ def main(args) -> int:
     settings.model = model_key(model)
     save_settings(settings)
     def new_session():                   # after a hung inference call: a fresh runtime session
-        return load_segmenter(e.model, backend=segmenter.backend_name, threads=e.pipeline_threads, device=segmenter.device,
+        return load_segmenter(e.model, backend=segmenter.backend_name, threads=threads, device=segmenter.device,
                               smoothing=e.smoothing, precision=e.precision, upsample=e.upsample)
 
     win = MainWindow(cfg, segmenter, None, record_dir=args.record, segmenter_factory=new_session,
