@@ -488,8 +488,14 @@ def render_latency(file: str) -> str:
             f"each, random weights (speed does not depend on them), load average {_f(m['load_average'])}.\n")
 
 
+# the screen's done-when (issue 21), judged on the worst run of each kind: (source fps, recording) -> targets
+SCREEN_TARGETS = {(30, True): {"painted_over_source": 0.98, "own_share": 0.95, "age_p95": 40.0, "off": 3},
+                  (60, False): {"painted_fps": 58.0, "own_share": 0.90, "age_p95": 50.0}}
+
+
 def render_screen(files: str) -> str:
-    """`view --stats` runs side by side: what the screen got, painting included (summary.json "screen")."""
+    """`view --stats` runs side by side: what the screen got, painting included (summary.json "screen"),
+    and one line per kind of run with a target (SCREEN_TARGETS): its worst run against it."""
     head = ("run", "source fps", "recording", "load avg (1 min)", "painted fps (× source)", "own %",
             "warped / latest / off (of which out of body)", "overlay age p50 / p95 ms", "overlay off (frames)",
             "infer / postprocess / composite / display p50 ms")
@@ -504,7 +510,37 @@ def render_screen(files: str) -> str:
             _f(100 * sc["own_share"], "{:.0f}"), f"{src.get('warped', 0)} / {src.get('latest', 0)} / {src.get('off', 0)} ({sc.get('out_of_body', '–')})",
             f"{_f(sc['overlay_age_ms']['p50'])} / **{_f(sc['overlay_age_ms']['p95'])}**", str(sc["overlay_off_frames"]),
             " / ".join(_f(p50.get(k), "{:.2f}") for k in ("infer", "postprocess", "composite", "display"))]) + " |")
-    return "\n".join(lines) + "\n"
+    verdicts = screen_verdicts([load(name)["screen"] for name in _files(files)])
+    return "\n".join(lines + ([""] + verdicts if verdicts else [])) + "\n"
+
+
+def screen_verdicts(screens: list[dict]) -> list[str]:
+    """One sentence per kind of run in SCREEN_TARGETS that was measured: the worst run, each target met or not."""
+    out = []
+    for (fps, recording), t in SCREEN_TARGETS.items():
+        runs = [sc for sc in screens if round(sc["source_fps"] or 0) == fps and sc["recording"] == recording]
+        if not runs:
+            continue
+        checks = []
+        for key, bound in t.items():
+            if key == "age_p95":
+                worst = max(sc["overlay_age_ms"]["p95"] for sc in runs)
+                ok, text = worst <= bound, "overlay age p95 ≤ {b:g} ms: {w:.1f}"
+            elif key == "off":
+                worst = max(sc["overlay_off_frames"] for sc in runs)
+                ok, text = worst <= bound, "overlay off ≤ {b:g} frames: {w:g}"
+            elif key == "own_share":
+                worst = min(sc["own_share"] for sc in runs)
+                ok, text = worst >= bound, "own masks ≥ {b:.0%}: {w:.1%}"
+            else:
+                worst = min(sc[key] or 0.0 for sc in runs)
+                ok = worst >= bound
+                text = ("painted ≥ {b:g} × source fps: {w:.3f}" if key == "painted_over_source"
+                        else "painted ≥ {b:g} fps: {w:.1f}")
+            checks.append(text.format(b=bound, w=worst) + (" **met**" if ok else " **not met**"))
+        kind = f"{fps} fps{' while recording' if recording else ''}"
+        out.append(f"Targets, {kind} (worst of {len(runs)} runs): " + "; ".join(checks) + ".")
+    return out
 
 
 def render_privacy(file: str) -> str:

@@ -53,3 +53,15 @@ def test_update_docs_renders_the_screen_block(tmp_path):
     table = ud.render_screen(files=str(tmp_path / "screen_a.json"))
     assert table.splitlines()[0].startswith("| run | source fps | recording |")
     assert "| screen_a | 30 | no | 0.4 |" in table and "/ **12.0** |" in table and "| 100 |" in table
+
+
+def test_screen_verdict_judges_the_worst_run_of_each_kind(tmp_path):
+    spec = importlib.util.spec_from_file_location("update_docs", ROOT / "scripts" / "update_docs.py")
+    ud = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ud)
+    good = screen_figures([row(i, "own") for i in range(60)], 30.0, 150.0, recording=True)
+    bad = dict(good, own_share=0.9)                       # one run of three misses the own-mask target
+    lines = ud.screen_verdicts([good, bad, good])
+    assert len(lines) == 1 and lines[0].startswith("Targets, 30 fps while recording (worst of 3 runs)")
+    assert "own masks ≥ 95%: 90.0% **not met**" in lines[0] and "overlay age p95 ≤ 40 ms: 12.0 **met**" in lines[0]
+    assert ud.screen_verdicts([dict(good, recording=False)]) == []      # no target for 30 fps without recording
