@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The screen's own figures (docs/performance.md "The screen"): `surgical-seg view --stats`, offscreen,
 # painting included, default settings. The 720p30 sample clip while recording (RUNS720 runs) and a
-# 1920x1080 60 fps synthetic clip (RUNS1080 runs); each run is kept as docs/measured/screen_*.json and
-# the table shows every run (read the worst). Live figures depend on the machine's load: the table
-# gives the 1-minute load average of each run. ~2 min on a quiet 2-core CPU (+ ~3 min for the clip).
+# 1920x1080 60 fps synthetic clip (RUNS1080 runs); 5 of each, to see that no run falls into another
+# state. Each run is kept as docs/measured/screen_*.json and the table shows every run (read the
+# worst). Live figures depend on the machine's load: the table gives the 1-minute load average of
+# each run. ~3 min on a quiet 2-core CPU (+ ~3 min for the clip).
 #   scripts/measure_screen.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
-RUNS720=${RUNS720:-3}
-RUNS1080=${RUNS1080:-2}
+RUNS720=${RUNS720:-5}
+RUNS1080=${RUNS1080:-5}
 OUT=out/screen
 CLIP1080=data/screen/clip_1080p60.mp4
 ss() { "$PY" -m surgical_seg "$@"; }
