@@ -97,7 +97,8 @@ class ViewerConfig:
     frozen_ms: float = 0.0          # no new frame for this long = FROZEN, overlay off; 0 = 3 frame intervals
     max_stats_rows: int = 9_000     # rolling per-frame rows kept for --stats (5 min at 30 fps, ~12 MB)
     max_events: int = 500           # rolling event log
-    heap_mmap_kib: int = 1024       # blocks this large are mmapped and unmapped on free (glibc; 0 = its default)
+    heap_mmap_kib: int = 0          # blocks this large are mmapped and unmapped on free (glibc; 0 = its default)
+    heap_trim_s: float = 5.0        # free heap pages go back to the system this often (glibc malloc_trim; 0 = never)
     ui_nice: int = -5               # Linux: the UI thread's nice (below 0 needs CAP_SYS_NICE; else left as is)
 
 
@@ -252,8 +253,8 @@ def _check_app(cfg: AppConfig, where: str) -> None:
     if not 0 < w.infer_stall_ms < w.infer_abandon_s * 1000:
         raise ConfigError(f"{where}: watchdog.infer_stall_ms must be > 0 and below infer_abandon_s")
     if (cfg.viewer.frozen_ms < 0 or cfg.viewer.max_stats_rows < 100 or cfg.viewer.max_events < 10
-            or cfg.viewer.heap_mmap_kib < 0 or not -20 <= cfg.viewer.ui_nice <= 19):
-        raise ConfigError(f"{where}: viewer.frozen_ms and heap_mmap_kib must be >= 0, max_stats_rows >= 100, "
+            or cfg.viewer.heap_mmap_kib < 0 or cfg.viewer.heap_trim_s < 0 or not -20 <= cfg.viewer.ui_nice <= 19):
+        raise ConfigError(f"{where}: viewer.frozen_ms, heap_mmap_kib and heap_trim_s must be >= 0, max_stats_rows >= 100, "
                           "max_events >= 10, ui_nice -20..19")
     _check_privacy(cfg, where)
 

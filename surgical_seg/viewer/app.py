@@ -85,7 +85,8 @@ class MainWindow(QMainWindow):
                  segmenter_factory=None, keep_frame_rows: bool = False) -> None:
         super().__init__()
         self.cfg, self.segmenter = cfg, segmenter
-        heap.mmap_large_blocks(cfg.viewer.heap_mmap_kib)   # frame buffers leave the heap when freed: flat RSS
+        heap.mmap_large_blocks(cfg.viewer.heap_mmap_kib)   # 0 (default): frames reuse the heap's pages ...
+        self._trimmed_at = time.monotonic()                # ... and its free pages go back every heap_trim_s
         self.keep_frame_rows = keep_frame_rows         # --stats: per-frame rows for frames.csv (viewer.max_stats_rows)
         self.segmenter_factory = segmenter_factory     # a new inference session after a hang
         self.card = segmenter.card
@@ -527,6 +528,10 @@ class MainWindow(QMainWindow):
         self._show_hud(self.off_reason(), w)
         if self.recorder is not None:
             self.status_label.setText(self.recorder.status())
+        trim_s = self.cfg.viewer.heap_trim_s
+        if trim_s and time.monotonic() - self._trimmed_at >= trim_s:
+            self._trimmed_at = time.monotonic()
+            self.file_tasks.submit(heap.trim)             # off the UI thread: a few ms
 
     def _show_hud(self, reason: str | None, w=None) -> None:
         self._hud_reason = reason
