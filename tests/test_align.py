@@ -141,3 +141,11 @@ def test_no_wait_while_masks_typically_miss_the_deadline():
     t0 = time.monotonic()
     c = Aligner(hist, align_ms=2000.0, stale_ms=60_000.0).choose(packet(9))
     assert time.monotonic() - t0 < 1.5 and c.mask_source == "latest"     # did not wait 2 s for nothing
+
+
+def test_frames_waiting_for_their_masks_do_not_cost_the_frames_behind_them(clip_path, segmenter):
+    # the model (50 ms a frame) is slower than the clip (33 ms): while a frame waits for its own mask the
+    # next ones arrive; every one is still composited, in capture order (a one-slot buffer lost them)
+    out, _ = live_run(clip_path, Slow(segmenter, 0.05), 30, align_ms=10_000.0, stale_ms=60_000.0, warp=False)
+    assert [p.index for p in out] == list(range(30))
+    assert any(p.mask_source == "own" for p in out)

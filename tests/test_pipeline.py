@@ -15,7 +15,7 @@ from surgical_seg.config import SourceConfig, load_app_config, replace_section
 from surgical_seg.errors import ConfigError
 from surgical_seg.engine import load_segmenter
 from surgical_seg.realtime.overlay import MaskAnnotator
-from surgical_seg.realtime.pipeline import LatestSlot, Pipeline, open_pipeline
+from surgical_seg.realtime.pipeline import FrameQueue, LatestSlot, Pipeline, open_pipeline
 from surgical_seg.sources import open_source
 from surgical_seg.realtime.stats import StatsRecorder
 from surgical_seg.watchdog import StallBounds
@@ -242,3 +242,15 @@ def test_config_refuses_a_model_nice_out_of_range(tmp_path):
     bad.write_text("pipeline:\n  model_nice: 25\n")
     with pytest.raises(ConfigError, match="pipeline.model_nice must be 0..19"):
         load_app_config(str(bad))
+
+
+def test_frame_queue_keeps_capture_order_and_drops_the_oldest_when_full():
+    q = FrameQueue(maxlen=3)
+    for i in range(5):
+        q.put(i)
+    assert q.overwritten == 2
+    assert [q.get(timeout=0.1) for _ in range(3)] == [2, 3, 4]
+    assert q.get(timeout=0.01) is None and not q.closed
+    q.put(5)
+    q.close()
+    assert q.get(timeout=0.01) == 5 and q.get(timeout=0.01) is None and q.closed   # drained after close

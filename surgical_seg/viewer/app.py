@@ -1,9 +1,9 @@
 """The theatre viewer: `surgical-seg view`.
 
 The window is a sink of the pipeline (surgical_seg.realtime.pipeline): the source, the model and the
-compositor run on their own threads; the compositor wakes the UI thread for each new frame (a queued
-signal; a 66 Hz poll beside it handles events and freezes), which paints the newest composited frame and, after painting, feeds the "display" span to the stats
-(video latency and overlay age run to the screen). Tables and plots refresh at 4 Hz. Nothing on the UI thread
+compositor run on their own threads; the compositor wakes the UI thread with each new frame (a queued
+signal; a 66 Hz poll beside it handles events and freezes), which paints it and, after painting, feeds
+the "display" span to the stats (video latency and overlay age run to the screen). Tables and plots refresh at 4 Hz. Nothing on the UI thread
 waits for capture or inference.
 
 Fail-safe: the raw video keeps playing whatever the model does; when no overlay is drawn for a
