@@ -117,6 +117,28 @@ def test_fault_injection_blanks_every_frame_and_says_why(scorer_kind):
         gate.stop()
 
 
+class InBody:
+    def __init__(self, delay_s=0.0):
+        self.delay_s = delay_s
+
+    def score(self, frame):
+        time.sleep(self.delay_s)
+        return 0.0, None
+
+
+@pytest.mark.parametrize("scorer,written", [(InBody(), True), (InBody(delay_s=0.3), False), (Raises(), False)])
+def test_predict_counts_a_late_or_failed_score_as_out_of_the_body(tmp_path, monkeypatch, withdrawn_clip,
+                                                                   tiny_model_dir, scorer, written):
+    """privacy.score_timeout_ms (200 ms) holds in predict too: a scorer that always says in-body but
+    answers in 300 ms, or raises, lets no frame through; the same scorer answering at once lets them in."""
+    from surgical_seg.apps.predict import run_predict
+    from surgical_seg.engine import oob
+    monkeypatch.setattr(oob, "load_scorer", lambda *a, **k: scorer)
+    clip, _ = withdrawn_clip
+    run_predict([str(clip)], str(tiny_model_dir), tmp_path / "ds", every=10, workers=1, progress=False)
+    assert bool(list((tmp_path / "ds" / "images").glob("*.png"))) is written
+
+
 @pytest.fixture(scope="module")
 def withdrawn_clip(tmp_path_factory):
     from surgical_seg.data import synth_clips, theatre

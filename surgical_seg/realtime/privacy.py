@@ -260,6 +260,51 @@ class PrivacyGate:
         return (self.cpu_ns["submit"] + self.cpu_ns["score"]) / 1e6 / n if n else None
 
 
+class BoundedScorer:
+    """`score(frame) -> (p_out, rule, error)` with a deadline, for callers that wait for each answer
+    (predict): scoring runs on its own daemon thread, so a late, hung or failing scorer makes that frame
+    out of the body (fail closed) instead of stalling or crashing the caller; while it is still busy with
+    an earlier frame, new frames are out at once."""
+
+    def __init__(self, scorer: Any, timeout_ms: float) -> None:
+        self.scorer, self.timeout_s = scorer, timeout_ms / 1e3
+        self._req: queue.Queue = queue.Queue(maxsize=1)
+        self._res: queue.Queue = queue.Queue()
+        self._seq = 0
+        self._busy = False
+        threading.Thread(target=self._loop, name="privacy-score", daemon=True).start()
+
+    def _loop(self) -> None:
+        while True:
+            seq, frame = self._req.get()
+            try:
+                p, rule = self.scorer.score(frame)
+                self._res.put((seq, (float(p), rule, None)))
+            except Exception as e:  # noqa: BLE001 - a failed score is an out-of-body frame, never a crash
+                self._res.put((seq, (None, None, f"scoring failed: {type(e).__name__}")))
+
+    def score(self, frame: np.ndarray) -> tuple[float | None, str | None, str | None]:
+        if self._busy:                                   # the late answer to an earlier frame may have come
+            try:
+                while self._res.get_nowait()[0] != self._seq:
+                    pass
+                self._busy = False
+            except queue.Empty:
+                return None, None, "not scored (gate hung)"
+        self._seq += 1
+        self._req.put((self._seq, frame))
+        deadline = time.monotonic() + self.timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                seq, result = self._res.get(timeout=left)
+            except queue.Empty:
+                break
+            if seq == self._seq:
+                return result
+        self._busy = True
+        return None, None, f"not scored within {self.timeout_s * 1e3:g} ms"
+
+
 def decide_offline(scores: list[tuple[int, float, float | None, str | None, str | None]], threshold: float = 0.5,
                    in_body_ms: float = 500.0, delay_ms: float = 500.0) -> list[Decision]:
     """Decisions for a whole clip at once: scores = [(index, t_ms, p_out, rule, error), ...] in order."""
@@ -280,5 +325,5 @@ def gate_from_config(cfg: Any, emit: Callable[[FramePacket], None] | None = None
                        writer_delay_ms=p.writer_delay_ms, score_timeout_ms=p.score_timeout_ms).start()
 
 
-__all__ = ["Decider", "Decision", "PrivacyGate", "blank_like", "blanked", "decide_offline", "gate_from_config",
+__all__ = ["BoundedScorer", "Decider", "Decision", "PrivacyGate", "blank_like", "blanked", "decide_offline", "gate_from_config",
            "MARKER"]
