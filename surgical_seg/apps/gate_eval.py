@@ -1,6 +1,7 @@
 """`surgical-seg gate-eval`: how well the privacy gate separates in-body from out-of-body frames.
 
-Per clip with truth (`VIDEO.oob.csv`, from `synth --out-of-body` or a held-out clip over real
+A dataset folder instead of a clip: its labelled frames (DATASET/gate/, import-labelstudio's body
+choice), each scored alone. Per clip with truth (`VIDEO.oob.csv`, from `synth --out-of-body` or a held-out clip over real
 photographs): every frame scored by the gate's classifier and rules, decided like the live gate
 (fail closed, hysteresis, writer-delay look-ahead: surgical_seg.realtime.privacy.decide_offline).
 Reports ROC AUC of the frame score (classifier p(out), 1 where a rule fired), recall on out-of-body
@@ -62,16 +63,44 @@ def evaluate_clip(video: str | Path, scorer, cfg_privacy, fps: float | None = No
             "score_cpu_ms_per_frame": round(cpu / n / 1e6, 3)}
 
 
+def evaluate_frames(folder: str | Path, scorer, cfg_privacy) -> dict:
+    """A dataset's labelled frames (FOLDER/gate/in_body, out_of_body: import-labelstudio's body choice), each
+    alone: AUC, out-of-body frames passed and in-body frames blanked by the classifier and rules
+    (no hysteresis: the frames are not a sequence)."""
+    from ..data.datasets import IMAGE_EXTS
+    from ..data.ls_tasks import BODY_CHOICES, GATE_DIR
+    from ..errors import DataError
+    from ..training.oob_gate import roc_auc
+    import cv2
+    truth, raw, out = [], [], []
+    for label, choice in enumerate(BODY_CHOICES):
+        for path in sorted((Path(folder) / GATE_DIR / choice).glob("*")):
+            if path.suffix.lower() in IMAGE_EXTS and (img := cv2.imread(str(path), cv2.IMREAD_COLOR)) is not None:
+                p, rule = scorer.score(img)
+                truth.append(label)
+                raw.append(1.0 if rule else p)
+                out.append(bool(rule) or p >= cfg_privacy.threshold)
+    if not truth:
+        raise DataError(f"{folder}: no frame under {GATE_DIR}/in_body or {GATE_DIR}/out_of_body")
+    truth, out = np.array(truth), np.array(out)
+    return {"video": str(folder), "kind": "frames", "frames": len(truth), "out_frames": int(truth.sum()),
+            "auc": round(roc_auc(np.array(raw), truth), 5), "out_frames_passed": int((~out[truth == 1]).sum()),
+            "in_body_blanked": round(float(out[truth == 0].mean()), 5) if (truth == 0).any() else None,
+            "in_body_frames_counted": int((truth == 0).sum())}
+
+
 def run_gate_eval(videos: list[str], model: str | None = None, out: str | Path | None = None) -> dict:
     from ..config import load_app_config
     from ..engine.oob import load_scorer
     cfg = load_app_config()
     scorer = load_scorer(model or cfg.privacy.model, runtime=cfg.privacy.runtime)
-    clips = [evaluate_clip(v, scorer, cfg.privacy) for v in videos]
+    clips = [evaluate_frames(v, scorer, cfg.privacy) if Path(v).is_dir() else evaluate_clip(v, scorer, cfg.privacy)
+             for v in videos]
     total_out = sum(c["out_frames"] for c in clips)
     summary = {"model": str(scorer.folder), "clips": clips,
                "out_frames": total_out, "out_frames_passed": sum(c["out_frames_passed"] for c in clips),
-               "worst_in_body_blanked": max((c["in_body_blanked_away_from_transitions"] or 0) for c in clips),
+               "worst_in_body_blanked": max((c.get("in_body_blanked_away_from_transitions", c.get("in_body_blanked"))
+                                             or 0) for c in clips),
                "min_auc": min(c["auc"] for c in clips)}
     if out:
         Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -79,4 +108,4 @@ def run_gate_eval(videos: list[str], model: str | None = None, out: str | Path |
     return summary
 
 
-__all__ = ["run_gate_eval", "evaluate_clip", "away_from_transitions"]
+__all__ = ["run_gate_eval", "evaluate_clip", "evaluate_frames", "away_from_transitions"]
