@@ -246,3 +246,41 @@ def test_screen_blanks_only_when_asked_and_snapshots_wait_for_an_in_body_verdict
     finally:
         gate.stop()
     assert snapshot_allowed(None, 5)                                       # gate off (privacy.enabled false)
+
+
+@pytest.mark.parametrize("how", ["rec off", "window closed"])
+def test_a_recording_holds_every_frame_captured_while_rec_was_on(qtbot, tmp_path, monkeypatch, tiny_model_dir,
+                                                                  withdrawn_clip, how):
+    """The gate hands frames on writer_delay_ms late: the recorder still takes the frames it held at REC
+    off (or at close), so raw.mp4, overlay.mp4 and frames.csv hold every frame composited while REC was on."""
+    from surgical_seg.engine import load_segmenter
+    from surgical_seg.viewer.app import MainWindow
+    from surgical_seg.viewer.settings import ENV_VAR
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "viewer.ini"))
+    clip, _ = withdrawn_clip
+    win = MainWindow(AppConfig(pipeline=PipelineConfig(stale_ms=5000.0)), load_segmenter(str(tiny_model_dir)),
+                     str(clip), record_dir=str(tmp_path / "recs"))
+    if how == "rec off":
+        qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.pipeline is not None and win.current is not None, timeout=20_000)
+    pipe = win.pipeline
+    win.record_button.setChecked(True)
+    rec = win.recorder
+    qtbot.waitUntil(lambda: rec.written >= 20, timeout=20_000)
+    newest = pipe.latest_index
+    if how == "rec off":
+        win.record_button.setChecked(False)
+    else:
+        win.close()
+        newest = pipe.latest_index                   # the pipeline has stopped: its last frame
+    qtbot.waitUntil(lambda: not rec.running, timeout=20_000)     # it stops itself after its last frame
+    assert rec.error is None
+    rows = list(csv.DictReader(rec.paths[2].open()))
+    idx = [int(r["frame_index"]) for r in rows]
+    composited = [r.index for r in pipe.stats.rows() if "composite" in r.spans and idx[0] <= r.index <= idx[-1]]
+    assert idx == composited                                  # no frame of the span missing, none twice
+    assert idx[-1] >= newest                                  # the last writer_delay_ms of frames are in
+    for path in rec.paths[:2]:
+        with av.open(str(path)) as c:
+            assert sum(1 for _ in c.decode(video=0)) == len(rows)
