@@ -40,6 +40,17 @@ def test_a_rule_can_only_blank_and_a_failed_score_is_out():
     assert got[1].why.startswith("rule: ") and got[3].why == "scoring failed"
 
 
+def test_at_stop_frames_whose_look_ahead_was_cut_short_go_out():
+    items = [(i, i * 10.0, 0.1, None, None) for i in range(20)]
+    d = Decider(0.5, in_body_ms=0, delay_ms=30)
+    got = [x for item in items for x in d.push(*item)]
+    ended = d.flush()
+    assert not any(x.out for x in got + ended)               # a source that ended: its end is the end
+    d = Decider(0.5, in_body_ms=0, delay_ms=30)
+    got = [x for item in items for x in d.push(*item)] + d.flush(cut=True)
+    assert [x.index for x in got if x.out] == [17, 18, 19] and got[-1].why == "not final at stop"
+
+
 def test_blank_frame_is_solid_with_a_small_marker():
     b = blank_like(np.zeros((720, 1280, 3), np.uint8))
     assert b.shape == (720, 1280, 3) and not b.flags.writeable
@@ -281,6 +292,8 @@ def test_a_recording_holds_every_frame_captured_while_rec_was_on(qtbot, tmp_path
     composited = [r.index for r in pipe.stats.rows() if "composite" in r.spans and idx[0] <= r.index <= idx[-1]]
     assert idx == composited                                  # no frame of the span missing, none twice
     assert idx[-1] >= newest                                  # the last writer_delay_ms of frames are in
+    if how == "window closed":                                # at stop their look-ahead was cut: blanked
+        assert rows[-1]["privacy"] == "out"
     for path in rec.paths[:2]:
         with av.open(str(path)) as c:
             assert sum(1 for _ in c.decode(video=0)) == len(rows)

@@ -42,7 +42,7 @@ class Decision:
     t_ms: float
     out: bool
     score: float | None
-    why: str                    # in | classifier | rule: ... | not scored | scoring failed: ... | hysteresis | before withdrawal
+    why: str                    # in | classifier | rule: ... | not scored | scoring failed: ... | hysteresis | before withdrawal | not final at stop
 
 
 class Decider:
@@ -86,7 +86,12 @@ class Decider:
             released.append(Decision(*self._buf.popleft()))
         return released
 
-    def flush(self) -> list[Decision]:
+    def flush(self, cut: bool = False) -> list[Decision]:
+        """Release everything held. `cut`: capture was stopped while the scene went on, so a frame whose
+        look-ahead window is incomplete is not final and goes out (a withdrawal may have been next)."""
+        for item in self._buf:
+            if cut and self.newest_ms - item[1] < self.delay_ms and not item[2]:
+                item[2], item[4] = True, "not final at stop"
         out = [Decision(*item) for item in self._buf]
         self._buf.clear()
         return out
@@ -233,14 +238,15 @@ class PrivacyGate:
             if self.emit is not None:
                 self.emit(blanked(packet, d))
 
-    def flush(self, wait_s: float | None = None) -> None:
+    def flush(self, wait_s: float | None = None, cut: bool = False) -> None:
         """Decide and release everything held (end of stream / stop): unscored frames after
-        `wait_s` (score_timeout_ms) are out."""
+        `wait_s` (score_timeout_ms) are out; with `cut` (stopped, not ended) so are frames whose
+        look-ahead is incomplete (Decider.flush)."""
         deadline = time.monotonic() + (self.score_timeout_ms / 1e3 if wait_s is None else wait_s)
         while self._pending and self._pending[-1].index not in self._scores and time.monotonic() < deadline:
             time.sleep(0.005)                       # scores come in frame order: the last one means all
         self._pump(self.clock(), final=True)
-        self._release(self.decider.flush())
+        self._release(self.decider.flush(cut))
 
     def verdict(self, index: int, timeout: float = 0.0) -> Decision | None:
         """The released decision for frame `index` (waits up to `timeout` s for it; None if not known)."""
