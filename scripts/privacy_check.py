@@ -196,7 +196,7 @@ def main() -> int:
     from surgical_seg.data.theatre import held_out_photos
     result = {"command": "scripts/privacy_check.py " + " ".join(Path(c).name for c in a.clips),
               "load_average": os.getloadavg()[0], "photos": [p.name for p in held_out_photos()],
-              "eval": run_gate_eval(a.clips), "clips": {}}
+              "eval": run_gate_eval(a.clips, fill=True), "clips": {}}     # + each clip filling the frame
     for clip in a.clips:
         with tempfile.TemporaryDirectory() as d:
             result["clips"][Path(clip).name] = {"recording": record_clip(clip, Path(d)),

@@ -297,3 +297,14 @@ def test_a_recording_holds_every_frame_captured_while_rec_was_on(qtbot, tmp_path
     for path in rec.paths[:2]:
         with av.open(str(path)) as c:
             assert sum(1 for _ in c.decode(video=0)) == len(rows)
+
+
+def test_fill_frame_shows_the_scope_image_without_its_dark_ring():
+    from surgical_seg.apps.gate_eval import fill_frame
+    from surgical_seg.data.synth import render_sample
+    from surgical_seg.engine.oob import features, thumbnail
+    for seed in range(5):
+        img = render_sample(seed, (320, 180))[0]
+        assert features(thumbnail(img))["corner_luma"] < 10                 # the ring
+        filled = fill_frame(img)
+        assert filled.shape == img.shape and features(thumbnail(filled))["corner_luma"] > 25

@@ -221,14 +221,14 @@ def cmd_gate_eval(a: argparse.Namespace) -> int:
         videos.append(str(made))
     if not videos:
         raise ConfigError("gate-eval: give clips with VIDEO.oob.csv truth, dataset folders, or --heldout-from CLIP")
-    s = run_gate_eval(videos, a.model, a.json)
+    s = run_gate_eval(videos, a.model, a.json, fill=a.fill_frame)
     for c in s["clips"]:
         if c.get("kind") == "frames":
             print(f"{c['video']}: AUC {c['auc']:.4f} over {c['frames']} frames, {c['out_frames_passed']} of "
                   f"{c['out_frames']} out-of-body frames passed, in-body blanked "
                   f"{100 * (c['in_body_blanked'] or 0):.2f} % of {c['in_body_frames_counted']} (each frame alone)")
             continue
-        print(f"{c['video']}: AUC {c['auc']:.4f}, out-of-body recall after hysteresis "
+        print(f"{c['video']}{' (filling the frame)' if c.get('fill_frame') else ''}: AUC {c['auc']:.4f}, out-of-body recall after hysteresis "
               f"{c['out_recall_after_hysteresis']:.4f} ({c['out_frames_passed']} of {c['out_frames']} passed), "
               f"in-body blanked {100 * (c['in_body_blanked_away_from_transitions'] or 0):.2f} % of "
               f"{c['in_body_frames_counted']} away from transitions, {c['score_cpu_ms_per_frame']} ms CPU/frame")
@@ -472,6 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
                    "withdrawals filmed over real photographs found on this machine")
     s.add_argument("--heldout-out", default="heldout_oob.mp4", help="where to write that clip")
     s.add_argument("--out-of-body", default="2:2,6:2.5", help="withdrawal schedule of the held-out clip")
+    s.add_argument("--fill-frame", action="store_true", help="also score each clip as a tower whose scope "
+                   "image fills the frame (no dark ring): the centre 45 %% of each side, scaled back")
     s.add_argument("--json", help="write the figures here")
     s.set_defaults(func=cmd_gate_eval)
 

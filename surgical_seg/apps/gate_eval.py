@@ -14,6 +14,7 @@ import json
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from ..data import theatre
@@ -34,7 +35,19 @@ def away_from_transitions(truth: np.ndarray) -> np.ndarray:
     return keep
 
 
-def evaluate_clip(video: str | Path, scorer, cfg_privacy, fps: float | None = None) -> dict:
+FILL_SHARE = 0.45      # of each side, centred: inside every synthetic scope circle (radius >= 0.46 of the height)
+
+
+def fill_frame(bgr: np.ndarray, share: float = FILL_SHARE) -> np.ndarray:
+    """The picture a tower shows when the scope image fills the frame (no dark ring): the centre
+    `share` of each side, scaled back to the frame's size."""
+    h, w = bgr.shape[:2]
+    ch, cw = int(h * share), int(w * share)
+    y, x = (h - ch) // 2, (w - cw) // 2
+    return cv2.resize(bgr[y:y + ch, x:x + cw], (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def evaluate_clip(video: str | Path, scorer, cfg_privacy, fps: float | None = None, fill: bool = False) -> dict:
     import av
     from ..realtime.privacy import decide_offline
     from ..training.oob_gate import roc_auc
@@ -44,6 +57,8 @@ def evaluate_clip(video: str | Path, scorer, cfg_privacy, fps: float | None = No
         rate = fps or float(c.streams.video[0].average_rate or 30)
         for i, frame in enumerate(c.decode(video=0)):
             bgr = frame.to_ndarray(format="bgr24")
+            if fill:
+                bgr = fill_frame(bgr)
             t0 = time.thread_time_ns()
             p, rule = scorer.score(bgr)
             cpu += time.thread_time_ns() - t0
@@ -54,7 +69,7 @@ def evaluate_clip(video: str | Path, scorer, cfg_privacy, fps: float | None = No
     decisions = decide_offline(items[:n], cfg_privacy.threshold, cfg_privacy.in_body_ms, cfg_privacy.writer_delay_ms)
     out = np.array([d.out for d in decisions], bool)
     away = away_from_transitions(truth)
-    return {"video": str(video), "frames": n, "out_frames": int(truth.sum()),
+    return {"video": str(video), "fill_frame": fill, "frames": n, "out_frames": int(truth.sum()),
             "auc": round(roc_auc(raw, truth), 5),
             "out_recall_after_hysteresis": round(float(out[truth == 1].mean()), 5) if truth.any() else None,
             "out_frames_passed": int((~out[truth == 1]).sum()),
@@ -71,7 +86,6 @@ def evaluate_frames(folder: str | Path, scorer, cfg_privacy) -> dict:
     from ..data.ls_tasks import BODY_CHOICES, GATE_DIR
     from ..errors import DataError
     from ..training.oob_gate import roc_auc
-    import cv2
     truth, raw, out = [], [], []
     for label, choice in enumerate(BODY_CHOICES):
         for path in sorted((Path(folder) / GATE_DIR / choice).glob("*")):
@@ -89,13 +103,16 @@ def evaluate_frames(folder: str | Path, scorer, cfg_privacy) -> dict:
             "in_body_frames_counted": int((truth == 0).sum())}
 
 
-def run_gate_eval(videos: list[str], model: str | None = None, out: str | Path | None = None) -> dict:
+def run_gate_eval(videos: list[str], model: str | None = None, out: str | Path | None = None,
+                  fill: bool = False) -> dict:
     from ..config import load_app_config
     from ..engine.oob import load_scorer
     cfg = load_app_config()
     scorer = load_scorer(model or cfg.privacy.model, runtime=cfg.privacy.runtime)
     clips = [evaluate_frames(v, scorer, cfg.privacy) if Path(v).is_dir() else evaluate_clip(v, scorer, cfg.privacy)
              for v in videos]
+    if fill:                                    # the same clips on a tower whose picture fills the frame
+        clips += [evaluate_clip(v, scorer, cfg.privacy, fill=True) for v in videos if not Path(v).is_dir()]
     total_out = sum(c["out_frames"] for c in clips)
     summary = {"model": str(scorer.folder), "clips": clips,
                "out_frames": total_out, "out_frames_passed": sum(c["out_frames_passed"] for c in clips),
