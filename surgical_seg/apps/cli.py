@@ -228,7 +228,8 @@ def cmd_gate_eval(a: argparse.Namespace) -> int:
                   f"{c['out_frames']} out-of-body frames passed, in-body blanked "
                   f"{100 * (c['in_body_blanked'] or 0):.2f} % of {c['in_body_frames_counted']} (each frame alone)")
             continue
-        print(f"{c['video']}{' (filling the frame)' if c.get('fill_frame') else ''}: AUC {c['auc']:.4f}, out-of-body recall after hysteresis "
+        name = c["video"] + (" (filling the frame)" if c.get("fill_frame") else "")
+        print(f"{name}: AUC {c['auc']:.4f}, out-of-body recall after hysteresis "
               f"{c['out_recall_after_hysteresis']:.4f} ({c['out_frames_passed']} of {c['out_frames']} passed), "
               f"in-body blanked {100 * (c['in_body_blanked_away_from_transitions'] or 0):.2f} % of "
               f"{c['in_body_frames_counted']} away from transitions, {c['score_cpu_ms_per_frame']} ms CPU/frame")

@@ -1,12 +1,13 @@
 """`surgical-seg gate-eval`: how well the privacy gate separates in-body from out-of-body frames.
 
-A dataset folder instead of a clip: its labelled frames (DATASET/gate/, import-labelstudio's body
-choice), each scored alone. Per clip with truth (`VIDEO.oob.csv`, from `synth --out-of-body` or a held-out clip over real
-photographs): every frame scored by the gate's classifier and rules, decided like the live gate
-(fail closed, hysteresis, writer-delay look-ahead: surgical_seg.realtime.privacy.decide_offline).
-Reports ROC AUC of the frame score (classifier p(out), 1 where a rule fired), recall on out-of-body
+Per clip with truth (`VIDEO.oob.csv`, from `synth --out-of-body` or a held-out clip over real
+photographs; with `fill` also as a tower whose scope image fills the frame, `fill_frame`): every
+frame scored by the gate's classifier and rules, decided like the live gate (fail closed, hysteresis,
+writer-delay look-ahead: surgical_seg.realtime.privacy.decide_offline). Reports ROC AUC of the frame score (classifier p(out), 1 where a rule fired), recall on out-of-body
 frames after the decision, and in-body frames blanked counted away from transitions (not within 15
 frames before leaving the body or 30 after returning), plus the scorer's thread CPU per frame.
+A dataset folder instead of a clip: its labelled frames (DATASET/gate/, import-labelstudio's body
+choice), each scored alone.
 """
 from __future__ import annotations
 
@@ -82,23 +83,13 @@ def evaluate_frames(folder: str | Path, scorer, cfg_privacy) -> dict:
     """A dataset's labelled frames (FOLDER/gate/in_body, out_of_body: import-labelstudio's body choice), each
     alone: AUC, out-of-body frames passed and in-body frames blanked by the classifier and rules
     (no hysteresis: the frames are not a sequence)."""
-    from ..data.datasets import IMAGE_EXTS
-    from ..data.ls_tasks import BODY_CHOICES, GATE_DIR
-    from ..errors import DataError
-    from ..training.oob_gate import roc_auc
-    truth, raw, out = [], [], []
-    for label, choice in enumerate(BODY_CHOICES):
-        for path in sorted((Path(folder) / GATE_DIR / choice).glob("*")):
-            if path.suffix.lower() in IMAGE_EXTS and (img := cv2.imread(str(path), cv2.IMREAD_COLOR)) is not None:
-                p, rule = scorer.score(img)
-                truth.append(label)
-                raw.append(1.0 if rule else p)
-                out.append(bool(rule) or p >= cfg_privacy.threshold)
-    if not truth:
-        raise DataError(f"{folder}: no frame under {GATE_DIR}/in_body or {GATE_DIR}/out_of_body")
-    truth, out = np.array(truth), np.array(out)
+    from ..training.oob_gate import gate_frames, roc_auc
+    thumbs, truth, _ = gate_frames([folder])       # the gate scores a 64x64 thumbnail of a frame as the frame
+    scores = [scorer.score(t) for t in thumbs]
+    raw = np.array([1.0 if rule else p for p, rule in scores])
+    out = np.array([bool(rule) or p >= cfg_privacy.threshold for p, rule in scores])
     return {"video": str(folder), "kind": "frames", "frames": len(truth), "out_frames": int(truth.sum()),
-            "auc": round(roc_auc(np.array(raw), truth), 5), "out_frames_passed": int((~out[truth == 1]).sum()),
+            "auc": round(roc_auc(raw, truth), 5), "out_frames_passed": int((~out[truth == 1]).sum()),
             "in_body_blanked": round(float(out[truth == 0].mean()), 5) if (truth == 0).any() else None,
             "in_body_frames_counted": int((truth == 0).sum())}
 
