@@ -139,8 +139,9 @@ def predict_video(job: VideoJob, o: dict, report) -> dict:
 
 class _VideoGate:
     """The privacy gate over one video (surgical_seg.realtime.privacy.Decider): every decoded frame is
-    scored (within privacy.score_timeout_ms, else it is out: BoundedScorer); a sampled frame is held until decided and reaches images/, labels/ and the tasks only when in
-    the body. Off when `options` is None (privacy.enabled false)."""
+    scored (within privacy.score_timeout_ms, else it is out: BoundedScorer); a sampled frame is held until
+    decided and reaches images/, labels/ and the tasks only when in the body. Off when `options` is None
+    (privacy.enabled false)."""
 
     def __init__(self, options: dict | None) -> None:
         from ..realtime.privacy import Decider

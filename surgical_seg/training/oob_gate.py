@@ -55,7 +55,7 @@ def _in_body(seed: int) -> np.ndarray:
     """An in-body frame; 45 % of them seen closer (zoom 1-1.5, shifted, rolled: the scope circle cut by
     the frame's top and bottom, as the synthetic source and real towers show it) and 25 % filling the
     frame (zoom 1.7-3: little or no dark ring, as towers that crop the circle away show it; without
-    them 100 % of such in-body frames were blanked, docs/privacy.md)."""
+    them such in-body frames were all blanked: gate-eval --fill-frame, docs/privacy.md)."""
     img = render_sample(seed, RENDER)[0]
     rng = np.random.default_rng([seed, 43])
     view = rng.random()
