@@ -150,6 +150,21 @@ def test_predict_counts_a_late_or_failed_score_as_out_of_the_body(tmp_path, monk
     assert bool(list((tmp_path / "ds" / "images").glob("*.png"))) is written
 
 
+def test_bounded_scorer_fails_closed_while_hung_and_answers_again_after():
+    from surgical_seg.realtime.privacy import BoundedScorer
+    hangs = Hangs()
+    b = BoundedScorer(hangs, timeout_ms=50)
+    frame = np.zeros((8, 8, 3), np.uint8)
+    assert b.score(frame) == (None, None, "not scored within 50 ms")
+    t0 = time.perf_counter()
+    assert b.score(frame) == (None, None, "not scored (gate hung)") and time.perf_counter() - t0 < 0.05
+    hangs.release.set()
+    time.sleep(0.05)
+    assert b.score(frame) == (0.0, None, None)
+    assert BoundedScorer(Raises(), 1000).score(frame) == (None, None, "scoring failed: RuntimeError")
+    b.close()
+
+
 @pytest.fixture(scope="module")
 def withdrawn_clip(tmp_path_factory):
     from surgical_seg.data import synth_clips, theatre

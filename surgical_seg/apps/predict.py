@@ -168,7 +168,10 @@ class _VideoGate:
         return self._released(self.decider.push(p.index, self._t_ms(p), score, rule, error))
 
     def finish(self) -> list:
-        return self._released(self.decider.flush()) if self.on else []
+        if not self.on:
+            return []
+        self.scorer.close()
+        return self._released(self.decider.flush())
 
     def _released(self, decisions) -> list:
         ready = []

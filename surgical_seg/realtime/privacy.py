@@ -281,8 +281,8 @@ class BoundedScorer:
         threading.Thread(target=self._loop, name="privacy-score", daemon=True).start()
 
     def _loop(self) -> None:
-        while True:
-            seq, frame = self._req.get()
+        while (item := self._req.get()) is not None:
+            seq, frame = item
             try:
                 p, rule = self.scorer.score(frame)
                 self._res.put((seq, (float(p), rule, None)))
@@ -309,6 +309,13 @@ class BoundedScorer:
                 return result
         self._busy = True
         return None, None, f"not scored within {self.timeout_s * 1e3:g} ms"
+
+    def close(self) -> None:
+        """Let the thread end (one per predicted video); a hung one stays hung, as a daemon."""
+        try:
+            self._req.put_nowait(None)
+        except queue.Full:
+            pass
 
 
 def decide_offline(scores: list[tuple[int, float, float | None, str | None, str | None]], threshold: float = 0.5,
