@@ -294,12 +294,11 @@ def test_a_recording_holds_every_frame_captured_while_rec_was_on(qtbot, tmp_path
     win.record_button.setChecked(True)
     rec = win.recorder
     qtbot.waitUntil(lambda: rec.written >= 20, timeout=20_000)
-    newest = pipe.latest_index
+    newest = pipe.latest_index                       # REC goes off at this frame or a later one
     if how == "rec off":
         win.record_button.setChecked(False)
     else:
-        win.close()
-        newest = pipe.latest_index                   # the pipeline has stopped: its last frame
+        win.close()                                  # REC off, then the pipeline stops and its gate flushes
     qtbot.waitUntil(lambda: not rec.running, timeout=20_000)     # it stops itself after its last frame
     assert rec.error is None
     rows = list(csv.DictReader(rec.paths[2].open()))

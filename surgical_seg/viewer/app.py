@@ -310,7 +310,8 @@ class MainWindow(QMainWindow):
                 self.segmenter = old.segmenter.inner
 
             def stop_old() -> None:
-                old.stop(timeout=3.0)    # the gate's last writer_delay_ms of frames go to the recorders,
+                old.stop(timeout=3.0)    # the gate's last writer_delay_ms of frames go to the recorders
+                old.wait(5.0)            # (its compositor may outlive the join on a loaded machine),
                 tap.close()              # then they close
                 old.sinks = []           # a stopped pipeline (kept alive by gc cycles) must not hold the window
             self.source_tasks.submit(stop_old)
