@@ -145,8 +145,9 @@ def fault_injection(n: int = 120) -> dict:
     return out
 
 
-def full_disk(tmpfs: str, seconds: float = 8.0) -> dict:
-    """The viewer recording onto a small tmpfs: HUD text/colour and painted fps before and after."""
+def full_disk(tmpfs: str, seconds: float = 40.0, after: float = 4.0) -> dict:
+    """The viewer recording onto a small tmpfs until it fails (at most `seconds`; a loaded machine records
+    fewer frames a second), then `after` more: HUD text/colour and painted fps before and after."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PyQt6.QtWidgets import QApplication
     from surgical_seg.config import load_app_config
@@ -171,6 +172,7 @@ def full_disk(tmpfs: str, seconds: float = 8.0) -> dict:
             painted.append((time.monotonic(), win.current.index))
         if failed_at is None and win.recorder is not None and win.recorder.failed:
             failed_at = time.monotonic()
+            t_end = min(t_end, failed_at + after)
     text, red = win.hud.text(), win.hud.background == OFF_COLORS[0]
     rec = win.recorder
     win.close()
@@ -196,7 +198,7 @@ def main() -> int:
     from surgical_seg.data.theatre import held_out_photos
     result = {"command": "scripts/privacy_check.py " + " ".join(Path(c).name for c in a.clips),
               "load_average": os.getloadavg()[0], "photos": [p.name for p in held_out_photos()],
-              "eval": run_gate_eval(a.clips), "clips": {}}
+              "eval": run_gate_eval(a.clips, fill=True), "clips": {}}     # + each clip filling the frame
     for clip in a.clips:
         with tempfile.TemporaryDirectory() as d:
             result["clips"][Path(clip).name] = {"recording": record_clip(clip, Path(d)),

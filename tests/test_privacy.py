@@ -40,6 +40,17 @@ def test_a_rule_can_only_blank_and_a_failed_score_is_out():
     assert got[1].why.startswith("rule: ") and got[3].why == "scoring failed"
 
 
+def test_at_stop_frames_whose_look_ahead_was_cut_short_go_out():
+    items = [(i, i * 10.0, 0.1, None, None) for i in range(20)]
+    d = Decider(0.5, in_body_ms=0, delay_ms=30)
+    got = [x for item in items for x in d.push(*item)]
+    ended = d.flush()
+    assert not any(x.out for x in got + ended)               # a source that ended: its end is the end
+    d = Decider(0.5, in_body_ms=0, delay_ms=30)
+    got = [x for item in items for x in d.push(*item)] + d.flush(cut=True)
+    assert [x.index for x in got if x.out] == [17, 18, 19] and got[-1].why == "not final at stop"
+
+
 def test_blank_frame_is_solid_with_a_small_marker():
     b = blank_like(np.zeros((720, 1280, 3), np.uint8))
     assert b.shape == (720, 1280, 3) and not b.flags.writeable
@@ -115,6 +126,43 @@ def test_fault_injection_blanks_every_frame_and_says_why(scorer_kind):
         if scorer_kind == "hangs":
             scorer.release.set()
         gate.stop()
+
+
+class InBody:
+    def __init__(self, delay_s=0.0):
+        self.delay_s = delay_s
+
+    def score(self, frame):
+        time.sleep(self.delay_s)
+        return 0.0, None
+
+
+@pytest.mark.parametrize("scorer,written", [(InBody(), True), (InBody(delay_s=0.3), False), (Raises(), False)])
+def test_predict_counts_a_late_or_failed_score_as_out_of_the_body(tmp_path, monkeypatch, withdrawn_clip,
+                                                                   tiny_model_dir, scorer, written):
+    """privacy.score_timeout_ms (200 ms) holds in predict too: a scorer that always says in-body but
+    answers in 300 ms, or raises, lets no frame through; the same scorer answering at once lets them in."""
+    from surgical_seg.apps.predict import run_predict
+    from surgical_seg.engine import oob
+    monkeypatch.setattr(oob, "load_scorer", lambda *a, **k: scorer)
+    clip, _ = withdrawn_clip
+    run_predict([str(clip)], str(tiny_model_dir), tmp_path / "ds", every=10, workers=1, progress=False)
+    assert bool(list((tmp_path / "ds" / "images").glob("*.png"))) is written
+
+
+def test_bounded_scorer_fails_closed_while_hung_and_answers_again_after():
+    from surgical_seg.realtime.privacy import BoundedScorer
+    hangs = Hangs()
+    b = BoundedScorer(hangs, timeout_ms=50)
+    frame = np.zeros((8, 8, 3), np.uint8)
+    assert b.score(frame) == (None, None, "not scored within 50 ms")
+    t0 = time.perf_counter()
+    assert b.score(frame) == (None, None, "not scored (gate hung)") and time.perf_counter() - t0 < 0.05
+    hangs.release.set()
+    time.sleep(0.05)
+    assert b.score(frame) == (0.0, None, None)
+    assert BoundedScorer(Raises(), 1000).score(frame) == (None, None, "scoring failed: RuntimeError")
+    b.close()
 
 
 @pytest.fixture(scope="module")
@@ -224,3 +272,53 @@ def test_screen_blanks_only_when_asked_and_snapshots_wait_for_an_in_body_verdict
     finally:
         gate.stop()
     assert snapshot_allowed(None, 5)                                       # gate off (privacy.enabled false)
+
+
+@pytest.mark.parametrize("how", ["rec off", "window closed"])
+def test_a_recording_holds_every_frame_captured_while_rec_was_on(qtbot, tmp_path, monkeypatch, tiny_model_dir,
+                                                                  withdrawn_clip, how):
+    """The gate hands frames on writer_delay_ms late: the recorder still takes the frames it held at REC
+    off (or at close), so raw.mp4, overlay.mp4 and frames.csv hold every frame composited while REC was on."""
+    from surgical_seg.engine import load_segmenter
+    from surgical_seg.viewer.app import MainWindow
+    from surgical_seg.viewer.settings import ENV_VAR
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "viewer.ini"))
+    clip, _ = withdrawn_clip
+    win = MainWindow(AppConfig(pipeline=PipelineConfig(stale_ms=5000.0)), load_segmenter(str(tiny_model_dir)),
+                     str(clip), record_dir=str(tmp_path / "recs"))
+    if how == "rec off":
+        qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.pipeline is not None and win.current is not None, timeout=20_000)
+    pipe = win.pipeline
+    win.record_button.setChecked(True)
+    rec = win.recorder
+    qtbot.waitUntil(lambda: rec.written >= 20, timeout=20_000)
+    newest = pipe.latest_index                       # REC goes off at this frame or a later one
+    if how == "rec off":
+        win.record_button.setChecked(False)
+    else:
+        win.close()                                  # REC off, then the pipeline stops and its gate flushes
+    qtbot.waitUntil(lambda: not rec.running, timeout=20_000)     # it stops itself after its last frame
+    assert rec.error is None
+    rows = list(csv.DictReader(rec.paths[2].open()))
+    idx = [int(r["frame_index"]) for r in rows]
+    composited = [r.index for r in pipe.stats.rows() if "composite" in r.spans and idx[0] <= r.index <= idx[-1]]
+    assert idx == composited                                  # no frame of the span missing, none twice
+    assert idx[-1] >= newest                                  # the last writer_delay_ms of frames are in
+    if how == "window closed":                                # at stop their look-ahead was cut: blanked
+        assert rows[-1]["privacy"] == "out"
+    for path in rec.paths[:2]:
+        with av.open(str(path)) as c:
+            assert sum(1 for _ in c.decode(video=0)) == len(rows)
+
+
+def test_fill_frame_shows_the_scope_image_without_its_dark_ring():
+    from surgical_seg.apps.gate_eval import fill_frame
+    from surgical_seg.data.synth import render_sample
+    from surgical_seg.engine.oob import features, thumbnail
+    for seed in range(5):
+        img = render_sample(seed, (320, 180))[0]
+        assert features(thumbnail(img))["corner_luma"] < 10                 # the ring
+        filled = fill_frame(img)
+        assert filled.shape == img.shape and features(thumbnail(filled))["corner_luma"] > 25

@@ -95,6 +95,7 @@ def test_the_hud_says_rec_failed_in_red(qtbot, tmp_path, monkeypatch, tiny_model
     qtbot.waitUntil(lambda: win.pipeline is not None, timeout=20_000)
     win.record_button.setChecked(True)
     qtbot.waitUntil(lambda: win.recorder is not None and win.recorder.failed == "disk full", timeout=20_000)
+    qtbot.waitUntil(lambda: win.current is not None, timeout=20_000)   # (the writer may fail before a paint)
     shown = win.current.index
     qtbot.waitUntil(lambda: "REC FAILED — disk full" in win.hud.text(), timeout=5_000)
     assert win.hud.background == OFF_COLORS[0]

@@ -111,7 +111,7 @@ def cmd_import_labelstudio(a: argparse.Namespace) -> int:
                                        on_overlap=a.on_overlap, per_annotator=a.per_annotator,
                                        annotator_groups=a.annotator_groups)
     print(report.summary())
-    return 0 if report.written else 1
+    return 0 if report.written or report.gate else 1
 
 
 def cmd_split(a: argparse.Namespace) -> int:
@@ -206,7 +206,7 @@ def cmd_bench(a: argparse.Namespace) -> int:
 
 def cmd_gate_train(a: argparse.Namespace) -> int:
     from ..training.oob_gate import train_gate
-    print(train_gate(a.out, n_in=a.images, n_out=a.images, epochs=a.epochs, seed=a.seed))
+    print(train_gate(a.out, n_in=a.images, n_out=a.images, epochs=a.epochs, seed=a.seed, data=a.data or ()))
     return 0
 
 
@@ -220,10 +220,16 @@ def cmd_gate_eval(a: argparse.Namespace) -> int:
         print(f"held-out clip {made} over {len(photos)} photographs: {', '.join(p.name for p in photos)}")
         videos.append(str(made))
     if not videos:
-        raise ConfigError("gate-eval: give clips with VIDEO.oob.csv truth, or --heldout-from CLIP")
-    s = run_gate_eval(videos, a.model, a.json)
+        raise ConfigError("gate-eval: give clips with VIDEO.oob.csv truth, dataset folders, or --heldout-from CLIP")
+    s = run_gate_eval(videos, a.model, a.json, fill=a.fill_frame)
     for c in s["clips"]:
-        print(f"{c['video']}: AUC {c['auc']:.4f}, out-of-body recall after hysteresis "
+        if c.get("kind") == "frames":
+            print(f"{c['video']}: AUC {c['auc']:.4f} over {c['frames']} frames, {c['out_frames_passed']} of "
+                  f"{c['out_frames']} out-of-body frames passed, in-body blanked "
+                  f"{100 * (c['in_body_blanked'] or 0):.2f} % of {c['in_body_frames_counted']} (each frame alone)")
+            continue
+        name = c["video"] + (" (filling the frame)" if c.get("fill_frame") else "")
+        print(f"{name}: AUC {c['auc']:.4f}, out-of-body recall after hysteresis "
               f"{c['out_recall_after_hysteresis']:.4f} ({c['out_frames_passed']} of {c['out_frames']} passed), "
               f"in-body blanked {100 * (c['in_body_blanked_away_from_transitions'] or 0):.2f} % of "
               f"{c['in_body_frames_counted']} away from transitions, {c['score_cpu_ms_per_frame']} ms CPU/frame")
@@ -451,18 +457,24 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("gate-train", help="train the privacy gate's in/out-of-body classifier (Paddle -> ONNX)")
     s.add_argument("--out", default="weights/oob_gate", help="gate folder to write (gate.yml + model.onnx)")
-    s.add_argument("--images", type=int, default=1500, help="frames per class")
+    s.add_argument("--images", type=int, default=1500, help="generated frames per class (0: only --data)")
+    s.add_argument("--data", action="append", metavar="DATASET",
+                   help="also your own frames: DATASET/gate/in_body, out_of_body (import-labelstudio's body "
+                        "choice); repeatable")
     s.add_argument("--epochs", type=int, default=15, help="passes over the generated frames")
     s.add_argument("--seed", type=int, default=0, help="random seed (same seed, same frames and weights)")
     s.set_defaults(func=cmd_gate_train)
 
     s = sub.add_parser("gate-eval", help="privacy gate: AUC, out-of-body recall, in-body frames blanked")
-    s.add_argument("videos", nargs="*", help="clips with VIDEO.oob.csv truth (synth --out-of-body)")
+    s.add_argument("videos", nargs="*", help="clips with VIDEO.oob.csv truth (synth --out-of-body), or dataset "
+                   "folders with gate/in_body, gate/out_of_body (import-labelstudio)")
     s.add_argument("--model", help="gate folder or name (default: configs/app.yml privacy.model)")
     s.add_argument("--heldout-from", metavar="CLIP", help="also make a held-out clip from this in-body clip, "
                    "withdrawals filmed over real photographs found on this machine")
     s.add_argument("--heldout-out", default="heldout_oob.mp4", help="where to write that clip")
     s.add_argument("--out-of-body", default="2:2,6:2.5", help="withdrawal schedule of the held-out clip")
+    s.add_argument("--fill-frame", action="store_true", help="also score each clip as a tower whose scope "
+                   "image fills the frame (no dark ring): the centre 45 %% of each side, scaled back")
     s.add_argument("--json", help="write the figures here")
     s.set_defaults(func=cmd_gate_eval)
 

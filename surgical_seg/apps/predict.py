@@ -139,8 +139,9 @@ def predict_video(job: VideoJob, o: dict, report) -> dict:
 
 class _VideoGate:
     """The privacy gate over one video (surgical_seg.realtime.privacy.Decider): every decoded frame is
-    scored; a sampled frame is held until decided and reaches images/, labels/ and the tasks only when in
-    the body. Off when `options` is None (privacy.enabled false)."""
+    scored (within privacy.score_timeout_ms, else it is out: BoundedScorer); a sampled frame is held until
+    decided and reaches images/, labels/ and the tasks only when in the body. Off when `options` is None
+    (privacy.enabled false)."""
 
     def __init__(self, options: dict | None) -> None:
         from ..realtime.privacy import Decider
@@ -148,7 +149,9 @@ class _VideoGate:
         self.out_frames = self.sampled_out = 0
         if self.on:
             from ..engine.oob import load_scorer
-            self.scorer = load_scorer(options["model"], runtime=options.get("runtime", "onnxruntime"))
+            from ..realtime.privacy import BoundedScorer
+            self.scorer = BoundedScorer(load_scorer(options["model"], runtime=options.get("runtime", "onnxruntime")),
+                                        options["score_timeout_ms"])
             self.decider = Decider(options["threshold"], options["in_body_ms"], options["writer_delay_ms"])
             self.fps = None
         self.held: dict[int, Any] = {}
@@ -159,17 +162,16 @@ class _VideoGate:
     def decide(self, p, sampled: bool) -> list:
         if not self.on:
             return [p] if sampled else []
-        try:
-            score, rule = self.scorer.score(p.frame)
-            error = None
-        except Exception as e:  # noqa: BLE001 - a frame that cannot be scored is out of the body
-            score, rule, error = None, None, f"scoring failed: {type(e).__name__}"
+        score, rule, error = self.scorer.score(p.frame)       # late or failed: out of the body
         if sampled:
             self.held[p.index] = p
         return self._released(self.decider.push(p.index, self._t_ms(p), score, rule, error))
 
     def finish(self) -> list:
-        return self._released(self.decider.flush()) if self.on else []
+        if not self.on:
+            return []
+        self.scorer.close()
+        return self._released(self.decider.flush())
 
     def _released(self, decisions) -> list:
         ready = []
@@ -192,7 +194,7 @@ def _privacy_options(privacy: bool | None) -> dict | None:
     if privacy is False or (privacy is None and not p.enabled):
         return None
     return {"model": p.model, "runtime": p.runtime, "threshold": p.threshold, "in_body_ms": p.in_body_ms,
-            "writer_delay_ms": p.writer_delay_ms}
+            "writer_delay_ms": p.writer_delay_ms, "score_timeout_ms": p.score_timeout_ms}
 
 
 def select_uncertain(records: list[dict], k: int) -> list[dict]:

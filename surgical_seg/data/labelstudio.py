@@ -9,6 +9,12 @@ a task is skipped, never written with a guessed mask. Regions of different class
 are counted in pixels; the later region wins, or with on_overlap="error" the import stops with a
 DataError naming the task.
 
+The frame's in/out-of-body choice (`<Choices name="body">`: in_body | out_of_body, in the labeling
+config predict writes) copies the frame to OUT/gate/<choice>/, the privacy gate's own training data
+(`gate-train --data OUT`); an out-of-body frame is never written to images/ or labels/. Any other value
+stops the import with a DataError naming the export and the task. Choices in predictions are not taken
+as training data.
+
 With per_annotator=True (a reader study: several surgeons labelled the same frames) every
 annotator's newest annotation of a task is written to OUT/readers/<annotator>/labels/<stem>.png,
 the annotator named by e-mail (else user<id>); with a mapping file to groups (senior, mid, junior)
@@ -37,6 +43,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataError
 from .datasets import IMAGE_EXTS
+from .ls_tasks import BODY_CHOICES, BODY_NAME, GATE_DIR
 
 ALPHA_THRESHOLD = 128
 OVERLAP_MODES = ("later-wins", "error")
@@ -163,6 +170,7 @@ class ImportReport:
     from_predictions: int = 0                                    # tasks taken from predictions
     stale_labels: list[str] = field(default_factory=list)        # label PNGs in OUT not from this run
     readers: dict[str, int] = field(default_factory=dict)        # per-annotator mode: folder -> frames
+    gate: dict[str, int] = field(default_factory=dict)           # in/out-of-body choice -> frames in OUT/gate/
     unmapped: list[str] = field(default_factory=list)            # annotators the mapping file did not name
 
     def skip(self, reason: str, message: str) -> None:
@@ -178,6 +186,10 @@ class ImportReport:
         if self.readers:
             lines.append(f"readers under {self.out_dir / READERS_DIR}: "
                          + ", ".join(f"{name} {n}" for name, n in self.readers.items()))
+        if self.gate:
+            lines.append(f"privacy gate frames under {self.out_dir / GATE_DIR} (gate-train --data): "
+                         + ", ".join(f"{c} {self.gate.get(c, 0)}" for c in BODY_CHOICES)
+                         + "; out-of-body frames are not segmentation images")
         if self.unmapped:
             lines.append(f"not in the mapping file (kept under their own name): {', '.join(self.unmapped)}")
         if self.skipped:
@@ -399,6 +411,18 @@ def _reader_name(annotation: dict, groups: dict[str, str] | None, report: Import
     return own
 
 
+def body_choice(annotation: dict, where: str) -> str | None:
+    """The annotation's in/out-of-body choice (`<Choices name="body">`), None when it has none;
+    DataError for any other value."""
+    for r in annotation.get("result") or []:
+        if isinstance(r, dict) and str(r.get("type", "")).lower() == "choices" and r.get("from_name") == BODY_NAME:
+            got = (r.get("value") or {}).get("choices") if isinstance(r.get("value"), dict) else None
+            if not (isinstance(got, list) and len(got) == 1 and got[0] in BODY_CHOICES):
+                raise DataError(f"{where}: body choice {got!r} is not one of {', '.join(BODY_CHOICES)}")
+            return got[0]
+    return None
+
+
 def _choose(task: dict, desc: str, per_annotator: bool, groups: dict[str, str] | None,
             report: ImportReport) -> tuple[list[tuple[str | None, dict]], bool]:
     """([(reader folder or None, annotation)], from_predictions); skips are recorded in the report."""
@@ -480,7 +504,8 @@ def import_export(export_json: str | Path, images_dir: str | Path, out_dir: str 
         for reader, annotation in chosen:
             where = desc if reader is None else f"{desc} by {reader}"
             regions = [r for r in (annotation.get("result") or []) if isinstance(r, dict) and _region(r) is not None]
-            if not regions:
+            body = body_choice(annotation, f"{export_json}: {where}")
+            if not regions and body is None:
                 report.skip(EMPTY, f"{where}: the annotation has no brush or polygon region")
                 continue
             image_path, why = index.find(ref)
@@ -490,6 +515,14 @@ def import_export(export_json: str | Path, images_dir: str | Path, out_dir: str 
             if (reader, image_path.stem) in seen:
                 report.skip(DUPLICATE, f"{where}: frame {image_path.name} already imported from "
                                        f"{seen[reader, image_path.stem]}")
+                continue
+            if body is not None and reader is None and not from_predictions:    # people's choices train the gate
+                gate_dir = out_dir / GATE_DIR / body
+                gate_dir.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(image_path, gate_dir / image_path.name)
+                report.gate[body] = report.gate.get(body, 0) + 1
+                seen[reader, image_path.stem] = desc
+            if body == "out_of_body" or not regions:        # never a segmentation training image
                 continue
             image = cv2.imread(str(image_path), cv2.IMREAD_UNCHANGED)
             if image is None:
@@ -544,6 +577,6 @@ def import_export(export_json: str | Path, images_dir: str | Path, out_dir: str 
     return report
 
 
-__all__ = ["import_export", "ImportReport", "annotator_of", "load_annotator_groups", "READERS_DIR",
+__all__ = ["import_export", "ImportReport", "body_choice", "annotator_of", "load_annotator_groups", "READERS_DIR",
            "decode_rle", "rle_to_mask", "polygon_to_mask",
            "frame_name_candidates", "ALPHA_THRESHOLD", "OVERLAP_MODES"]

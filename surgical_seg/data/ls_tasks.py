@@ -18,6 +18,9 @@ from ..errors import ConfigError
 
 RLE_SIZES = (3, 4, 8, 16)          # bits of a run length, as the SDK's encoder writes them
 FROM_NAME, TO_NAME = "tag", "image"
+# the per-frame in/out-of-body choice (a hospital's own privacy-gate training data: import-labelstudio ->
+# DATASET/gate/<choice>/ -> gate-train --data DATASET)
+BODY_NAME, BODY_CHOICES, GATE_DIR = "body", ("in_body", "out_of_body"), "gate"
 
 
 def encode_rle(values: np.ndarray) -> list[int]:
@@ -105,12 +108,16 @@ def make_task(image: Path, labels: np.ndarray, class_names: tuple[str, ...], ver
 
 
 def labeling_config(class_names: tuple[str, ...], colors_rgb) -> str:
-    """The project's labeling interface: brush labels named and coloured as the classes."""
+    """The project's labeling interface: brush labels named and coloured as the classes, and the frame's
+    in/out-of-body choice (out-of-body frames train the privacy gate and are never segmentation images)."""
     rows = "\n".join(f'    <Label value="{n}" background="#{r:02x}{g:02x}{b:02x}"/>'
                      for n, (r, g, b) in list(zip(class_names, colors_rgb))[1:])
+    body = "\n".join(f'    <Choice value="{c}"/>' for c in BODY_CHOICES)
     return (f'<View>\n  <Image name="{TO_NAME}" value="$image" zoom="true"/>\n'
-            f'  <BrushLabels name="{FROM_NAME}" toName="{TO_NAME}">\n{rows}\n  </BrushLabels>\n</View>\n')
+            f'  <BrushLabels name="{FROM_NAME}" toName="{TO_NAME}">\n{rows}\n  </BrushLabels>\n'
+            f'  <Choices name="{BODY_NAME}" toName="{TO_NAME}" choice="single-radio" showInline="true">\n{body}\n'
+            f'  </Choices>\n</View>\n')
 
 
-__all__ = ["encode_rle", "mask_to_rle", "brush_results", "model_version", "image_ref", "make_task",
+__all__ = ["BODY_NAME", "BODY_CHOICES", "GATE_DIR", "encode_rle", "mask_to_rle", "brush_results", "model_version", "image_ref", "make_task",
            "labeling_config"]

@@ -4,7 +4,8 @@ A tiny CNN (64x64 RGB thumbnail of the whole frame -> 2 logits, trained and expo
 surgical_seg.training.oob_gate, ~250 KB of ONNX) run on one thread by ONNX Runtime (or OpenVINO:
 privacy.runtime), plus cheap rules
 that can only ever say "out": frame statistics far from every in-body training frame (the ranges are
-in the gate's card), which covers "no dark scope circle" (corner brightness) and glare. A rule never
+in the gate's card): corner brightness (no dark scope circle; wide now that the training frames include
+views filling the frame), brightness and glare. A rule never
 lets a frame through; only the classifier does.
 
 The gate folder (weights/oob_gate): gate.yml (this card: input size, threshold, feature ranges,

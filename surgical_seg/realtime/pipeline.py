@@ -509,7 +509,9 @@ class Pipeline:
 
     def _finish(self) -> None:
         if self.privacy is not None:
-            self.privacy.flush()                  # the last writer_delay_ms of frames, decided
+            # the last writer_delay_ms of frames, decided; at stop (not a source that ended) their
+            # look-ahead was cut short: those frames go out, blanked
+            self.privacy.flush(cut=self._stop.is_set())
         if not self._finished.is_set():
             c = self.counts()
             self._event("finished", f"{c.frames_out} frames out of {c.frames_in} in, {c.dropped} dropped")

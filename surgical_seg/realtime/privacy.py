@@ -42,7 +42,7 @@ class Decision:
     t_ms: float
     out: bool
     score: float | None
-    why: str                    # in | classifier | rule: ... | not scored | scoring failed: ... | hysteresis | before withdrawal
+    why: str                    # in | classifier | rule: ... | not scored | scoring failed: ... | hysteresis | before withdrawal | not final at stop
 
 
 class Decider:
@@ -86,7 +86,12 @@ class Decider:
             released.append(Decision(*self._buf.popleft()))
         return released
 
-    def flush(self) -> list[Decision]:
+    def flush(self, cut: bool = False) -> list[Decision]:
+        """Release everything held. `cut`: capture was stopped while the scene went on, so a frame whose
+        look-ahead window is incomplete is not final and goes out (a withdrawal may have been next)."""
+        for item in self._buf:
+            if cut and self.newest_ms - item[1] < self.delay_ms and not item[2]:
+                item[2], item[4] = True, "not final at stop"
         out = [Decision(*item) for item in self._buf]
         self._buf.clear()
         return out
@@ -233,14 +238,15 @@ class PrivacyGate:
             if self.emit is not None:
                 self.emit(blanked(packet, d))
 
-    def flush(self, wait_s: float | None = None) -> None:
+    def flush(self, wait_s: float | None = None, cut: bool = False) -> None:
         """Decide and release everything held (end of stream / stop): unscored frames after
-        `wait_s` (score_timeout_ms) are out."""
+        `wait_s` (score_timeout_ms) are out; with `cut` (stopped, not ended) so are frames whose
+        look-ahead is incomplete (Decider.flush)."""
         deadline = time.monotonic() + (self.score_timeout_ms / 1e3 if wait_s is None else wait_s)
         while self._pending and self._pending[-1].index not in self._scores and time.monotonic() < deadline:
             time.sleep(0.005)                       # scores come in frame order: the last one means all
         self._pump(self.clock(), final=True)
-        self._release(self.decider.flush())
+        self._release(self.decider.flush(cut))
 
     def verdict(self, index: int, timeout: float = 0.0) -> Decision | None:
         """The released decision for frame `index` (waits up to `timeout` s for it; None if not known)."""
@@ -258,6 +264,58 @@ class PrivacyGate:
     def cpu_ms_per_frame(self) -> float | None:
         n = self.cpu_ns["frames"]
         return (self.cpu_ns["submit"] + self.cpu_ns["score"]) / 1e6 / n if n else None
+
+
+class BoundedScorer:
+    """`score(frame) -> (p_out, rule, error)` with a deadline, for callers that wait for each answer
+    (predict): scoring runs on its own daemon thread, so a late, hung or failing scorer makes that frame
+    out of the body (fail closed) instead of stalling or crashing the caller; while it is still busy with
+    an earlier frame, new frames are out at once."""
+
+    def __init__(self, scorer: Any, timeout_ms: float) -> None:
+        self.scorer, self.timeout_s = scorer, timeout_ms / 1e3
+        self._req: queue.Queue = queue.Queue(maxsize=1)
+        self._res: queue.Queue = queue.Queue()
+        self._seq = 0
+        self._busy = False
+        threading.Thread(target=self._loop, name="privacy-score", daemon=True).start()
+
+    def _loop(self) -> None:
+        while (item := self._req.get()) is not None:
+            seq, frame = item
+            try:
+                p, rule = self.scorer.score(frame)
+                self._res.put((seq, (float(p), rule, None)))
+            except Exception as e:  # noqa: BLE001 - a failed score is an out-of-body frame, never a crash
+                self._res.put((seq, (None, None, f"scoring failed: {type(e).__name__}")))
+
+    def score(self, frame: np.ndarray) -> tuple[float | None, str | None, str | None]:
+        if self._busy:                                   # the late answer to an earlier frame may have come
+            try:
+                while self._res.get_nowait()[0] != self._seq:
+                    pass
+                self._busy = False
+            except queue.Empty:
+                return None, None, "not scored (gate hung)"
+        self._seq += 1
+        self._req.put((self._seq, frame))
+        deadline = time.monotonic() + self.timeout_s
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                seq, result = self._res.get(timeout=left)
+            except queue.Empty:
+                break
+            if seq == self._seq:
+                return result
+        self._busy = True
+        return None, None, f"not scored within {self.timeout_s * 1e3:g} ms"
+
+    def close(self) -> None:
+        """Let the thread end (one per predicted video); a hung one stays hung, as a daemon."""
+        try:
+            self._req.put_nowait(None)
+        except queue.Full:
+            pass
 
 
 def decide_offline(scores: list[tuple[int, float, float | None, str | None, str | None]], threshold: float = 0.5,
@@ -280,5 +338,5 @@ def gate_from_config(cfg: Any, emit: Callable[[FramePacket], None] | None = None
                        writer_delay_ms=p.writer_delay_ms, score_timeout_ms=p.score_timeout_ms).start()
 
 
-__all__ = ["Decider", "Decision", "PrivacyGate", "blank_like", "blanked", "decide_offline", "gate_from_config",
+__all__ = ["BoundedScorer", "Decider", "Decision", "PrivacyGate", "blank_like", "blanked", "decide_offline", "gate_from_config",
            "MARKER"]

@@ -3,7 +3,9 @@
 Data (all our own, generated here): in-body frames from the synthetic spine scenes (random styles,
 scope sizes, instruments, fog, blur) and out-of-body frames: theatre stand-ins seen by a moving scope
 (surgical_seg.data.theatre) and the cannula going dark (darkness >= 0.35; fainter ones are left out of
-training: the writer delay covers them). Model: 4 strided 3x3 conv blocks + global pool + linear, 64x64
+training: the writer delay covers them). A hospital adds its own frames with `--data DATASET`
+(DATASET/gate/in_body, out_of_body: the body choice import-labelstudio takes per frame; every 5th held
+out; `--images 0`: only those). Model: 4 strided 3x3 conv blocks + global pool + linear, 64x64
 RGB input, two logits. Trained with Paddle (AdamW, cross-entropy), exported by paddle.jit.save +
 paddle2onnx (static 1x3x64x64), then checked: ONNX Runtime's and OpenVINO's probabilities on the held-out
 frames must match Paddle's. The card (gate.yml) carries the in-body feature ranges for the cheap rules and the held-out figures.
@@ -22,9 +24,11 @@ import paddle
 import paddle.nn as nn
 
 from ..data import theatre
+from ..data.datasets import IMAGE_EXTS
+from ..data.ls_tasks import BODY_CHOICES, GATE_DIR
 from ..data.synth import render_sample
 from ..engine.oob import FEATURES, GATE_ONNX, SIZE, GateCard, features, thumbnail
-from ..errors import ModelError
+from ..errors import DataError, ModelError
 from ..modelcard import file_sha256
 
 RENDER = (256, 144)
@@ -48,20 +52,26 @@ class GateNet(nn.Layer):
 
 
 def _in_body(seed: int) -> np.ndarray:
-    """An in-body frame; 60 % of them seen closer (zoom 1-1.5, shifted, rolled: the scope circle cut by
-    the frame's top and bottom, as the synthetic source and real towers show it)."""
+    """An in-body frame; 45 % of them seen closer (zoom 1-1.5, shifted, rolled: the scope circle cut by
+    the frame's top and bottom, as the synthetic source and real towers show it) and 25 % filling the
+    frame (zoom 1.7-3: little or no dark ring, as towers that crop the circle away show it; without
+    them such in-body frames were all blanked: gate-eval --fill-frame, docs/privacy.md)."""
     img = render_sample(seed, RENDER)[0]
     rng = np.random.default_rng([seed, 43])
-    if rng.random() < 0.6:
+    view = rng.random()
+    if view < 0.7:
         w, h = RENDER
-        m = cv2.getRotationMatrix2D((w / 2 + rng.uniform(-0.1, 0.1) * w, h / 2 + rng.uniform(-0.1, 0.1) * h),
-                                    rng.uniform(-15, 15), rng.uniform(1.0, 1.5))
+        zoom, shift = (rng.uniform(1.0, 1.5), 0.1) if view < 0.45 else (rng.uniform(1.7, 3.0), 0.03)
+        m = cv2.getRotationMatrix2D((w / 2 + rng.uniform(-shift, shift) * w, h / 2 + rng.uniform(-shift, shift) * h),
+                                    rng.uniform(-15, 15), zoom)
         img = cv2.warpAffine(img, m, (w, h), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
     return img
 
 
 def make_frames(n_in: int, n_out: int, seed: int) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
     """(thumbnails N x 64 x 64 x 3 BGR, labels 1 = out, in-body thumbnails kept apart for the feature ranges)."""
+    if n_in + n_out == 0:
+        return np.zeros((0, SIZE, SIZE, 3), np.uint8), np.zeros(0, np.int64), []
     rng = np.random.default_rng([seed, 41])
     thumbs, labels = [], []
     in_body = []
@@ -85,6 +95,27 @@ def make_frames(n_in: int, n_out: int, seed: int) -> tuple[np.ndarray, np.ndarra
             thumbs.append(thumbnail(view))
             labels.append(1)
     return np.stack(thumbs), np.array(labels, np.int64), in_body
+
+
+def gate_frames(dirs: list[str | Path]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Your own frames: thumbnails, labels (1 = out) and a held-out mask (every 5th frame of each choice)
+    from DIR/gate/in_body and DIR/gate/out_of_body (import-labelstudio's body choice)."""
+    thumbs, labels, held = [], [], []
+    for d in dirs:
+        if not (Path(d) / GATE_DIR).is_dir():
+            raise DataError(f"{d}: no {GATE_DIR}/ folder (import-labelstudio writes it from the frames' body choice)")
+        for label, choice in enumerate(BODY_CHOICES):
+            paths = [p for p in sorted((Path(d) / GATE_DIR / choice).glob("*")) if p.suffix.lower() in IMAGE_EXTS]
+            for k, path in enumerate(paths):
+                img = cv2.imread(str(path), cv2.IMREAD_COLOR)
+                if img is None:
+                    raise DataError(f"{path}: unreadable image")
+                thumbs.append(thumbnail(img))
+                labels.append(label)
+                held.append(k % 5 == 4)
+    if not thumbs:
+        raise DataError(f"{', '.join(map(str, dirs))}: no frame under {GATE_DIR}/{{{','.join(BODY_CHOICES)}}}")
+    return np.stack(thumbs), np.array(labels, np.int64), np.array(held, bool)
 
 
 def _augment(batch: np.ndarray, rng) -> np.ndarray:
@@ -131,13 +162,25 @@ def feature_ranges(thumbs: list[np.ndarray], margin: float = 0.25) -> dict:
 
 
 def train_gate(out: str | Path, n_in: int = 1200, n_out: int = 1200, epochs: int = 12, seed: int = 0,
-               batch: int = 64, log=print) -> dict:
-    """Generate data, train, export to out/ (gate.yml + model.onnx + Paddle files); returns the card's figures."""
+               batch: int = 64, data: list[str | Path] = (), log=print) -> dict:
+    """Generate data (plus your own frames from `data` folders), train, export to out/ (gate.yml + model.onnx
+    + Paddle files); returns the card's figures."""
     paddle.seed(seed)
     rng = np.random.default_rng(seed)
     t0 = time.perf_counter()
     x, y, in_body = make_frames(n_in, n_out, seed)
     xv, yv, _ = make_frames(n_in // 4, n_out // 4, seed + 1000)          # held-out synthetic (other seeds)
+    n_syn_v = len(xv)
+    if data:
+        xd, yd, held = gate_frames(list(data))
+        # your frames are at least as many as the generated ones in every epoch (repeated if fewer)
+        reps = max(1, round(len(x) / max(1, (~held).sum())))
+        x, y = np.concatenate([x] + [xd[~held]] * reps), np.concatenate([y] + [yd[~held]] * reps)
+        in_body = in_body + list(xd[~held & (yd == 0)])
+        xv, yv = np.concatenate([xv, xd[held]]), np.concatenate([yv, yd[held]])
+        log(f"your frames: {len(xd)} from {', '.join(map(str, data))} ({int(held.sum())} held out), x{reps}")
+    if not len(x) or not in_body:
+        raise DataError("gate-train: no in-body training frames (--images 0 needs --data with in_body frames)")
     log(f"data: {len(x)} train, {len(xv)} held-out frames in {time.perf_counter() - t0:.0f} s")
     net = GateNet()
     opt = paddle.optimizer.AdamW(learning_rate=paddle.optimizer.lr.CosineAnnealingDecay(3e-3, epochs * (len(x) // batch + 1)),
@@ -169,21 +212,28 @@ def train_gate(out: str | Path, n_in: int = 1200, n_out: int = 1200, epochs: int
     _to_onnx(stage)
     card = GateCard(feature_ranges=feature_ranges(in_body), onnx_sha256=file_sha256(stage / GATE_ONNX),
                     training={"data": f"{n_in} in-body synthetic spine frames, {n_out} out-of-body "
-                                      "(theatre stand-ins + cannula going dark), surgical_seg.data.theatre",
+                                      "(theatre stand-ins + cannula going dark), surgical_seg.data.theatre"
+                                      + (f"; your frames from {', '.join(map(str, data))}" if data else ""),
                               "epochs": epochs, "seed": seed, "input": f"{SIZE}x{SIZE} RGB whole frame",
                               "command": "surgical-seg gate-train", "date": _dt.date.today().isoformat(),
                               "train_s": round(time.perf_counter() - t0, 1)})
     card.save(stage)
     from ..engine.oob import RUNTIMES, OobScorer
     diff = 0.0
+    check = xv if len(xv) else x[:64]
+    pc = predict_paddle(net, check)
     for runtime in RUNTIMES:                   # the exported graph must be the trained model in every runtime
         scorer = OobScorer(stage, runtime=runtime)
-        pov = np.array([scorer.probability(t) for t in xv])
-        diff = max(diff, float(np.abs(pov - pv).max()))
+        pov = np.array([scorer.probability(t) for t in check])
+        diff = max(diff, float(np.abs(pov - pc).max()))
         if diff > 1e-3:
             raise ModelError(f"{out}: {runtime} and Paddle disagree by {diff:.4f} on held-out frames; nothing written")
-    metrics = {"heldout_synthetic_auc": round(roc_auc(pov, yv), 5), "heldout_frames": int(len(yv)),
-               "export_max_abs_diff": round(diff, 7), "onnx_kb": round((stage / GATE_ONNX).stat().st_size / 1024, 1)}
+    metrics = {"heldout_frames": int(len(yv)), "export_max_abs_diff": round(diff, 7),
+               "onnx_kb": round((stage / GATE_ONNX).stat().st_size / 1024, 1)}
+    if n_syn_v:
+        metrics["heldout_synthetic_auc"] = round(roc_auc(pv[:n_syn_v], yv[:n_syn_v]), 5)
+    if len(yv) > n_syn_v:
+        metrics["heldout_data_auc"] = round(roc_auc(pv[n_syn_v:], yv[n_syn_v:]), 5)
     card = GateCard(**{**card.__dict__, "metrics": metrics})
     card.save(stage)
     if out.exists():
@@ -193,6 +243,8 @@ def train_gate(out: str | Path, n_in: int = 1200, n_out: int = 1200, epochs: int
 
 
 def predict_paddle(net, thumbs: np.ndarray) -> np.ndarray:
+    if not len(thumbs):
+        return np.zeros(0)
     net.eval()
     with paddle.no_grad():
         logits = np.concatenate([net(paddle.to_tensor(_tensor(thumbs[s:s + 256]))).numpy()
@@ -209,4 +261,4 @@ def _to_onnx(folder: Path) -> None:
         raise ModelError(f"{folder / GATE_ONNX}: paddle2onnx wrote nothing")
 
 
-__all__ = ["train_gate", "GateNet", "make_frames", "roc_auc", "feature_ranges", "predict_paddle"]
+__all__ = ["train_gate", "gate_frames", "GateNet", "make_frames", "roc_auc", "feature_ranges", "predict_paddle"]

@@ -53,7 +53,7 @@ from .playback import PlaybackSource
 from .recorder import Recorder
 from .screen import screen_figures
 from .privacy_view import privacy_alarm, screen_frame, snapshot_allowed, viewer_gate
-from .recording import folder_name
+from .recording import RecordTap, folder_name
 from .remembered import model_key, pick_model, source_available, source_key
 from .settings import load_settings, save_settings
 from .video import VideoWidget
@@ -97,6 +97,7 @@ class MainWindow(QMainWindow):
         self.pipeline: Pipeline | None = None
         self.stats: StatsRecorder | None = None
         self.recorder: Recorder | None = None
+        self.record_tap: RecordTap | None = None       # the running pipeline's sink to its recorders
         self.source_spec = ""
         self.source_state: str | None = None       # "source lost" / "source ended" / error text
         self.current: FramePacket | None = None
@@ -256,6 +257,7 @@ class MainWindow(QMainWindow):
         self.close_pipeline()
         self.source_label.setText(f"opening {spec} …")
         src_cfg = dataclasses.replace(self.cfg.source, realtime=True, loop=True)
+        tap = RecordTap(self._drawn_later)             # this pipeline's recorders (viewer/recording.py)
 
         def build():                                   # background thread: may wait on a network open
             source = open_source(spec, src_cfg)
@@ -269,7 +271,7 @@ class MainWindow(QMainWindow):
             stats = StatsRecorder(window_s=window_s, max_rows=rows)
             pipe = Pipeline(source, self.segmenter, self._annotator, mode="live",
                             stale_ms=self.cfg.pipeline.stale_ms, align_ms=self.cfg.pipeline.align_ms,
-                            warp=self.cfg.pipeline.warp, stats=stats, sinks=[self._record_sink],
+                            warp=self.cfg.pipeline.warp, stats=stats, sinks=[tap.submit],
                             watchdog=stall_bounds(self.cfg), segmenter_factory=self.segmenter_factory,
                             model_nice=self.cfg.pipeline.model_nice, burn_in=False,
                             privacy=viewer_gate(self.cfg), on_output=self._wake_ui)
@@ -289,7 +291,7 @@ class MainWindow(QMainWindow):
                 return
             source = pipe.source
             pipe.set_annotator(self._annotator, self._layer_builder())
-            self.pipeline, self.stats = pipe, pipe.stats
+            self.pipeline, self.stats, self.record_tap = pipe, pipe.stats, tap
             self.source_spec, self.source_state, self.current = str(spec), None, None
             self._shown_index = -1
             self._last_new_frame = time.monotonic()
@@ -312,12 +314,15 @@ class MainWindow(QMainWindow):
         """Hand the running pipeline to a background thread to stop (the UI never waits on a join)."""
         self.set_recording(False, keep_button=True)
         old, self.pipeline = self.pipeline, None
+        tap, self.record_tap = self.record_tap, None
         if old is not None:
             if isinstance(old.segmenter, GuardedSegmenter):   # keep the session a watchdog restart made
                 self.segmenter = old.segmenter.inner
 
             def stop_old() -> None:
-                old.stop(timeout=3.0)
+                old.stop(timeout=3.0)    # the gate's last writer_delay_ms of frames go to the recorders
+                old.wait(5.0)            # (its compositor may outlive the join on a loaded machine),
+                tap.close()              # then they close
                 old.sinks = []           # a stopped pipeline (kept alive by gc cycles) must not hold the window
             self.source_tasks.submit(stop_old)
         if wait:
@@ -562,10 +567,9 @@ class MainWindow(QMainWindow):
         return alarms + privacy_alarm(self.pipeline)
 
     # ------------------------------------------------------------------ recording, snapshots
-    def _record_sink(self, packet: FramePacket) -> None:
-        rec = self.recorder                  # compositor thread: a non-blocking put; the writer burns in
-        if rec is not None:
-            rec.submit(packet, lambda a=self._annotator: self.overlaid(packet, a))
+    def _drawn_later(self, packet: FramePacket):
+        """The recorder's overlaid picture, drawn on the writer's thread (the compositor only queues)."""
+        return lambda a=self._annotator: self.overlaid(packet, a)
 
     def overlaid(self, p: FramePacket, annotator=False) -> np.ndarray:
         """The packet's picture with its overlay drawn in, for the recorder and snapshots. The viewer's
@@ -584,6 +588,7 @@ class MainWindow(QMainWindow):
                 rec = dataclasses.asdict(self.cfg.recorder)
                 rec.pop("folder_pattern")                   # the folder's name, used above
                 self.recorder = Recorder(out, fps=fps, **rec).start()
+                self.record_tap.add(self.recorder, self.pipeline.latest_index)
             except SurgicalSegError as e:
                 self._error(str(e))
                 self.record_button.setChecked(False)
@@ -591,7 +596,7 @@ class MainWindow(QMainWindow):
             self.status_label.setText(f"recording to {out}")
         elif not on and self.recorder is not None:
             rec, self.recorder = self.recorder, None
-            rec.stop(wait=False)                 # the writer finishes what is queued on its own thread
+            self.record_tap.finish(rec, self.pipeline.latest_index)   # it takes the frames the gate still holds
             self.status_label.setText(f"{rec.status()} → {rec.out_dir}")
             self.last_recording = rec
         if not keep_button and self.record_button.isChecked() != on:
