@@ -201,7 +201,7 @@ def test_ui_thread_gets_a_cpu_first_and_the_threads_it_starts_do_not(qtbot, segm
     assert nice["pipeline-compositor"] == nice["ui-source"] == nice["ui-files"] == START_NICE
     capture = [n for name, n in nice.items() if name.startswith("source-")]
     assert capture and set(capture) == {START_NICE}
-    assert nice["pipeline-inference"] == START_NICE + win.cfg.pipeline.model_nice
+    assert nice["pipeline-inference"] == min(19, START_NICE + win.cfg.pipeline.model_nice)   # Linux caps nice at 19
     win.close()
     assert thread_nice(ui) == START_NICE             # given back with the window
 
