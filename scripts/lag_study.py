@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = load_app_config()
     e = cfg.engine
     seg = load_segmenter(a.model or e.model, backend=e.backend, threads=e.pipeline_threads("live"), device=e.device,
-                         smoothing=e.smoothing, precision=e.precision, upsample=e.upsample)
+                         smoothing=e.smoothing, precision=e.precision, upsample=e.upsample, min_region=e.min_region)
     frames, masks = [], []
     src = open_source(a.clip, max_frames=None)
     src.start(lambda pkt: (frames.append(pkt.frame), masks.append(seg.segment(pkt.frame).labels)))

@@ -169,6 +169,18 @@ def render_upsample(file: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_min_region(file: str) -> str:
+    """scripts/time_min_region.py: cost per frame of engine.min_region, and of the label-map filter it replaced."""
+    s = load(file)
+    lines = ["| frame | engine: model grid | ms | label map | ms | full frame ms |", "|---|---|---|---|---|---|"]
+    for r in s["rows"]:
+        lines.append(f"| {r['frame']} | {r['grid']} | **{r['engine_ms']}** | {r['label_map']} | {r['label_map_ms']} "
+                     f"| {r['full_frame_ms']} |")
+    load_avg = " / ".join(f"{x:g}" for x in s["load_average_1min"])
+    return "\n".join(lines) + (f"\n\n`{s['command']}`: median of {s['runs']} calls, {s['threads']} thread, "
+                               f"min_region {s['min_region']:g}, load average (1 min) before / after {load_avg}.\n")
+
+
 def render_heldout(files: str, targets: str = "", labels: str = "") -> str:
     """Mean figures of several `eval --json` runs side by side (clean and degraded held-out sets), with
     the share of instrument pixels painted as anatomy; `targets=miou:82,dice:90,drop:4,instruments:2`
@@ -452,7 +464,9 @@ def render_video(files: str, labels: str = "", targets: str = "") -> str:
                          + f" | **{_f(100 * c['frame_miou'])}** | {_f(worst)} | {_f(100 * c['spurious_share'], '{:.2f}')} % |")
     r0 = runs[0]
     lines += ["", f"Scored by `surgical-seg eval --video` with the app's engine settings (smoothing {r0['smoothing']:g}, "
-              f"{r0['upsample']} upsampling, {r0['backend']} {r0['precision']}); IoU in %; a class absent from the "
+              f"{r0['upsample']} upsampling, {r0['backend']} {r0['precision']}"
+              + (f", regions under {100 * r0['min_region']:g} % of the frame given to the class around them"
+                 if r0.get("min_region") else "") + "); IoU in %; a class absent from the "
               "clip's truth is left out of its mIoU (`–`) and counted in the spurious share."]
     if targets:
         t = {k: float(v) for k, v in (x.split(":") for x in targets.split(","))}
@@ -606,6 +620,7 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "replay": render_replay,
     "overlay": render_overlay,
     "upsample": render_upsample,
+    "min_region": render_min_region,
     "lag": render_lag,
     "commands": render_commands,
     "eval": render_eval,

@@ -41,6 +41,7 @@ class EngineConfig:
                                     # CPU runs natively, else f32 (engine.precision); never the runtime's own default
     smoothing: float = 0.5          # temporal EMA of probabilities, 0 = off (0.5: docs/performance.md "Overlay alignment")
     upsample: str = "bilinear"      # nearest | bilinear: how class scores reach frame size (bilinear = smooth edges)
+    min_region: float = 0.0         # predicted regions under this share of the frame go to the class around them (0 = off)
 
     def pipeline_threads(self, mode: str = "live") -> int:
         """Inference threads in a pipeline: the set number, else by mode. Live: all cores but one, so decode,
@@ -249,6 +250,9 @@ def _check_app(cfg: AppConfig, where: str) -> None:
         raise ConfigError(f"{where}: engine.precision must be auto, f32, bf16 or f16, not {cfg.engine.precision!r}")
     if not 0.0 <= cfg.engine.smoothing < 1.0:
         raise ConfigError(f"{where}: engine.smoothing must be in [0, 1)")
+    if not 0.0 <= cfg.engine.min_region < 0.5:
+        raise ConfigError(f"{where}: engine.min_region must be a share of the frame in [0, 0.5) (0 = off), "
+                          f"not {cfg.engine.min_region!r}")
     w = cfg.watchdog
     if not 0 < w.infer_stall_ms < w.infer_abandon_s * 1000:
         raise ConfigError(f"{where}: watchdog.infer_stall_ms must be > 0 and below infer_abandon_s")

@@ -105,3 +105,15 @@ def test_eval_errors_are_one_line(tmp_path, tiny_data, tiny_model_dir, capsys):
     fails(["--data", str(bad), "--split", "all", "--model", str(tiny_model_dir)], "a_0.png: label id 7 not in the default classes")
     cv2.imwrite(str(bad / "labels" / "a_0.png"), np.zeros((48, 80), np.uint8))
     fails(["--data", str(bad), "--split", "all", "--model", str(tiny_model_dir)], "label is 80x48, image a_0.png is 160x96")
+
+
+def test_eval_applies_min_region_and_defaults_to_the_app(tmp_path, tiny_data, tiny_model_dir):
+    """engine.min_region reaches still evaluation as it reaches the app (tests/test_min_region.py)."""
+    from surgical_seg.config import load_app_config
+    out = tmp_path / "e.json"
+    assert main(["eval", "--data", str(tiny_data), "--model", str(tiny_model_dir), "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["min_region"] == load_app_config().engine.min_region
+    assert main(["eval", "--data", str(tiny_data), "--model", str(tiny_model_dir), "--json", str(out),
+                 "--min-region", "0.01"]) == 0
+    assert json.loads(out.read_text())["min_region"] == 0.01
+    assert main(["eval", "--data", str(tiny_data), "--model", str(tiny_model_dir), "--min-region", "0.7"]) == 2

@@ -140,6 +140,6 @@ def test_min_region_is_reported(labelled_clips, tiny_model_dir, tmp_path):
     assert main(["eval", "--video", str(labelled_clips / "a.mp4"), "--model", str(tiny_model_dir), "--json", str(out),
                  "--min-region", "0.01"]) == 0
     res = json.loads(out.read_text())
-    assert res["min_region"] == 0.01 and res["clips"][0]["min_region_ms"] >= 0
+    assert res["min_region"] == 0.01
     assert main(["eval", "--video", str(labelled_clips / "a.mp4"), "--model", str(tiny_model_dir),
                  "--min-region", "0.7"]) == 2

@@ -140,7 +140,7 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
     e = cfg.engine
     seg = load_segmenter(run.model, backend=run.backend, threads=e.pipeline_threads(run.mode), device=e.device,
                          smoothing=e.smoothing, precision=e.precision, confidence=cfg.overlay.confidence != "off",
-                         upsample=e.upsample)
+                         upsample=e.upsample, min_region=e.min_region)
     w, h = source.size or (seg.card.input_width, seg.card.input_height)
     warm = np.zeros((h, w, 3), np.uint8)
     for _ in range(2):                                  # first calls compile/allocate: not part of the run
@@ -202,7 +202,7 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
         "input_size": f"{seg.card.input_width}x{seg.card.input_height}", "frame_size": f"{w}x{h}",
         "threads": e.threads, "fps": fps, "wall_s": wall_s,
         "align_ms": cfg.pipeline.align_ms, "warp": cfg.pipeline.warp, "stale_ms": cfg.pipeline.stale_ms,
-        "upsample": e.upsample, "smoothing": e.smoothing, "infer_delay_ms": run.infer_delay_ms,
+        "upsample": e.upsample, "smoothing": e.smoothing, "min_region": e.min_region, "infer_delay_ms": run.infer_delay_ms,
         "engine_only_fps": eo_fps, "engine_only_frames": len(frames),
         "overhead_ratio": fps / eo_fps if eo_fps else None, "rss_mb": rss_mb,
         "events": events, "command": command,

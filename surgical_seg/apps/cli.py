@@ -166,12 +166,12 @@ def cmd_eval(a: argparse.Namespace) -> int:
         return 0
     if not a.data:
         raise ConfigError("eval: give --data DIR (a still dataset) or --video CLIP|FOLDER (labelled clips)")
-    if a.labels or a.smoothing is not None or a.min_region:
-        raise ConfigError("eval: --labels, --smoothing and --min-region go with --video")
+    if a.labels or a.smoothing is not None:
+        raise ConfigError("eval: --labels and --smoothing go with --video")
     from ..evaluation import evaluate
     result = evaluate.run_eval(a.data, split=a.split, model=a.model, backend=a.backend, json_out=a.json,
                                predictions_dir=a.predictions, report_dir=a.report, degrade_seed=a.degrade,
-                               upsample=a.upsample or "nearest")
+                               upsample=a.upsample or "nearest", min_region=a.min_region)
     print(evaluate.format_table(result))
     return 0
 
@@ -366,9 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--smoothing", type=float,
                    help="with --video: temporal smoothing of class scores (default: engine.smoothing of configs/app.yml)")
     s.add_argument("--worst", type=int, default=6, help="with --video: worst frames per clip in the report")
-    s.add_argument("--min-region", type=float, default=0.0, metavar="FRAC",
-                   help="with --video: drop predicted regions smaller than this share of the frame (e.g. 0.002) "
-                        "before scoring, giving them to the label around them; an experiment, not in the app")
+    s.add_argument("--min-region", type=float, metavar="FRAC",
+                   help="predicted regions smaller than this share of the frame go to the label around them "
+                        "(0 = off; default: engine.min_region of configs/app.yml, as the app)")
     s.add_argument("--split", choices=("test", "val", "train", "all"), default="test", help="which frames to score")
     s.add_argument("--model", default="fastscnn_spine", help="model name under weights/ or model folder")
     s.add_argument("--backend", choices=BACKEND_CHOICES, default="auto", help="inference backend")

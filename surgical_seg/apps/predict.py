@@ -29,10 +29,10 @@ _SEGMENTERS: dict[tuple, Any] = {}  # one loaded model per worker process, reuse
 
 def _segmenter(o: dict):
     from ..engine import load_segmenter
-    key = (o["model"], o["backend"], o["threads"], o["precision"])
+    key = (o["model"], o["backend"], o["threads"], o["precision"], o["min_region"])
     if key not in _SEGMENTERS:
         _SEGMENTERS[key] = load_segmenter(o["model"], backend=o["backend"], threads=o["threads"],
-                                          precision=o["precision"])
+                                          precision=o["precision"], min_region=o["min_region"])
     return _SEGMENTERS[key]
 
 
@@ -283,7 +283,9 @@ def run_predict(sources: list[str], model: str, out: str | Path, every: int | No
     stage = out / POOL_DIR if select else out
     for d in {stage / "images", stage / "labels", out / "images", out / "labels"}:
         d.mkdir(parents=True, exist_ok=True)
+    from ..config import load_app_config
     options = {"model": str(model_dir), "backend": backend, "threads": threads, "precision": precision,
+               "min_region": load_app_config().engine.min_region,      # the labels the app would show
                "every": every, "fps": fps, "stage": str(stage.resolve()), "max_frames": max_frames,
                "privacy": _privacy_options(privacy)}
     t0 = time.perf_counter()

@@ -380,7 +380,7 @@ def run_soak(out_dir: str | Path, minutes: float, faults_spec: str, *, port: int
 
     def load(backend: str, device: str):
         return load_segmenter(e.model, backend=backend, threads=e.threads, device=device,
-                              smoothing=e.smoothing, precision=e.precision)
+                              smoothing=e.smoothing, precision=e.precision, min_region=e.min_region)
 
     seg = load(e.backend, e.device)
     backend_name, model_name, device = seg.backend_name, seg.card.name, seg.device

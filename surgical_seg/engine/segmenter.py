@@ -17,6 +17,7 @@ from ..packet import FramePacket, Segmentation
 from .backends import Backend
 from .choice import open_backend
 from .preprocess import UPSAMPLE, Letterbox, Preprocessor, crop, labels_to_frame, probabilities_to_frame
+from .regions import suppress_small_regions
 from . import scores
 
 
@@ -25,13 +26,18 @@ class Segmenter:
 
     `temperature` (the model card's, from `export --calibrate`) scales the probabilities it hands out
     and the confidence map; labels do not depend on it. `with_confidence` adds the confidence map
-    (may be switched from another thread: it is read once per frame).
+    (may be switched from another thread: it is read once per frame). `min_region` > 0: predicted regions
+    under that share of the frame are given to the class around them (engine/regions.py), on the model's
+    own grid after smoothing and before labels, confidence or probabilities are made from the scores.
     """
 
     def __init__(self, card: ModelCard, backend: Backend, smoothing: float = 0.0,
-                 model_dir: Path | None = None, why: str = "", confidence: bool = False, upsample: str = "nearest"):
+                 model_dir: Path | None = None, why: str = "", confidence: bool = False, upsample: str = "nearest",
+                 min_region: float = 0.0):
         if not 0.0 <= smoothing < 1.0:
             raise ConfigError(f"engine.smoothing: {smoothing} must be in [0, 1)")
+        check_min_region(min_region)
+        self.min_region = float(min_region)
         if upsample not in UPSAMPLE:
             raise ConfigError(f"engine.upsample: {upsample!r} unknown (choose from {', '.join(UPSAMPLE)})")
         self.card, self.backend, self.smoothing = card, backend, float(smoothing)
@@ -102,6 +108,10 @@ class Segmenter:
             probs = np.log(np.maximum(ema, np.float32(1e-30)))        # softmax(log p) = p, logits as any other
         elif self.smoothing > 0.0:
             probs = self._smooth(probs, meta)
+        if self.min_region > 0.0:                # the one place small regions go: every label, map and score agrees
+            s = self.card.output_stride if self.logits else 1
+            probs = suppress_small_regions(probs, self.min_region, slice(meta.y // s, -(-(meta.y + meta.h) // s)),
+                                           slice(meta.x // s, -(-(meta.x + meta.w) // s)))
         if self.logits:
             return self._from_logits(probs, meta, probabilities, frame_index, t_capture_ns)
         conf = None
@@ -159,9 +169,15 @@ class Segmenter:
         return packet
 
 
+def check_min_region(min_region: float) -> None:
+    """engine.min_region is a share of the frame: 0 (off) up to, not including, half of it."""
+    if not 0.0 <= min_region < 0.5:
+        raise ConfigError(f"engine.min_region: {min_region} must be a share of the frame in [0, 0.5) (0 = off)")
+
+
 def load_segmenter(model: str | Path, backend: str = "auto", threads: int = 0, device: str = "auto",
                    smoothing: float = 0.0, precision: str = "f32", confidence: bool = False,
-                   upsample: str = "nearest") -> Segmenter:
+                   upsample: str = "nearest", min_region: float = 0.0) -> Segmenter:
     """Load a model folder (or a name under weights/) on one backend; "auto" picks the fastest here.
 
     `segmenter.why` says, in one line, why that backend runs and on what (read back from the runtime).
@@ -170,10 +186,11 @@ def load_segmenter(model: str | Path, backend: str = "auto", threads: int = 0, d
         raise ConfigError(f"engine.smoothing: {smoothing} must be in [0, 1)")
     if threads < 0:
         raise ConfigError(f"engine.threads: {threads} must be >= 0 (0 = backend default)")
+    check_min_region(min_region)
     model_dir = resolve_model_dir(model)
     card = ModelCard.load(model_dir)
     b, why = open_backend(backend, model_dir, card, device=device, threads=threads, precision=precision)
-    return Segmenter(card, b, smoothing, model_dir, why, confidence, upsample)
+    return Segmenter(card, b, smoothing, model_dir, why, confidence, upsample, min_region)
 
 
-__all__ = ["Segmenter", "load_segmenter"]
+__all__ = ["Segmenter", "load_segmenter", "check_min_region"]

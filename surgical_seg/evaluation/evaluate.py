@@ -118,8 +118,9 @@ def evaluate_pairs(seg, pairs, predictions_dir: str | Path | None = None, progre
 def run_eval(data: str | Path, split: str = "test", model: str | Path = "fastscnn_spine", backend: str = "auto",
              json_out: str | Path | None = None, predictions_dir: str | Path | None = None,
              report_dir: str | Path | None = None, progress: bool = True, degrade_seed: int | None = None,
-             upsample: str = "nearest") -> dict:
+             upsample: str = "nearest", min_region: float | None = None) -> dict:
     """Evaluate `model` on a split of `data`; optionally write JSON, predicted PNGs and a report.
+    `min_region` None: engine.min_region of configs/app.yml (the labels the app shows).
 
     Returns per_class/mean figures (None where undefined, e.g. a class absent from truth and
     prediction), pixel_accuracy, confusion_matrix (rows truth, columns prediction), num_images,
@@ -132,7 +133,10 @@ def run_eval(data: str | Path, split: str = "test", model: str | Path = "fastscn
     if not pairs:
         raise DataError(f"{data}: split {split!r} lists no images")
     classes = ClassList.for_dataset(data)
-    seg = load_segmenter(model, backend=backend, upsample=upsample)
+    if min_region is None:
+        from ..config import load_app_config
+        min_region = load_app_config().engine.min_region
+    seg = load_segmenter(model, backend=backend, upsample=upsample, min_region=min_region)
     if not classes.same_as(seg.card.classes):
         raise ModelError(f"model {model}: classes {', '.join(seg.card.classes)} differ from the "
                          f"dataset's {', '.join(classes.names)} ({classes.source})")
@@ -144,6 +148,7 @@ def run_eval(data: str | Path, split: str = "test", model: str | Path = "fastscn
     raw = metrics.result()
     result = _clean({**raw, "classes": list(classes.names), "model": str(model), "backend": seg.backend_name,
                      "precision": seg.precision, "split": split, "data": str(data), "upsample": upsample,
+                     "min_region": min_region,
                      "degraded": degrade_seed is not None, "degrade_seed": degrade_seed,
                      "instruments": tools.result(), "calibration": calibration.result()})
     if json_out:

@@ -135,8 +135,10 @@ def collect(truth: Path, split: str, readers: dict[str, list[tuple[str, Path]]],
 
     seg, card = None, None
     if model is not None:
+        from ..config import load_app_config
         from ..engine import load_segmenter
-        seg = load_segmenter(model, backend=backend)
+        # the labels the app shows, as `eval --data` scores them (engine.min_region)
+        seg = load_segmenter(model, backend=backend, min_region=load_app_config().engine.min_region)
         card = seg.card
     names, fg = class_list(card)
     pairs = {lab.stem: (img, lab) for img, lab in read_split(truth, split)}

@@ -63,17 +63,10 @@ def _read_mask(path: Path, what: str):
 
 
 def score_clip(seg, clip: Path, truth_dir: Path, tools_dir: Path | None = None, progress: bool = True,
-               worst: int = 6, sheet: Path | None = None, min_region: float = 0.0) -> dict:
-    """Segment every frame of `clip` in order and score it against `truth_dir`; one clip's result.
-    `min_region` > 0: foreground regions under that share of the frame are dropped first
-    (engine/regions.py), and the time that takes is reported."""
-    import time
-
+               worst: int = 6, sheet: Path | None = None) -> dict:
+    """Segment every frame of `clip` in order and score it against `truth_dir`; one clip's result."""
     import av
     from tqdm import tqdm
-
-    from ..engine.regions import drop_small_regions
-    filter_ns = 0
 
     seg.reset()
     score = ClipScore(seg.card.classes, worst=worst, colors_rgb=seg.card.colors_rgb)
@@ -96,10 +89,6 @@ def score_clip(seg, clip: Path, truth_dir: Path, tools_dir: Path | None = None, 
                 raise DataError(f"{truth_dir / f'{i:06d}.png'}: label is {truth.shape[1]}x{truth.shape[0]}, "
                                 f"frame {i} of {clip.name} is {size[0]}x{size[1]}")
             pred = seg.segment(bgr).labels
-            if min_region > 0:
-                t0 = time.perf_counter_ns()
-                pred = drop_small_regions(pred, min_region, len(seg.card.classes))
-                filter_ns += time.perf_counter_ns() - t0
             try:
                 score.add(i, truth, pred, bgr)
             except ValueError as e:
@@ -116,8 +105,7 @@ def score_clip(seg, clip: Path, truth_dir: Path, tools_dir: Path | None = None, 
     res = score.result()
     res.update({"clip": clip.name, "path": str(clip), "truth": str(truth_dir), "size": list(size),
                 "fps": round(fps, 3) if fps else None,
-                "instruments_labelled": (tool_hit / tool_px if tool_px else None) if tools_dir else None,
-                "min_region_ms": round(filter_ns / score.frames / 1e6, 3) if min_region > 0 else None})
+                "instruments_labelled": (tool_hit / tool_px if tool_px else None) if tools_dir else None})
     if sheet is not None:
         written = score.contact_sheet(sheet, f"{clip.name}: worst frames by mIoU (frame | truth | prediction)")
         res["contact_sheet"] = str(written) if written else None
@@ -137,7 +125,7 @@ def _clean(v):
 def run_video_eval(paths: list[str | Path], model: str | Path = "fastscnn_spine", labels: str | Path | None = None,
                    backend: str = "auto", smoothing: float | None = None, upsample: str | None = None,
                    json_out: str | Path | None = None, report_dir: str | Path | None = None,
-                   worst: int = 6, progress: bool = True, min_region: float = 0.0) -> dict:
+                   worst: int = 6, progress: bool = True, min_region: float | None = None) -> dict:
     """Score every labelled clip; engine settings default to the app config's (configs/app.yml)."""
     from ..config import load_app_config
     from ..engine import load_segmenter
@@ -146,17 +134,16 @@ def run_video_eval(paths: list[str | Path], model: str | Path = "fastscnn_spine"
     engine = load_app_config().engine
     smoothing = engine.smoothing if smoothing is None else smoothing
     upsample = engine.upsample if upsample is None else upsample
+    min_region = engine.min_region if min_region is None else min_region
     seg = load_segmenter(model, backend=backend, smoothing=smoothing, upsample=upsample,
-                         precision=engine.precision)
-    if not 0 <= min_region < 0.5:
-        raise ConfigError(f"eval --min-region: {min_region} must be a share of the frame in [0, 0.5)")
+                         precision=engine.precision, min_region=min_region)
     if seg.card.classes[0] != "background":
         raise ModelError(f"model {model}: class 0 must be background, not {seg.card.classes[0]}")
     report = Path(report_dir) if report_dir else None
     results = []
     for clip, truth, tools in clips:
         sheet = report / f"{clip.stem}_worst.png" if report else None
-        results.append(score_clip(seg, clip, truth, tools, progress, worst, sheet, min_region))
+        results.append(score_clip(seg, clip, truth, tools, progress, worst, sheet))
     out = _clean({"model": str(model), "backend": seg.backend_name, "precision": seg.precision,
                   "smoothing": smoothing, "upsample": upsample, "min_region": min_region,
                   "classes": list(seg.card.classes),

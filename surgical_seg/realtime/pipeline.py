@@ -546,7 +546,7 @@ def open_pipeline(spec: str | int, cfg: Any = None, *, model: str | None = None,
     threads = e.pipeline_threads(mode or cfg.pipeline.mode)
     seg = load_segmenter(model or e.model, backend=backend or e.backend, threads=threads, device=e.device,
                          smoothing=e.smoothing, precision=e.precision, confidence=cfg.overlay.confidence != "off",
-                         upsample=e.upsample)
+                         upsample=e.upsample, min_region=e.min_region)
     annotator = MaskAnnotator.from_config(cfg.overlay, seg.card.colors_rgb, seg.card.classes,
                                           seg.card.confidence_threshold)
     return Pipeline(source, seg, annotator, mode=mode or cfg.pipeline.mode, stale_ms=cfg.pipeline.stale_ms,
@@ -554,7 +554,7 @@ def open_pipeline(spec: str | int, cfg: Any = None, *, model: str | None = None,
                     on_event=on_event, watchdog=stall_bounds(cfg), model_nice=cfg.pipeline.model_nice,
                     segmenter_factory=lambda: load_segmenter(
                         model or e.model, backend=seg.backend_name, threads=threads, device=e.device,
-                        smoothing=e.smoothing, precision=e.precision, upsample=e.upsample))
+                        smoothing=e.smoothing, precision=e.precision, upsample=e.upsample, min_region=e.min_region))
 
 
 __all__ = ["Pipeline", "LatestSlot", "FrameQueue", "Counts", "Event", "Segmenter", "Annotator", "open_pipeline", "stall_bounds"]

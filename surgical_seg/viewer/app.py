@@ -713,7 +713,7 @@ def main(args) -> int:
     e = cfg.engine
     threads = e.pipeline_threads("live")
     segmenter = load_segmenter(e.model, backend=e.backend, threads=threads, device=e.device, smoothing=e.smoothing,
-                               precision=e.precision, upsample=e.upsample)
+                               precision=e.precision, upsample=e.upsample, min_region=e.min_region)
     source = args.source if args.source is not None else sample_source()
 
     app = QApplication.instance() or QApplication([])
@@ -721,7 +721,7 @@ def main(args) -> int:
     save_settings(settings)
     def new_session():                   # after a hung inference call: a fresh runtime session
         return load_segmenter(e.model, backend=segmenter.backend_name, threads=threads, device=segmenter.device,
-                              smoothing=e.smoothing, precision=e.precision, upsample=e.upsample)
+                              smoothing=e.smoothing, precision=e.precision, upsample=e.upsample, min_region=e.min_region)
 
     win = MainWindow(cfg, segmenter, None, record_dir=args.record, segmenter_factory=new_session,
                      keep_frame_rows=bool(getattr(args, "stats", None)))
