@@ -221,7 +221,7 @@ def train_gate(out: str | Path, n_in: int = 1200, n_out: int = 1200, epochs: int
     from ..engine.oob import RUNTIMES, OobScorer
     diff = 0.0
     check = xv if len(xv) else x[:64]
-    pc = predict_paddle(net, check)
+    pc = pv if len(xv) else predict_paddle(net, check)      # pv: Paddle's answer on xv, computed above
     for runtime in RUNTIMES:                   # the exported graph must be the trained model in every runtime
         scorer = OobScorer(stage, runtime=runtime)
         pov = np.array([scorer.probability(t) for t in check])
