@@ -379,7 +379,7 @@ def run_soak(out_dir: str | Path, minutes: float, faults_spec: str, *, port: int
     e = cfg.engine
 
     def load(backend: str, device: str):
-        return load_segmenter(e.model, backend=backend, threads=e.threads, device=device,
+        return load_segmenter(e.model, backend=backend, threads=e.pipeline_threads("live"), device=device,
                               smoothing=e.smoothing, precision=e.precision, min_region=e.min_region)
 
     seg = load(e.backend, e.device)
