@@ -81,7 +81,7 @@ class ClipScore:
         self.frame_mious.append(miou)
         spurious = int(sum(in_pred[k] for k in range(1, self.n) if not in_truth[k]))
         key = (-miou, -index)
-        if len(self._worst) < self.worst_n or key > self._worst[0][:2]:
+        if self.worst_n > 0 and (len(self._worst) < self.worst_n or key > self._worst[0][:2]):
             item = (*key, spurious, self._thumb(frame_bgr, truth, pred) if frame_bgr is not None else None)
             if len(self._worst) < self.worst_n:
                 heapq.heappush(self._worst, item)
