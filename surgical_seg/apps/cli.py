@@ -264,6 +264,13 @@ def cmd_view(a: argparse.Namespace) -> int:
     return app.main(a)
 
 
+def cmd_compose(a: argparse.Namespace) -> int:
+    from ..viewer.maskstream import compose
+    out, n = compose(a.recording, a.out, progress=not a.quiet)
+    print(f"wrote {out} ({n} frames)")
+    return 0
+
+
 def cmd_soak(a: argparse.Namespace) -> int:
     from ..viewer.qtcheck import require_qt
     require_qt()
@@ -487,12 +494,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--precision", choices=PRECISION_CHOICES,
                    help="inference precision (default engine.precision in the config: auto = the fastest one export validated; bf16/f16 OpenVINO only)")
     s.add_argument("--fullscreen", action="store_true", help="start in theatre mode (F11 toggles)")
-    s.add_argument("--record", help="record raw + overlaid video and per-frame CSV to this folder")
+    s.add_argument("--record", help="record raw video, label maps, per-frame CSV and (recorder.overlay) the overlaid "
+                                    "video to this folder")
     s.add_argument("--screenshot", help="save a PNG of the window (with --quit-after)")
     s.add_argument("--quit-after", type=float, help="quit after this many seconds")
     s.add_argument("--stats", help="on quit, write frames.csv + summary.json (capture → painted) here")
     s.add_argument("--config", help="app config YAML (default configs/app.yml)")
     s.set_defaults(func=cmd_view)
+
+    s = sub.add_parser("compose", help="a recording's overlaid video, from its raw.mp4 and labels.bin "
+                                       "(recorder.overlay: later, or to redo it)")
+    s.add_argument("recording", help="the recording's folder (raw.mp4, labels.bin, overlay.json)")
+    s.add_argument("--out", help="the video to write (default RECORDING/overlay.mp4; never overwritten)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_compose)
 
     s = sub.add_parser("soak", help="the viewer on a local UDP stream with faults injected on a schedule")
     s.add_argument("--minutes", type=float, default=30.0, help="how long to run")

@@ -44,6 +44,7 @@ class MaskAnnotator:
         self.confidence = confidence
         # 256-entry lookup tables on the class id (cv2.LUT: fast, and it releases the GIL):
         # one per colour channel (B, G, R), and "draw this class" as 0/1
+        self.colors_rgb = [tuple(int(v) for v in c) for c in colors]
         lut = np.zeros((256, 3), np.uint8)
         lut[: len(colors)] = colors[:, ::-1]
         self.channel_luts = [np.ascontiguousarray(lut[:, c]) for c in range(3)]

@@ -587,7 +587,7 @@ class MainWindow(QMainWindow):
             try:
                 rec = dataclasses.asdict(self.cfg.recorder)
                 rec.pop("folder_pattern")                   # the folder's name, used above
-                self.recorder = Recorder(out, fps=fps, **rec).start()
+                self.recorder = Recorder(out, fps=fps, annotator=self._annotator, **rec).start()
                 self.record_tap.add(self.recorder, self.pipeline.latest_index)
             except SurgicalSegError as e:
                 self._error(str(e))

@@ -1,9 +1,12 @@
-"""Recorder sink: raw video, overlaid video and a per-frame CSV that survive a crash.
+"""Recorder sink: raw video, each frame's label map, a per-frame CSV and (where it fits) the overlaid
+video, all surviving a crash.
 
 It must never stall the display: `submit()` only puts into a bounded queue and, when the disk or
 encoder cannot keep up, drops the frame and counts it; `stop(wait=False)` returns at once and the
-writer finishes what is queued on its own thread. One item carries the raw frame, the overlaid frame
-and the CSV row, and the writer writes all three or none.
+writer finishes what is queued on its own thread. One item carries the raw frame, the overlay, the
+label map and the CSV row, and the writer writes them all or none. `overlay`: "live" burns the overlay
+in and encodes overlay.mp4 as it records; "later" leaves that to `surgical-seg compose` (maskstream.py:
+at 1080p60 the second encode and burn-in do not fit beside the live view); "auto" picks by format.
 
 Crash safety (kill -9, power cut after the OS wrote its cache): the videos are fragmented MP4
 (`empty_moov` + a `moof`/`mdat` fragment at least every FRAGMENT_S, flushed as it completes), so a
@@ -27,6 +30,7 @@ import numpy as np
 from ..errors import ConfigError
 from ..packet import STAGES, FramePacket
 from ..realtime.priority import lower_thread_priority, restore_thread_priority
+from .maskstream import LABELS_NAME, STYLE_NAME, LabelWriter, overlay_mode, save_style
 from .recording import PRIVATE_MUX_OPTIONS, failure_reason, strip_tags
 
 CSV_COLUMNS = ("frame_index", "t_capture_ns", "pts_s", *(f"{s}_ms" for s in STAGES),
@@ -86,10 +90,15 @@ class Recorder:
     """`start()`, `submit(packet)` from any thread (never blocks), `stop()` finishes and closes."""
 
     def __init__(self, out_dir: str | Path, fps: float = 30.0, queue_frames: int = 60,
-                 codec: str = "libx264", threads: int = 1, nice: int = 0) -> None:
+                 codec: str = "libx264", threads: int = 1, nice: int = 0, overlay: str = "auto",
+                 annotator=None) -> None:
+        if overlay not in ("auto", "live", "later"):
+            raise ConfigError(f"recorder.overlay must be auto, live or later, not {overlay!r}")
         self.out_dir = Path(out_dir)
         self.fps = fps if fps and fps > 0 else 30.0
         self.codec, self.threads, self.nice = codec, threads, nice
+        self.overlay = overlay              # auto until the first frame's size decides it
+        self.annotator = annotator          # the overlay style at REC on (overlay.json, for compose)
         self._queue: queue.Queue = queue.Queue(maxsize=max(1, queue_frames))
         self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
@@ -115,6 +124,10 @@ class Recorder:
             raise ConfigError(f"--record {self.out_dir}: cannot create folder ({e.strerror})") from None
         if self.codec not in av.codecs_available:
             raise ConfigError(f"recorder.codec: {self.codec!r} is not available in PyAV")
+        try:
+            save_style(self.out_dir / STYLE_NAME, self.annotator)
+        except OSError as e:
+            raise ConfigError(f"--record {self.out_dir}: cannot write {STYLE_NAME} ({e.strerror})") from None
         self._thread = threading.Thread(target=self._run, name="recorder", daemon=True)
         self._thread.start()
         return self
@@ -135,7 +148,8 @@ class Recorder:
             self.dropped += 1            # a source change mid-recording: the files keep one size
             return False
         try:
-            self._queue.put_nowait((packet.frame, overlaid, csv_row(packet), packet.t_capture_ns))
+            labels = packet.segmentation.labels if packet.segmentation is not None else None
+            self._queue.put_nowait((packet.frame, overlaid, labels, csv_row(packet), packet.t_capture_ns))
             return True
         except queue.Full:
             self.dropped += 1
@@ -166,22 +180,27 @@ class Recorder:
     def _run(self) -> None:
         restore_thread_priority()           # started from the UI thread (surgical_seg/realtime/priority.py)
         lower_thread_priority(self.nice)    # and below the model: the video and its own masks win the CPU
-        raw = over = None
+        raw = over = masks = None
         f = None
         try:
             while (item := self._next()) is not None:
-                frame, overlaid, row, t_capture_ns = item
+                frame, overlaid, labels, row, t_capture_ns = item
                 if raw is None:
                     h, w = frame.shape[:2]
+                    self.overlay = overlay_mode(self.overlay, w, h, self.fps)
                     raw = _FragmentedMp4(self.paths[0], w, h, self.fps, self.codec, self.threads)
-                    over = _FragmentedMp4(self.paths[1], w, h, self.fps, self.codec, self.threads)
+                    if self.overlay == "live":
+                        over = _FragmentedMp4(self.paths[1], w, h, self.fps, self.codec, self.threads)
+                    masks = LabelWriter(self.out_dir / LABELS_NAME)
                     f = open(self.paths[2], "w", newline="")
                     writer = csv.writer(f)
                     writer.writerow(CSV_COLUMNS)
                     self._t0_ns = t_capture_ns
                 t_ms = (t_capture_ns - self._t0_ns) // 1_000_000
                 raw.write(frame, t_ms)
-                over.write(overlaid() if callable(overlaid) else overlaid, t_ms)
+                if over is not None:
+                    over.write(overlaid() if callable(overlaid) else overlaid, t_ms)
+                masks.write(row[0], t_ms, labels)
                 writer.writerow(row)
                 f.flush()                # a crash keeps every row whose frames were encoded
                 self.written += 1
@@ -189,7 +208,7 @@ class Recorder:
             self.error = f"{type(e).__name__}: {e}"
             self.failed = failure_reason(e)
         finally:
-            for closer in (raw, over):
+            for closer in (raw, over, masks):
                 if closer is not None:
                     try:
                         closer.close()
@@ -207,7 +226,8 @@ class Recorder:
         if self.error:
             return f"REC FAILED — {self.failed or 'error'}: {self.error}"
         text = f"REC {self.written} frames" + (" (finishing)" if self._stopping.is_set() and self.running else "")
-        return text + (f", {self.dropped} dropped (disk too slow)" if self.dropped else "")
+        text += f", {self.dropped} dropped (disk too slow)" if self.dropped else ""
+        return text + (" (overlay video: surgical-seg compose)" if self.overlay == "later" else "")
 
 
 def decodable_times(path: str | Path) -> list[float]:
