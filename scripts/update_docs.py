@@ -504,8 +504,11 @@ def render_latency(file: str) -> str:
 
 
 # the screen's done-when (issue 21), judged on the worst run of each kind: (source fps, recording) -> targets
+# 1080p60 while recording is the brief's ("painting at the source's rate ... while recording"), with the
+# 1080p60 targets and a recording that keeps every frame
 SCREEN_TARGETS = {(30, True): {"painted_over_source": 0.98, "own_share": 0.95, "age_p95": 40.0, "off": 3},
-                  (60, False): {"painted_fps": 58.0, "own_share": 0.90, "age_p95": 50.0}}
+                  (60, False): {"painted_fps": 58.0, "own_share": 0.90, "age_p95": 50.0},
+                  (60, True): {"painted_fps": 58.0, "own_share": 0.90, "age_p95": 50.0, "rec_dropped": 0}}
 
 
 def render_screen(files: str) -> str:
@@ -513,7 +516,7 @@ def render_screen(files: str) -> str:
     and one line per kind of run with a target (SCREEN_TARGETS): its worst run against it."""
     head = ("run", "source fps", "recording", "load avg (1 min)", "painted fps (× source)", "own %",
             "warped / latest / off (of which out of body)", "overlay age p50 / p95 ms", "overlay off (frames)",
-            "infer / postprocess / composite / display p50 ms")
+            "infer / postprocess / composite / display p50 ms", "recorded / dropped frames")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in _files(files):
         s = load(name)
@@ -524,8 +527,9 @@ def render_screen(files: str) -> str:
             _f(sc["load_avg_1min"]), f"{_f(sc['painted_fps'])} ({_f(sc['painted_over_source'], '{:.3f}')})",
             _f(100 * sc["own_share"], "{:.0f}"), f"{src.get('warped', 0)} / {src.get('latest', 0)} / {src.get('off', 0)} ({sc.get('out_of_body', '–')})",
             f"{_f(sc['overlay_age_ms']['p50'])} / **{_f(sc['overlay_age_ms']['p95'])}**", str(sc["overlay_off_frames"]),
-            " / ".join(_f(p50.get(k), "{:.2f}") for k in ("infer", "postprocess", "composite", "display"))]) + " |")
-    verdicts = screen_verdicts([load(name)["screen"] for name in _files(files)])
+            " / ".join(_f(p50.get(k), "{:.2f}") for k in ("infer", "postprocess", "composite", "display")),
+            f"{s['recorder']['written']} / {s['recorder']['dropped']}" if s.get("recorder") else "–"]) + " |")
+    verdicts = screen_verdicts([{**load(name)["screen"], "rec": load(name).get("recorder")} for name in _files(files)])
     return "\n".join(lines + ([""] + verdicts if verdicts else [])) + "\n"
 
 
@@ -544,6 +548,9 @@ def screen_verdicts(screens: list[dict]) -> list[str]:
             elif key == "off":
                 worst = max(sc["overlay_off_frames"] for sc in runs)
                 ok, text = worst <= bound, "overlay off ≤ {b:g} frames: {w:g}"
+            elif key == "rec_dropped":
+                worst = max((sc.get("rec") or {}).get("dropped", 0) for sc in runs)
+                ok, text = worst <= bound, "recorder drops ≤ {b:g} frames: {w:g}"
             elif key == "own_share":
                 worst = min(sc["own_share"] for sc in runs)
                 ok, text = worst >= bound, "own masks ≥ {b:.0%}: {w:.1%}"

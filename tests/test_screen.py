@@ -65,3 +65,16 @@ def test_screen_verdict_judges_the_worst_run_of_each_kind(tmp_path):
     assert len(lines) == 1 and lines[0].startswith("Targets, 30 fps while recording (worst of 3 runs)")
     assert "own masks ≥ 95%: 90.0% **not met**" in lines[0] and "overlay age p95 ≤ 40 ms: 12.0 **met**" in lines[0]
     assert ud.screen_verdicts([dict(good, recording=False)]) == []      # no target for 30 fps without recording
+
+
+def test_screen_verdict_at_1080p60_while_recording_counts_the_recorders_drops():
+    spec = importlib.util.spec_from_file_location("update_docs", ROOT / "scripts" / "update_docs.py")
+    ud = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ud)
+    run = screen_figures([row(i, "own") for i in range(120)], 60.0, 150.0, recording=True)
+    kept = dict(run, rec={"written": 120, "dropped": 0})
+    lossy = dict(run, rec={"written": 100, "dropped": 20})
+    (line,) = ud.screen_verdicts([kept, lossy])
+    assert line.startswith("Targets, 60 fps while recording (worst of 2 runs)")
+    assert "recorder drops ≤ 0 frames: 20 **not met**" in line
+    assert "recorder drops ≤ 0 frames: 0 **met**" in ud.screen_verdicts([kept])[0]
