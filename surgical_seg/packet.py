@@ -59,6 +59,8 @@ class FramePacket:
     layer: Any = None                         # the viewer's overlay paint layer (Pipeline.set_annotator)
     privacy: str | None = None                # in | out: the privacy gate's decision (surgical_seg.realtime.privacy)
     oob_score: float | None = None            # the gate classifier's p(out of body) for this frame
+    yuv: Any = None                           # the decoded picture before BGR (PyAV yuv420p VideoFrame), when it is
+                                              # the same picture: the recorder encodes it as is (no BGR -> I420)
 
     def __post_init__(self) -> None:
         f = self.frame

@@ -135,3 +135,29 @@ def test_a_drawn_overlay_is_drawn_on_the_writer_thread_which_runs_below_the_mode
     if LINUX:
         assert {nice for _, nice in seen} == {min(19, START_NICE + 15)}
     assert len(decodable_times(rec.paths[1])) == 5
+
+
+def test_decoded_yuv_is_recorded_as_is_and_a_blanked_frame_never_carries_it(tmp_path, clip_path):
+    """A PyAV source hands the recorder the decoded picture (no BGR -> I420 on the writer's thread); the
+    recording keeps its own keyframe interval, and a frame the privacy gate blanked is written dark."""
+    import av
+    from surgical_seg.realtime.privacy import Decision, blanked
+    from surgical_seg.sources import open_source
+    src = open_source(str(clip_path))
+    items = [src._read() for _ in range(40)]
+    src.close()
+    assert all(it[3] is not None and it[3].format.name == "yuv420p" for it in items)
+    t0 = 10_000_000_000
+    pkts = [FramePacket(i, it[0], t0 + i * 33_333_333, yuv=it[3]) for i, it in enumerate(items)]
+    pkts[5] = blanked(pkts[5], Decision(5, 166.0, True, 0.99, "classifier"))
+    assert pkts[5].yuv is None
+    rec = Recorder(tmp_path / "rec", fps=30).start()
+    for p in pkts:
+        assert rec.submit(p)
+    assert rec.stop(timeout=60) and rec.error is None
+    with av.open(str(rec.paths[0])) as c:
+        got = list(c.decode(video=0))
+    assert len(got) == 40 and [i for i, f in enumerate(got) if f.key_frame] == [0, 30]
+    bgr = [f.to_ndarray(format="bgr24").astype(np.int16) for f in got]
+    assert bgr[5].mean() < 30 < items[5][0].mean()                         # the blanked frame, dark
+    assert np.abs(bgr[6] - items[6][0]).mean() < 3                         # the others, the source's picture

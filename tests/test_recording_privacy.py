@@ -58,11 +58,11 @@ def test_a_writer_that_hits_a_full_disk_fails_visibly_and_keeps_what_it_wrote(tm
     real_write = recorder_mod._FragmentedMp4.write
     calls = {"n": 0}
 
-    def write(self, bgr, t_ms):
+    def write(self, bgr, t_ms, yuv=None):
         calls["n"] += 1
         if calls["n"] > 40:                  # 20 frames (raw + overlay each) then the disk is full
             raise OSError(errno.ENOSPC, "No space left on device")
-        return real_write(self, bgr, t_ms)
+        return real_write(self, bgr, t_ms, yuv)
 
     monkeypatch.setattr(recorder_mod._FragmentedMp4, "write", write)
     rec = Recorder(tmp_path / "rec", fps=30).start()
@@ -83,7 +83,7 @@ def test_the_hud_says_rec_failed_in_red(qtbot, tmp_path, monkeypatch, tiny_model
     from surgical_seg.viewer.settings import ENV_VAR
     monkeypatch.setenv(ENV_VAR, str(tmp_path / "viewer.ini"))
 
-    def write(self, bgr, t_ms):
+    def write(self, bgr, t_ms, yuv=None):
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(recorder_mod._FragmentedMp4, "write", write)

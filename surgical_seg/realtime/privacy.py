@@ -124,7 +124,7 @@ def blanked(packet: FramePacket, d: Decision) -> FramePacket:
         packet.privacy, packet.oob_score = "in", d.score
         return packet
     blank = blank_like(packet.frame)
-    return dataclasses.replace(packet, frame=blank, composited=blank, segmentation=None, layer=None,
+    return dataclasses.replace(packet, frame=blank, composited=blank, segmentation=None, layer=None, yuv=None,
                                overlay_off_reason=f"out of body ({d.why})", spans=dict(packet.spans),
                                privacy="out", oob_score=d.score)
 

@@ -1,10 +1,10 @@
 """What every source kind shares: the event type and the capture thread's lifecycle.
 
 A kind is a subclass that opens in `_open()` (raising SourceError with one line, before any thread
-runs), returns one `(bgr, pts_s)` per `_read()` (None at the end) and closes in `_close()`. The base
-class owns the thread: pacing at native fps, packets and their "capture" span, end of stream,
-"truncated at frame N" for files, and signal-lost → retry with backoff for live sources. Nothing
-that goes wrong after start() raises: it becomes an Event.
+runs), returns one `(bgr, pts_s[, t_arrived_ns[, yuv]])` per `_read()` (None at the end; the optional
+two as FramePacket has them) and closes in `_close()`. The base class owns the thread: pacing at native
+fps, packets and their "capture" span, end of stream, "truncated at frame N" for files, and signal-lost
+→ retry with backoff for live sources. Nothing that goes wrong after start() raises: it becomes an Event.
 """
 from __future__ import annotations
 
@@ -191,6 +191,7 @@ class Source:
                     break
                 frame, pts = item[:2]
                 t_arrived = item[2] if len(item) > 2 else None     # a stream packet's arrival, when known
+                yuv = item[3] if len(item) > 3 else None           # the decoded picture itself (PyAV)
                 t_read_end = time.perf_counter_ns()
                 if pts is None and self.fps:
                     pts = index / self.fps
@@ -201,7 +202,7 @@ class Source:
                     if delay > 0 and self._stop.wait(delay):
                         break
                 packet = FramePacket(index=index, frame=frame, t_capture_ns=t_arrived or time.perf_counter_ns(),
-                                     pts_s=pts)
+                                     pts_s=pts, yuv=yuv)
                 packet.mark("capture", t_read, t_read_end)
                 self._on_frame(packet)
                 index += 1

@@ -93,7 +93,8 @@ class PlaybackSource(Source):
         item = self.inner._read()
         if item is None:
             return None
-        frame, pts = item
+        frame, pts = item[:2]
+        yuv = item[3] if len(item) > 3 else None
         if pts is None:
             pts = (self._last_pts + 1 / self.fps) if (self._last_pts is not None and self.fps) else 0.0
         step = 1 / self.fps if self.fps else 1 / 30
@@ -103,7 +104,7 @@ class PlaybackSource(Source):
             self._clock += step
         self._last_pts = pts
         self.position_s = pts
-        return frame, self._clock
+        return frame, self._clock, None, yuv
 
     def _do_seek(self, seconds: float) -> None:
         """PyAV files: container seek to the keyframe before `seconds`, decode forward to it.

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable
 
 import av
+from av.video.frame import PictureType
 import cv2
 import numpy as np
 
@@ -71,12 +72,17 @@ class _FragmentedMp4:
             self.stream.codec_context.thread_count = threads
         self.last_pts = -1
 
-    def write(self, bgr: np.ndarray, t_ms: int) -> None:
+    def write(self, bgr: np.ndarray, t_ms: int, yuv=None) -> None:
+        """`yuv`: the same picture as the decoder gave it (FramePacket.yuv), encoded as is when it fits."""
         h, w = self.stream.height, self.stream.width
-        # OpenCV's BGR -> I420 rounds correctly; swscale's default path darkens by ~2 levels per
-        # generation (a recording of a recording drifts), and it is slower
-        i420 = cv2.cvtColor(np.ascontiguousarray(bgr[:h, :w]), cv2.COLOR_BGR2YUV_I420)
-        frame = av.VideoFrame.from_ndarray(i420, format="yuv420p")
+        if yuv is not None and (yuv.width, yuv.height) == (w, h):
+            frame = yuv
+            frame.pict_type = PictureType.NONE      # a decoded I/P/B type would force x264's frame types
+        else:
+            # OpenCV's BGR -> I420 rounds correctly; swscale's default path darkens by ~2 levels per
+            # generation (a recording of a recording drifts), and it is slower
+            i420 = cv2.cvtColor(np.ascontiguousarray(bgr[:h, :w]), cv2.COLOR_BGR2YUV_I420)
+            frame = av.VideoFrame.from_ndarray(i420, format="yuv420p")
         frame.pts = self.last_pts = max(int(t_ms), self.last_pts + 1)    # strictly increasing
         frame.time_base = TIME_BASE
         self.container.mux(self.stream.encode(frame))
@@ -149,7 +155,7 @@ class Recorder:
             return False
         try:
             labels = packet.segmentation.labels if packet.segmentation is not None else None
-            self._queue.put_nowait((packet.frame, overlaid, labels, csv_row(packet), packet.t_capture_ns))
+            self._queue.put_nowait((packet.frame, packet.yuv, overlaid, labels, csv_row(packet), packet.t_capture_ns))
             return True
         except queue.Full:
             self.dropped += 1
@@ -184,7 +190,7 @@ class Recorder:
         f = None
         try:
             while (item := self._next()) is not None:
-                frame, overlaid, labels, row, t_capture_ns = item
+                frame, yuv, overlaid, labels, row, t_capture_ns = item
                 if raw is None:
                     h, w = frame.shape[:2]
                     self.overlay = overlay_mode(self.overlay, w, h, self.fps)
@@ -197,7 +203,7 @@ class Recorder:
                     writer.writerow(CSV_COLUMNS)
                     self._t0_ns = t_capture_ns
                 t_ms = (t_capture_ns - self._t0_ns) // 1_000_000
-                raw.write(frame, t_ms)
+                raw.write(frame, t_ms, yuv)
                 if over is not None:
                     over.write(overlaid() if callable(overlaid) else overlaid, t_ms)
                 masks.write(row[0], t_ms, labels)
