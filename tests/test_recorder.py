@@ -151,13 +151,14 @@ def test_decoded_yuv_is_recorded_as_is_and_a_blanked_frame_never_carries_it(tmp_
     pkts = [FramePacket(i, it[0], t0 + i * 33_333_333, yuv=it[3]) for i, it in enumerate(items)]
     pkts[5] = blanked(pkts[5], Decision(5, 166.0, True, 0.99, "classifier"))
     assert pkts[5].yuv is None
-    rec = Recorder(tmp_path / "rec", fps=30).start()
-    for p in pkts:
-        assert rec.submit(p)
-    assert rec.stop(timeout=60) and rec.error is None
-    with av.open(str(rec.paths[0])) as c:
-        got = list(c.decode(video=0))
-    assert len(got) == 40 and [i for i, f in enumerate(got) if f.key_frame] == [0, 30]
-    bgr = [f.to_ndarray(format="bgr24").astype(np.int16) for f in got]
-    assert bgr[5].mean() < 30 < items[5][0].mean()                         # the blanked frame, dark
-    assert np.abs(bgr[6] - items[6][0]).mean() < 3                         # the others, the source's picture
+    for mode in ("live", "later"):        # later: the queue holds the YUV only, not the BGR frame too
+        rec = Recorder(tmp_path / mode, fps=30, overlay=mode).start()
+        for p in pkts:
+            assert rec.submit(p)
+        assert rec.stop(timeout=60) and rec.error is None
+        with av.open(str(rec.paths[0])) as c:
+            got = list(c.decode(video=0))
+        assert len(got) == 40 and [i for i, f in enumerate(got) if f.key_frame] == [0, 30]
+        bgr = [f.to_ndarray(format="bgr24").astype(np.int16) for f in got]
+        assert bgr[5].mean() < 30 < items[5][0].mean()                     # the blanked frame, dark
+        assert np.abs(bgr[6] - items[6][0]).mean() < 3                     # the others, the source's picture

@@ -72,8 +72,9 @@ class _FragmentedMp4:
             self.stream.codec_context.thread_count = threads
         self.last_pts = -1
 
-    def write(self, bgr: np.ndarray, t_ms: int, yuv=None) -> None:
-        """`yuv`: the same picture as the decoder gave it (FramePacket.yuv), encoded as is when it fits."""
+    def write(self, bgr: np.ndarray | None, t_ms: int, yuv=None) -> None:
+        """`yuv`: the same picture as the decoder gave it (FramePacket.yuv), encoded as is when it fits
+        (then `bgr` may be None)."""
         h, w = self.stream.height, self.stream.width
         if yuv is not None and (yuv.width, yuv.height) == (w, h):
             frame = yuv
@@ -145,17 +146,24 @@ class Recorder:
         full-resolution burn-in per frame on the recording)."""
         if self._thread is None or self.error or self._stopping.is_set():
             return False
-        if overlaid is None:
-            overlaid = packet.composited if packet.composited is not None else packet.frame
         size = packet.frame.shape[1::-1]
         if self._size is None:
             self._size = size
-        if size != self._size or (not callable(overlaid) and overlaid.shape != packet.frame.shape):
+            self.overlay = overlay_mode(self.overlay, *size, self.fps)
+        if self.overlay == "later":      # queue only what is written: no overlay, no BGR where the YUV will do
+            overlaid = None
+            yuv_fits = packet.yuv is not None and (packet.yuv.width, packet.yuv.height) == size and not (size[0] | size[1]) & 1
+            frame = None if yuv_fits else packet.frame
+        else:
+            frame = packet.frame
+            if overlaid is None:
+                overlaid = packet.composited if packet.composited is not None else packet.frame
+        if size != self._size or (overlaid is not None and not callable(overlaid) and overlaid.shape != packet.frame.shape):
             self.dropped += 1            # a source change mid-recording: the files keep one size
             return False
         try:
             labels = packet.segmentation.labels if packet.segmentation is not None else None
-            self._queue.put_nowait((packet.frame, packet.yuv, overlaid, labels, csv_row(packet), packet.t_capture_ns))
+            self._queue.put_nowait((frame, packet.yuv, overlaid, labels, csv_row(packet), packet.t_capture_ns))
             return True
         except queue.Full:
             self.dropped += 1
@@ -192,8 +200,7 @@ class Recorder:
             while (item := self._next()) is not None:
                 frame, yuv, overlaid, labels, row, t_capture_ns = item
                 if raw is None:
-                    h, w = frame.shape[:2]
-                    self.overlay = overlay_mode(self.overlay, w, h, self.fps)
+                    w, h = self._size
                     raw = _FragmentedMp4(self.paths[0], w, h, self.fps, self.codec, self.threads)
                     if self.overlay == "live":
                         over = _FragmentedMp4(self.paths[1], w, h, self.fps, self.codec, self.threads)
