@@ -94,7 +94,7 @@ class LabelSampler:
         self._full = np.empty(full_hw, np.float32)
         self._planes = [np.empty((size[1], size[0]), np.float32) for _ in range(c)]
         self._best = np.empty((size[1], size[0]), np.float32)
-        self._more = np.empty((size[1], size[0]), bool)
+        self._ids = [np.full((size[1], size[0]), k, np.uint8) for k in range(c)]   # copyTo's sources
 
     def __call__(self, logits: np.ndarray, box: Letterbox, stride: int, upsample: str = "bilinear",
                  to_frame: bool = True) -> np.ndarray:
@@ -113,13 +113,12 @@ class LabelSampler:
                               dst=self._full, interpolation=cv2.INTER_LINEAR)
             cv2.resize(full[box.y:box.y + box.h, box.x:box.x + box.w], size, dst=planes[k],
                        interpolation=cv2.INTER_LINEAR)
-        best, more = self._best, self._more
+        best, ids = self._best, self._ids
         np.copyto(best, planes[0])
         labels = np.zeros(best.shape, np.uint8)
-        for k in range(1, c):                    # first max wins, as np.argmax
-            np.greater(planes[k], best, out=more)
-            np.putmask(labels, more, k)
-            np.maximum(best, planes[k], out=best)
+        for k in range(1, c):                    # first max wins, as np.argmax (OpenCV: 0.5 ms, numpy 0.74 at 640x360)
+            cv2.copyTo(ids[k], cv2.compare(planes[k], best, cv2.CMP_GT), labels)
+            cv2.max(best, planes[k], dst=best)
         labels = _dark(labels, box)
         return _nearest(labels, box) if to_frame else labels
 
