@@ -516,7 +516,8 @@ def render_screen(files: str) -> str:
     and one line per kind of run with a target (SCREEN_TARGETS): its worst run against it."""
     head = ("run", "source fps", "recording", "load avg (1 min)", "painted fps (× source)", "own %",
             "warped / latest / off (of which out of body)", "overlay age p50 / p95 ms", "overlay off (frames)",
-            "infer / postprocess / composite / display p50 ms", "recorded / dropped frames")
+            "infer / postprocess / composite / display p50 ms", "recorded / dropped frames",
+            "CPU in cores: total (the 3 busiest threads)")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name in _files(files):
         s = load(name)
@@ -528,9 +529,17 @@ def render_screen(files: str) -> str:
             _f(100 * sc["own_share"], "{:.0f}"), f"{src.get('warped', 0)} / {src.get('latest', 0)} / {src.get('off', 0)} ({sc.get('out_of_body', '–')})",
             f"{_f(sc['overlay_age_ms']['p50'])} / **{_f(sc['overlay_age_ms']['p95'])}**", str(sc["overlay_off_frames"]),
             " / ".join(_f(p50.get(k), "{:.2f}") for k in ("infer", "postprocess", "composite", "display")),
-            f"{s['recorder']['written']} / {s['recorder']['dropped']}" if s.get("recorder") else "–"]) + " |")
+            f"{s['recorder']['written']} / {s['recorder']['dropped']}" if s.get("recorder") else "–",
+            _thread_cpu(sc.get("thread_cpu"))]) + " |")
     verdicts = screen_verdicts([{**load(name)["screen"], "rec": load(name).get("recorder")} for name in _files(files)])
     return "\n".join(lines + ([""] + verdicts if verdicts else [])) + "\n"
+
+
+def _thread_cpu(cores: dict | None) -> str:
+    if not cores:
+        return "–"
+    top = [f"{name} {v:.2f}" for name, v in list(cores.items())[1:4]]
+    return f"{cores['total']:.2f} ({', '.join(top)})"
 
 
 def screen_verdicts(screens: list[dict]) -> list[str]:

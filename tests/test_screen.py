@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -78,3 +81,27 @@ def test_screen_verdict_at_1080p60_while_recording_counts_the_recorders_drops():
     assert line.startswith("Targets, 60 fps while recording (worst of 2 runs)")
     assert "recorder drops ≤ 0 frames: 20 **not met**" in line
     assert "recorder drops ≤ 0 frames: 0 **met**" in ud.screen_verdicts([kept])[0]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc")
+def test_thread_cpu_names_the_thread_that_spent_it_and_keeps_it_after_the_thread_ended():
+    from surgical_seg.viewer.screen import ThreadCPU
+    cpu = ThreadCPU()
+    assert cpu.cores() == {}
+    cpu.start()
+
+    done = threading.Event()
+
+    def spin():
+        while not done.is_set():
+            pass
+
+    t = threading.Thread(target=spin, name="busy-worker")
+    t.start()
+    time.sleep(0.3)
+    cpu.stop()                                   # while it runs: an ended thread leaves /proc
+    done.set()
+    t.join()
+    got = cpu.cores()
+    assert got["busy-worker"] > 0 and got["total"] >= got["busy-worker"]
+    assert list(got)[:1] == ["total"] and cpu.cores() is got       # frozen at stop()

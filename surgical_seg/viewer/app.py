@@ -51,7 +51,7 @@ from .latency import LatencyPanel
 from .layer import MaskLayer
 from .playback import PlaybackSource
 from .recorder import Recorder
-from .screen import screen_figures
+from .screen import ThreadCPU, screen_figures
 from .privacy_view import privacy_alarm, screen_frame, snapshot_allowed, viewer_gate
 from .recording import RecordTap, folder_name
 from .remembered import model_key, pick_model, source_available, source_key
@@ -88,6 +88,7 @@ class MainWindow(QMainWindow):
         heap.mmap_large_blocks(cfg.viewer.heap_mmap_kib)   # 0 (default): frames reuse the heap's pages ...
         self._trimmed_at = time.monotonic()                # ... and its free pages go back every heap_trim_s
         self.keep_frame_rows = keep_frame_rows         # --stats: per-frame rows for frames.csv (viewer.max_stats_rows)
+        self.thread_cpu = ThreadCPU()                  # --stats: CPU per thread from the first painted frame
         self.segmenter_factory = segmenter_factory     # a new inference session after a hang
         self.card = segmenter.card
         self.settings_path = settings_path
@@ -493,6 +494,8 @@ class MainWindow(QMainWindow):
 
     def _on_painted(self, packet: FramePacket) -> None:
         """Close the frame's latency record: capture → painted."""
+        if not self.thread_cpu.started:
+            self.thread_cpu.start()                     # the screen's CPU from its first painted frame
         self._painted_times.append(packet.spans["display"][1])
         lat = packet.latency_ms("display")
         if lat is not None:
@@ -668,6 +671,7 @@ class MainWindow(QMainWindow):
         rows = [r for r in self.stats.rows() if "display" in r.spans]
         rec = self.recorder or getattr(self, "last_recording", None)
         screen = screen_figures(rows, self.freeze.fps, self.cfg.pipeline.stale_ms, recording=rec is not None)
+        screen["thread_cpu"] = self.thread_cpu.cores()
         extra = {"source": self.source_spec, "model": self.card.name, "backend": self.segmenter.backend_name,
                  "precision": self.segmenter.precision, "frames_displayed": len(rows),
                  "display_fps": screen["painted_fps"], "screen": screen,
@@ -678,6 +682,7 @@ class MainWindow(QMainWindow):
         return self.stats.write(out_dir, **extra, **more)[1]
 
     def closeEvent(self, event) -> None:  # noqa: N802
+        self.thread_cpu.stop()                   # while the pipeline's threads still run
         self.poll_timer.stop()
         self.stats_timer.stop()
         self.close_pipeline(wait=True)           # quitting: now it is right to wait (bounded)

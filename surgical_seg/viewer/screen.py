@@ -13,6 +13,8 @@ differed by a factor of several on the same machine). Every figure counts painte
                          or a mask older than stale_ms at paint time (the paint-time gate hides it);
                          frames held out of the body are not failures and are not counted
     stages_p50_ms        each stage's median, display (painting) included
+    thread_cpu           (Linux) where the CPU went from the first painted frame to the end, in cores
+                         per thread name (ThreadCPU): on 2 cores, what a change cost the screen
 
 `screen_figures` is written into summary.json under "screen"; scripts/update_docs.py renders it
 (figures:screen) from copies kept under docs/measured/.
@@ -20,6 +22,8 @@ differed by a factor of several on the same machine). Every figure counts painte
 from __future__ import annotations
 
 import os
+import threading
+import time
 from typing import Any, Iterable
 
 from ..packet import STAGES
@@ -55,4 +59,60 @@ def screen_figures(rows: Iterable[FrameRow], source_fps: float | None, stale_ms:
     }
 
 
-__all__ = ["screen_figures"]
+class ThreadCPU:
+    """CPU time of this process's threads, by Python thread name (OS name for threads Python did not
+    start: OpenVINO's, Qt's pools), from `start()` to `stop()` (before the threads end: a thread that
+    ended is not in /proc any more). Linux only; elsewhere empty."""
+
+    def __init__(self) -> None:
+        self._t0: float | None = None
+        self._base: dict[int, float] = {}
+        self._final: dict[str, float] | None = None
+
+    @staticmethod
+    def _snapshot() -> dict[int, tuple[str, float]]:
+        names = {t.native_id: t.name for t in threading.enumerate()}
+        tick = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        out = {}
+        try:
+            tids = os.listdir("/proc/self/task")
+        except OSError:
+            return out
+        for tid in tids:
+            try:
+                with open(f"/proc/self/task/{tid}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+                with open(f"/proc/self/task/{tid}/comm") as f:
+                    comm = f.read().strip()
+            except OSError:                 # the thread ended meanwhile
+                continue
+            out[int(tid)] = (names.get(int(tid), comm), (int(fields[11]) + int(fields[12])) / tick)
+        return out
+
+    @property
+    def started(self) -> bool:
+        return self._t0 is not None
+
+    def start(self) -> None:
+        self._t0 = time.monotonic()
+        self._base = {tid: cpu for tid, (_, cpu) in self._snapshot().items()}
+
+    def stop(self) -> None:
+        if self._final is None:
+            self._final = self.cores()
+
+    def cores(self) -> dict[str, float]:
+        """{"total": cores, thread name: cores, ...} from start() to stop() (or now), largest first."""
+        if self._final is not None:
+            return self._final
+        if self._t0 is None or time.monotonic() - self._t0 <= 0:
+            return {}
+        secs = time.monotonic() - self._t0
+        by_name: dict[str, float] = {}
+        for tid, (name, cpu) in self._snapshot().items():
+            by_name[name] = by_name.get(name, 0.0) + cpu - self._base.get(tid, 0.0)
+        ranked = sorted(((k, round(v / secs, 3)) for k, v in by_name.items() if v > 0), key=lambda kv: -kv[1])
+        return {"total": round(sum(v for _, v in ranked), 3), **dict(ranked)}
+
+
+__all__ = ["screen_figures", "ThreadCPU"]
