@@ -11,7 +11,8 @@ import pytest
 from surgical_seg.errors import ConfigError
 from surgical_seg.packet import FramePacket, Segmentation
 from surgical_seg.realtime.overlay import MaskAnnotator
-from surgical_seg.viewer.maskstream import LABELS_NAME, compose, overlay_mode, read_labels
+from surgical_seg.viewer.compose import compose
+from surgical_seg.viewer.maskstream import LABELS_NAME, overlay_mode, read_labels
 from surgical_seg.viewer.recorder import Recorder, decodable_times
 
 NAMES = ("background", "bone", "ligament", "disc")

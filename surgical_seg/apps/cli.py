@@ -265,7 +265,7 @@ def cmd_view(a: argparse.Namespace) -> int:
 
 
 def cmd_compose(a: argparse.Namespace) -> int:
-    from ..viewer.maskstream import compose
+    from ..viewer.compose import compose
     out, n = compose(a.recording, a.out, progress=not a.quiet)
     print(f"wrote {out} ({n} frames)")
     return 0

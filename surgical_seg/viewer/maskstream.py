@@ -1,4 +1,4 @@
-"""The recording's mask stream (`labels.bin`) and the overlay video composed from it afterwards.
+"""The recording's mask stream (`labels.bin`), from which viewer/compose.py makes the overlay video later.
 
 A 1080p60 recording cannot afford a second H.264 encode and a full-resolution burn-in per frame
 beside the live view on 2 cores (measured: the recorder dropped 419 of 609 frames and the screen
@@ -24,7 +24,6 @@ from typing import Iterator
 import numpy as np
 
 from ..errors import ConfigError, DataError
-from ..packet import Segmentation
 
 MAGIC = b"surgical_seg labels v1\n"
 HEADER = struct.Struct("<qiHHI")
@@ -100,49 +99,4 @@ def load_annotator(path: Path):
                          hidden=style["hidden"], class_names=style["class_names"])
 
 
-def compose(rec_dir: str | Path, out: str | Path | None = None, progress: bool = True) -> tuple[Path, int]:
-    """overlay.mp4 (or `out`) from a recording's raw.mp4 + labels.bin + overlay.json, with raw.mp4's
-    timestamps. Returns (path, frames written)."""
-    import av
-    from tqdm import tqdm
-    from .recorder import OVERLAY_NAME, RAW_NAME, _FragmentedMp4
-
-    rec = Path(rec_dir)
-    raw, labels, style = rec / RAW_NAME, rec / LABELS_NAME, rec / STYLE_NAME
-    for p in (raw, labels, style):
-        if not p.is_file():
-            raise ConfigError(f"compose {rec}: {p.name} missing (not a recording folder written by the viewer?)")
-    dest = Path(out) if out else rec / OVERLAY_NAME
-    if dest.exists():
-        raise ConfigError(f"compose: {dest} already exists (give --out FILE)")
-    annotator = load_annotator(style)
-    records = read_labels(labels)
-    n = 0
-    with av.open(str(raw)) as src:
-        stream = src.streams.video[0]
-        fps = float(stream.average_rate or 30)
-        writer = None
-        bar = tqdm(total=stream.frames or None, desc="compose", unit="frame", disable=not progress)
-        try:
-            for frame in src.decode(stream):
-                record = next(records, None)
-                if record is None:          # raw.mp4 outlived the mask stream (a crash between the two)
-                    break
-                bgr = frame.to_ndarray(format="bgr24")
-                mask = record[2]
-                if mask is not None and annotator is not None:   # resized as live: Segmentation.labels_at
-                    bgr = annotator.annotate(bgr, Segmentation(mask, annotator.class_names, annotator.colors_rgb))
-                if writer is None:
-                    writer = _FragmentedMp4(dest, bgr.shape[1], bgr.shape[0], fps, "libx264", threads=0)
-                writer.write(bgr, round(frame.time * 1000) if frame.time is not None else record[1])
-                n += 1
-                bar.update()
-        finally:
-            bar.close()
-            if writer is not None:
-                writer.close()
-    return dest, n
-
-
-__all__ = ["LabelWriter", "read_labels", "save_style", "load_annotator", "compose", "overlay_mode",
-           "LABELS_NAME", "STYLE_NAME"]
+__all__ = ["LabelWriter", "read_labels", "save_style", "load_annotator", "overlay_mode", "LABELS_NAME", "STYLE_NAME"]

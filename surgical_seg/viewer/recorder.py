@@ -152,13 +152,15 @@ class Recorder:
             self.overlay = overlay_mode(self.overlay, *size, self.fps)
         if self.overlay == "later":      # queue only what is written: no overlay, no BGR where the YUV will do
             overlaid = None
-            yuv_fits = packet.yuv is not None and (packet.yuv.width, packet.yuv.height) == size and not (size[0] | size[1]) & 1
+            yuv = packet.yuv
+            yuv_fits = yuv is not None and (yuv.width, yuv.height) == size and not (size[0] | size[1]) & 1
             frame = None if yuv_fits else packet.frame
         else:
             frame = packet.frame
             if overlaid is None:
                 overlaid = packet.composited if packet.composited is not None else packet.frame
-        if size != self._size or (overlaid is not None and not callable(overlaid) and overlaid.shape != packet.frame.shape):
+        picture = overlaid is not None and not callable(overlaid)
+        if size != self._size or (picture and overlaid.shape != packet.frame.shape):
             self.dropped += 1            # a source change mid-recording: the files keep one size
             return False
         try:
