@@ -5,8 +5,10 @@
 
 Each run starts `surgical-seg view SOURCE --record DIR` offscreen, waits until the recording has
 begun, lets it record for a random 2–10 s, sends SIGKILL, then decodes raw.mp4 and overlay.mp4 with
-PyAV and parses frames.csv. A run passes when both videos decode to at least (CSV rows - 30) frames
-and every CSV line but a torn last one has all its columns. Prints one line per run and a summary
+PyAV, reads labels.bin and parses frames.csv. A run passes when both videos decode to at least (CSV rows
+- 30) frames, labels.bin holds at least as many whole records as the CSV has rows (both are flushed per
+frame), every CSV line but a torn last one has all its columns, and `surgical-seg compose` makes an
+overlay video from what is left. Prints one line per run and a summary
 (also written to OUT/kill9.json).
 """
 from __future__ import annotations
@@ -26,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from surgical_seg.atomic import atomic_write_json  # noqa: E402
+from surgical_seg.viewer.compose import compose  # noqa: E402
+from surgical_seg.viewer.maskstream import LABELS_NAME, read_labels  # noqa: E402
 from surgical_seg.viewer.recorder import CSV_COLUMNS, decodable_times  # noqa: E402
 
 
@@ -58,8 +62,12 @@ def one_run(source: str, out: Path, seed: int, model: str | None) -> dict:
     rows = [r for r in lines[1:] if len(r) == len(CSV_COLUMNS)]
     torn = len(lines) - 1 - len(rows)
     raw, over = decodable_times(folder / "raw.mp4"), decodable_times(folder / "overlay.mp4")
-    ok = header_ok and torn <= 1 and len(raw) >= len(rows) - 30 and len(over) >= len(rows) - 30
+    masks = sum(1 for _ in read_labels(folder / LABELS_NAME))
+    composed = compose(folder, folder / "composed.mp4", progress=False)[1]
+    ok = (header_ok and torn <= 1 and len(raw) >= len(rows) - 30 and len(over) >= len(rows) - 30
+          and masks >= len(rows) and composed == min(len(raw), masks))
     return {"seed": seed, "ok": ok, "killed_after_s": round(wait_s, 2), "csv_rows": len(rows), "torn_lines": torn,
+            "mask_records": masks, "composed_frames": composed,
             "raw_frames": len(raw), "overlay_frames": len(over), "lost_frames": len(rows) - min(len(raw), len(over)),
             "raw_seconds": round(raw[-1] - raw[0], 2) if len(raw) > 1 else 0.0,
             "raw_bytes": (folder / "raw.mp4").stat().st_size}

@@ -411,7 +411,10 @@ def render_kill9(file: str) -> str:
             f"{min(x['killed_after_s'] for x in res):.1f}–{max(x['killed_after_s'] for x in res):.1f} s with "
             f"{min(rows)}–{max(rows)} CSV rows; the videos held those rows minus "
             f"{min(x['lost_frames'] for x in res)}–{k['lost_frames_max']} frames (mean "
-            f"{_f(k['lost_frames_mean'])}; bound 30).\n")
+            f"{_f(k['lost_frames_mean'])}; bound 30)."
+            + (f" `labels.bin` held a whole record for every CSV row in {sum(x['mask_records'] >= x['csv_rows'] for x in res)}"
+               f" of {len(res)} runs, and `compose` made the overlay video from what was left in "
+               f"{sum(x['composed_frames'] > 0 for x in res)}." if res and "mask_records" in res[0] else "") + "\n")
 
 
 def render_confidence_cost(file: str) -> str:

@@ -117,3 +117,14 @@ def test_a_frame_the_privacy_gate_blanked_leaves_no_mask_in_the_stream(tmp_path)
     assert rec.stop(timeout=60) and rec.error is None
     masks = [m for _, _, m in read_labels(rec.out_dir / LABELS_NAME)]
     assert masks[0] is not None and masks[1] is None and masks[2] is not None
+
+
+def test_compose_after_a_crash_stops_at_the_last_whole_frame_of_raw_mp4(tmp_path):
+    rec = record(tmp_path, "later", "rec")
+    raw = rec.paths[0]
+    whole = len(decodable_times(raw))
+    raw.write_bytes(raw.read_bytes()[: raw.stat().st_size * 2 // 3])     # kill -9 mid-fragment
+    left = len(decodable_times(raw))
+    assert 0 < left < whole
+    out, n = compose(rec.out_dir, progress=False)
+    assert n == left and len(decodable_times(out)) == left

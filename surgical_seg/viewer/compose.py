@@ -33,7 +33,7 @@ def compose(rec_dir: str | Path, out: str | Path | None = None, progress: bool =
         writer = None
         bar = tqdm(total=stream.frames or None, desc="compose", unit="frame", disable=not progress)
         try:
-            for frame in src.decode(stream):
+            for frame in _decodable(src.decode(stream)):
                 record = next(records, None)
                 if record is None:          # raw.mp4 outlived the mask stream (a crash between the two)
                     break
@@ -51,6 +51,14 @@ def compose(rec_dir: str | Path, out: str | Path | None = None, progress: bool =
             if writer is not None:
                 writer.close()
     return dest, n
+
+
+def _decodable(frames):
+    """The frames up to a cut-off end (what is left of raw.mp4 after a crash), quietly."""
+    try:
+        yield from frames
+    except (av.error.FFmpegError, EOFError):
+        return
 
 
 __all__ = ["compose"]
