@@ -61,5 +61,5 @@ $SS synth --readers data/readers_s41 --out data/readers_s41_raters --seed 41
 $SS readers --truth data/readers_s41 --reader senior=data/readers_s41_raters/senior --reader mid=data/readers_s41_raters/mid \
     --reader junior=data/readers_s41_raters/junior --model weights/fastscnn_spine --json docs/reader_study/readers.json \
     --report docs/reader_study
-.venv/bin/python scripts/update_docs.py --card weights/fastscnn_spine --eval docs/measured/eval_s21.json --bench bench_sample
+.venv/bin/python scripts/update_docs.py --card weights/fastscnn_spine --eval docs/measured/eval_s21_min_region.json --bench bench_sample
 .venv/bin/python scripts/update_docs.py
