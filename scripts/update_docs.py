@@ -280,9 +280,18 @@ def _graph_cut_accuracy() -> str:
             f"comes after the resize).\n")
 
 
-def render_replay(file: str) -> str:
-    """One replay bench run: throughput, engine-only, baseline and the stage means."""
+def render_replay(file: str, others: str = "") -> str:
+    """One replay bench run: throughput, engine-only, baseline and the stage means; with `others` (more runs
+    of the same command), the range over all of them, since the run shown is one of several."""
     s = load(f"docs/measured/{file}.json")
+    runs = [s] + [load(f"docs/measured/{o}.json") for o in others.split(",") if o]
+    spread = ""
+    if len(runs) > 1:
+        fps = [r["fps"] for r in runs]
+        ratios = [r["speedup_vs_openvino_loop"] for r in runs if r.get("speedup_vs_openvino_loop")]
+        spread = (f" Over {len(runs)} runs of this command: {_f(min(fps))}–{_f(max(fps))} fps"
+                  + (f", {_f(min(ratios), '{:.2f}')}–{_f(max(ratios), '{:.2f}')}× the naive OpenVINO loop" if ratios else "")
+                  + ("; the run shown is the slowest." if s["fps"] == min(fps) else "."))
     st = s["stages_ms"]
     base = s.get("baseline", {}).get("fps")
     naive = s.get("baseline_openvino") or {}
@@ -296,7 +305,7 @@ def render_replay(file: str) -> str:
                if naive.get("fps") else "")
             + (f"; precision {s['precision']} ({s['precision_why']})" if s.get("precision_why") else "")
             + (f"; load average {_f(s['load_average_1min'])}" if s.get("load_average_1min") is not None else "")
-            + ". Stage means (ms): " + ", ".join(f"{k} {_f(v['mean'])}" for k, v in st.items()) + ".\n")
+            + ". Stage means (ms): " + ", ".join(f"{k} {_f(v['mean'])}" for k, v in st.items()) + "." + spread + "\n")
 
 
 def render_readers(file: str) -> str:
@@ -541,7 +550,8 @@ def render_screen(files: str) -> str:
 def _thread_cpu(cores: dict | None) -> str:
     if not cores:
         return "–"
-    top = [f"{name} {v:.2f}" for name, v in list(cores.items())[1:4]]
+    busiest = sorted(((v, k) for k, v in cores.items() if k != "total"), reverse=True)[:3]   # --record sorts keys
+    top = [f"{name} {v:.2f}" for v, name in busiest]
     return f"{cores['total']:.2f} ({', '.join(top)})"
 
 
