@@ -145,6 +145,7 @@ class TrainConfig:
     threads: int = 2
     max_minutes: float = 0.0                # stop (with a checkpoint) after this long; 0 = no limit
     init_from: str = ""                     # start from these weights: an exported model folder or .pdparams
+    keep_evals: bool = False                # also keep the weights of every evaluation: iter_<N>.pdparams
     augment: dict = field(default_factory=lambda: {
         "flip": True, "rotate_deg": 25.0, "scale": [0.75, 1.35], "color_jitter": 0.25, "blur_prob": 0.2})
 

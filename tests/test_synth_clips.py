@@ -86,3 +86,14 @@ def test_clip_stills_dataset_groups_frames_by_clip(tmp_path):
                 groups.setdefault(line.split("/")[1].split("_")[0], set()).add(split)
     assert len(groups) == 3 and all(len(s) == 1 for s in groups.values())    # a clip never straddles splits
     assert "--clip-stills" in json.loads((out / "synth.json").read_text())["command"]
+
+
+def test_clip_stills_size_is_the_smallest_random_size(tmp_path, capsys):
+    out = tmp_path / "big"
+    assert main(["synth", "--out", str(out), "--images", "2", "--seed", "3", "--clip-stills", "--size", "1856x1044",
+                 "--zoom", "2,2.5"]) == 0
+    clips = json.loads((out / "clips.json").read_text())
+    assert all(c["size"][0] >= 1856 and 2 <= c["zoom"] <= 2.5 for c in clips)
+    assert "--size 1856x1044" in json.loads((out / "synth.json").read_text())["command"]
+    assert main(["synth", "--out", str(tmp_path / "x"), "--clip-stills", "--size", "3840x2160"]) == 2
+    assert "at most 1920x1080" in capsys.readouterr().err

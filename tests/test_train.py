@@ -90,9 +90,12 @@ def test_tiny_training_run_checkpoints_and_resumes(tmp_path):
     info = json.loads((run / "run.json").read_text())
     assert info["architecture"] == "FastSCNN" and info["input_width"] == 128
     assert info["data"].startswith("synthetic: surgical-seg synth")
-    assert main(["train", "--config", str(cfg), "--out", str(run), "--resume", "--set", "iters=6"]) == 0
+    assert not list(run.glob("iter_*.pdparams"))                  # only best/last unless keep_evals
+    assert main(["train", "--config", str(cfg), "--out", str(run), "--resume", "--set", "iters=6",
+                 "--set", "keep_evals=true"]) == 0
     state = json.loads((run / "state.json").read_text())
     assert state["iter"] == 6 and [h[0] for h in state["history"]["val_miou"]] == [2, 4, 6]
+    assert sorted(p.name for p in run.glob("iter_*.pdparams")) == ["iter_6.pdparams"]
 
 
 def test_degraded_augment_keeps_labels_aligned():

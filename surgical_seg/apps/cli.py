@@ -95,6 +95,7 @@ def cmd_synth(a: argparse.Namespace) -> int:
         if a.clip_stills:
             from ..data import synth_clips
             print(synth_clips.write_clip_dataset(a.out, n_images=a.images, seed=a.seed, zoom=_zoom(a.zoom) or (0.7, 1.6),
+                                                 sizes=(a.size or (640, 360), (1920, 1080)),
                                                  instrument_masks=a.instrument_masks,
                                                  classes=tuple(a.classes.split(","))))
             return 0
@@ -292,7 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", help="dataset folder (images/, labels/, split files)")
     s.add_argument("--images", type=int, default=100, help="number of frames to write")
     s.add_argument("--seed", type=int, default=0, help="random seed (same seed, same frames)")
-    s.add_argument("--size", type=_size, help="WxH (default 640x360 images, 1280x720 video)")
+    s.add_argument("--size", type=_size, help="WxH (default 640x360 images, 1280x720 video; with --clip-stills the smallest "
+                        "random size, up to 1920x1080)")
     s.add_argument("--contact-sheet", help="also write a PNG of samples with labels overlaid")
     s.add_argument("--instrument-masks", action="store_true",
                    help="also write instruments/<name>.png (255 = instrument) for eval's instrument check")

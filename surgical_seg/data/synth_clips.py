@@ -175,6 +175,9 @@ def write_clip_dataset(out, n_images: int, seed: int = 0, frames_per_clip: int =
         raise ConfigError(f"synth: --images must be > 0, not {n_images}")
     if not 0 < zoom[0] <= zoom[1]:
         raise ConfigError(f"synth: --zoom must be LO,HI with 0 < LO <= HI, not {zoom}")
+    if not (0 < sizes[0][0] <= sizes[1][0] and 0 < sizes[0][1] <= sizes[1][1]):
+        raise ConfigError(f"synth: with --clip-stills, --size must be at most {sizes[1][0]}x{sizes[1][1]}, "
+                          f"not {sizes[0][0]}x{sizes[0][1]}")
     class_list, nerve_id = synth.synth_classes(classes)
     out = Path(out)
     for sub in ("images", "labels") + (("instruments",) if instrument_masks else ()):
@@ -202,6 +205,7 @@ def write_clip_dataset(out, n_images: int, seed: int = 0, frames_per_clip: int =
         "generator": "surgical_seg.data.synth_clips", "seed": seed, "images": n_images, "clip_stills": True,
         "frames_per_clip": frames_per_clip, "zoom": list(zoom), "sizes": [list(s) for s in sizes],
         "command": f"surgical-seg synth --out {out} --images {n_images} --seed {seed} --clip-stills --zoom {zoom_arg}"
+                   + (f" --size {sizes[0][0]}x{sizes[0][1]}" if tuple(sizes[0]) != (640, 360) else "")
                    + (" --instrument-masks" if instrument_masks else "")
                    + (f" --classes {','.join(class_list.foreground)}" if nerve_id else ""),
         "classes": list(class_list.names)}))

@@ -7,7 +7,8 @@ when started by `python -m paddle.distributed.launch` (each rank trains on its o
 0 validates and writes).
 
 Run folder: run.json (what export needs), best.pdparams, last.pdparams/.pdopt, state.json
-(iteration, best, history) and curve.png.
+(iteration, best, history) and curve.png; with keep_evals also iter_<N>.pdparams, the weights of
+each evaluation (to pick a checkpoint by other measures than val mIoU).
 """
 from __future__ import annotations
 
@@ -308,7 +309,7 @@ def _train(cfg, out_dir, resume, config_path, overrides) -> str:
         "date": _dt.date.today().isoformat(), "world_size": world,
     }
 
-    def checkpoint(best: bool) -> None:
+    def checkpoint(best: bool, keep_as: str = "") -> None:
         if rank != 0:
             return
         save_weights(out, model, "last")
@@ -316,6 +317,8 @@ def _train(cfg, out_dir, resume, config_path, overrides) -> str:
             paddle.save(opt.state_dict(), str(tmp))
         if best:
             save_weights(out, model, "best")
+        if cfg.keep_evals and keep_as:
+            save_weights(out, model, keep_as)
         atomic_write_json(state_path, state, indent=1)
         write_run_json(out, {**run_info, "best": state["best"], "iterations": state["iter"],
                              "train_minutes": round(state["elapsed_s"] / 60, 1)})
@@ -357,7 +360,7 @@ def _train(cfg, out_dir, resume, config_path, overrides) -> str:
                 better = miou > state["best"]["miou"] or state["best"]["iter"] == 0   # the first is the best so far
                 if better:
                     state["best"] = {"iter": it, "miou": round(miou, 4), "iou": [round(v, 4) for v in ious]}
-                checkpoint(better)
+                checkpoint(better, f"iter_{it}")
                 per = ", ".join(f"{n} {v:.3f}" for n, v in zip(class_list.foreground, ious[1:]))
                 tool_note = "" if tools is None else f", instruments labelled {100 * tools:.2f} %"
                 bar.write(f"iter {it}: val mIoU {miou:.4f} ({per}){tool_note}{'  * best' if better else ''}")
