@@ -531,9 +531,11 @@ def render_screen(files: str) -> str:
             "infer / postprocess / composite / display p50 ms", "recorded / dropped frames",
             "CPU in cores: total (the 3 busiest threads)")
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    screens = []
     for name in _files(files):
         s = load(name)
         sc, p50 = s["screen"], s["screen"]["stages_p50_ms"]
+        screens.append({**sc, "rec": s.get("recorder")})
         src = sc["mask_source"]
         lines.append("| " + " | ".join([
             Path(name).stem, _f(sc["source_fps"], "{:g}"), "yes" if sc["recording"] else "no",
@@ -543,7 +545,7 @@ def render_screen(files: str) -> str:
             " / ".join(_f(p50.get(k), "{:.2f}") for k in ("infer", "postprocess", "composite", "display")),
             f"{s['recorder']['written']} / {s['recorder']['dropped']}" if s.get("recorder") else "–",
             _thread_cpu(sc.get("thread_cpu"))]) + " |")
-    verdicts = screen_verdicts([{**load(name)["screen"], "rec": load(name).get("recorder")} for name in _files(files)])
+    verdicts = screen_verdicts(screens)
     return "\n".join(lines + ([""] + verdicts if verdicts else [])) + "\n"
 
 

@@ -143,3 +143,12 @@ def test_min_region_is_reported(labelled_clips, tiny_model_dir, tmp_path):
     assert res["min_region"] == 0.01
     assert main(["eval", "--video", str(labelled_clips / "a.mp4"), "--model", str(tiny_model_dir),
                  "--min-region", "0.7"]) == 2
+
+
+def test_worst_zero_keeps_no_frames_and_still_scores():
+    s = ClipScore(NAMES, worst=0)
+    truth = np.zeros((10, 10), np.uint8)
+    truth[:, :5] = 1
+    assert s.add(0, truth, truth) == 1.0 and s.add(1, truth, np.zeros_like(truth)) == 0.0
+    r = s.result()
+    assert r["frames"] == 2 and r["worst"] == [] and r["frame_miou"] == pytest.approx(0.5)

@@ -23,7 +23,7 @@ from typing import Iterator
 
 import numpy as np
 
-from ..errors import ConfigError, DataError
+from ..errors import DataError
 
 MAGIC = b"surgical_seg labels v1\n"
 HEADER = struct.Struct("<qiHHI")

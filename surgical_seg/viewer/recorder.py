@@ -73,10 +73,10 @@ class _FragmentedMp4:
         self.last_pts = -1
 
     def write(self, bgr: np.ndarray | None, t_ms: int, yuv=None) -> None:
-        """`yuv`: the same picture as the decoder gave it (FramePacket.yuv), encoded as is when it fits
-        (then `bgr` may be None)."""
+        """`yuv`: the same picture as the decoder gave it, of the stream's size (Recorder.submit checks),
+        encoded as is; else `bgr` is converted."""
         h, w = self.stream.height, self.stream.width
-        if yuv is not None and (yuv.width, yuv.height) == (w, h):
+        if yuv is not None:
             frame = yuv
             frame.pict_type = PictureType.NONE      # a decoded I/P/B type would force x264's frame types
         else:
@@ -150,11 +150,12 @@ class Recorder:
         if self._size is None:
             self._size = size
             self.overlay = overlay_mode(self.overlay, *size, self.fps)
+        yuv = packet.yuv        # encoded as is where it is the stream's picture: even sizes (yuv420p)
+        if yuv is not None and ((yuv.width, yuv.height) != size or (size[0] | size[1]) & 1):
+            yuv = None
         if self.overlay == "later":      # queue only what is written: no overlay, no BGR where the YUV will do
             overlaid = None
-            yuv = packet.yuv
-            yuv_fits = yuv is not None and (yuv.width, yuv.height) == size and not (size[0] | size[1]) & 1
-            frame = None if yuv_fits else packet.frame
+            frame = packet.frame if yuv is None else None
         else:
             frame = packet.frame
             if overlaid is None:
@@ -165,7 +166,7 @@ class Recorder:
             return False
         try:
             labels = packet.segmentation.labels if packet.segmentation is not None else None
-            self._queue.put_nowait((frame, packet.yuv, overlaid, labels, csv_row(packet), packet.t_capture_ns))
+            self._queue.put_nowait((frame, yuv, overlaid, labels, csv_row(packet), packet.t_capture_ns))
             return True
         except queue.Full:
             self.dropped += 1
