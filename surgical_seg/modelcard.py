@@ -27,8 +27,9 @@ WEIGHTS_ROOT = Path(__file__).resolve().parent.parent / "weights"   # shipped mo
 CARD_NAME = "model.yml"
 PADDLE_FILES = ("model.json", "model.pdiparams")
 ONNX_FILE = "model.onnx"
+INT8_ONNX_FILE = "model_int8.onnx"    # the INT8 (QDQ) graph `export` quantizes from model.onnx (training/quantize.py)
 DYGRAPH_FILE = "model.pdparams"       # dygraph state dict, for explanations (Grad-CAM needs gradients)
-MODEL_FILES = (ONNX_FILE, *PADDLE_FILES)       # what `export` writes and model.yml fingerprints
+MODEL_FILES = (ONNX_FILE, INT8_ONNX_FILE, *PADDLE_FILES)     # what `export` writes and model.yml fingerprints
 OUTPUTS = ("probabilities", "logits")           # what an exported graph hands out (ModelCard.output)
 
 
@@ -180,5 +181,5 @@ def resolve_model_dir(name_or_dir: str | Path, weights_root: str | Path | None =
     raise ModelError(f"model {name_or_dir!r} not found (not a folder; shipped models: {', '.join(available) or 'none'})")
 
 
-__all__ = ["CLASS_NAMES", "FOREGROUND", "IGNORE_INDEX", "CLASS_COLORS_RGB", "ModelCard", "WEIGHTS_ROOT", "CARD_NAME", "PADDLE_FILES", "ONNX_FILE", "MODEL_FILES", "OUTPUTS", "DYGRAPH_FILE", "resolve_model_dir",
+__all__ = ["CLASS_NAMES", "FOREGROUND", "IGNORE_INDEX", "CLASS_COLORS_RGB", "ModelCard", "WEIGHTS_ROOT", "CARD_NAME", "PADDLE_FILES", "ONNX_FILE", "INT8_ONNX_FILE", "MODEL_FILES", "OUTPUTS", "DYGRAPH_FILE", "resolve_model_dir",
            "file_sha256", "hash_model_files", "stamp_card"]

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import shutil
 
+import numpy as np
 import pytest
 
 from surgical_seg.config import load_app_config
 from surgical_seg.engine import load_segmenter
 from surgical_seg.engine.precision import MAX_MIOU_DROP, MIN_AGREEMENT, cpu_capabilities, native, resolve, verdict
-from surgical_seg.errors import ConfigError
+from surgical_seg.errors import BackendUnavailable, ConfigError, ModelError
 from surgical_seg.modelcard import ModelCard
 
 CAPS_AMX = ("FP32", "BF16", "INT8")
@@ -51,7 +52,7 @@ def test_explicit_precisions_run_as_asked_and_say_what_export_found():
     assert "NOT validated" in resolve("bf16", {}, "openvino", "cpu", CAPS_AMX)[1]
     assert "export allowed it" in resolve("bf16", {"bf16": OK}, "openvino", "cpu", CAPS_AMX)[1]
     with pytest.raises(ConfigError, match="engine.precision"):
-        resolve("int8", {}, "openvino", "cpu", CAPS_AMX)
+        resolve("int4", {}, "openvino", "cpu", CAPS_AMX)
 
 
 def test_default_config_is_auto():
@@ -99,3 +100,47 @@ def test_export_validates_precisions_on_a_val_split(tmp_path, tiny_run_dir):
     # the comparison itself, f32 against f32: identical labels, no mIoU change, allowed
     same = compare_precision(out, _frames(read_split(data, "val")), "f32", ClassList.for_dataset(data))
     assert (same["agreement"], same["miou_change"], same["allowed"]) == (1.0, 0.0, True)
+
+
+def test_auto_takes_validated_int8_on_a_cpu_without_bf16():
+    int8 = {**OK, "infer_ms_p50": 3.9}
+    p, why = resolve("auto", {"f32": F32, "int8": int8}, "openvino", "cpu", CAPS_NONE)
+    assert p == "int8" and "int8 validated by export" in why and "3.9 vs 4.7 ms f32" in why
+    p, why = resolve("auto", {"f32": F32, "int8": {**int8, "infer_ms_p50": 4.8}}, "openvino", "cpu", CAPS_NONE)
+    assert p == "f32" and "int8 measured no faster than f32" in why
+
+
+def test_export_quantizes_int8_and_validates_it(tmp_path, tiny_run_dir):
+    """Real export with --calibrate: model_int8.onnx quantized from the train split (fingerprinted in the card),
+    the high-resolution convolutions left f32, int8 judged against f32 on the val split like bf16, and run
+    by OpenVINO from its own file when asked for."""
+    from surgical_seg.apps.cli import main
+    from surgical_seg.modelcard import INT8_ONNX_FILE
+    data = tmp_path / "data"
+    assert main(["synth", "--out", str(data), "--images", "30", "--seed", "4", "--size", "160x96"]) == 0
+    out = tmp_path / "model"
+    assert main(["export", str(tiny_run_dir), "--out", str(out), "--calibrate", str(data)]) == 0
+    card = ModelCard.load(out)                                  # verifies every fingerprinted file
+    assert INT8_ONNX_FILE in card.files_sha256
+    rec = card.precisions["int8"]
+    assert rec["measured"] and rec["allowed"] == verdict(rec["agreement"], rec["miou_change"])[0]
+    assert rec["calibration"]["split"] == "train" and rec["calibration"]["frames"] > 0
+    assert "Conv.0" in rec["kept_f32"]                          # reads the full-resolution input: stays f32
+    seg = load_segmenter(out, backend="openvino", device="cpu", threads=1, precision="int8")
+    assert seg.precision == "int8" and "export" in seg.precision_why
+    f32 = load_segmenter(out, backend="openvino", device="cpu", threads=1, precision="f32")
+    frame = np.random.default_rng(0).integers(0, 255, (96, 160, 3), dtype=np.uint8)
+    assert (seg.segment(frame).labels == f32.segment(frame).labels).mean() > 0.5
+    with pytest.raises(BackendUnavailable, match="engine.precision int8 is not supported"):
+        load_segmenter(out, backend="onnxruntime", device="cpu", precision="int8")
+    (out / INT8_ONNX_FILE).write_bytes(b"")                    # tampered: refused, not silently run
+    with pytest.raises(ModelError, match="model_int8.onnx"):
+        load_segmenter(out, backend="openvino", device="cpu", precision="int8")
+
+
+def test_quantize_refuses_an_old_probabilities_card(tiny_old_model_dir, tmp_path):
+    from surgical_seg.apps.cli import main
+    data = tmp_path / "data"
+    assert main(["synth", "--out", str(data), "--images", "12", "--seed", "4", "--size", "160x96"]) == 0
+    d = shutil.copytree(tiny_old_model_dir, tmp_path / "old")
+    assert main(["quantize", str(d), "--data", str(data)]) != 0

@@ -145,13 +145,29 @@ def cmd_export(a: argparse.Namespace) -> int:
     card = ModelCard.load(out)
     print(f"exported {out} ({card.architecture} {card.input_width}x{card.input_height}, output {card.output} at "
           f"stride {card.output_stride}; Paddle/ONNX label agreement {card.training['export_parity'] * 100:.3f} %)")
-    for name, rec in card.precisions.items():
-        if name != "f32":
-            print(f"precision {name}: {'allowed' if rec.get('allowed') else 'not allowed'}: {rec.get('why', '')}")
+    _print_precisions(card)
     cal = card.training.get("calibration")
     if a.calibrate and cal:
         print(f"calibrated on {cal['images']} images of {cal['data']} ({cal['split']}): temperature "
               f"{cal['temperature']:g}, top-label ECE {cal['ece_before'] * 100:.2f} % -> {cal['ece_after'] * 100:.2f} %")
+    return 0
+
+
+def _print_precisions(card) -> None:
+    for name, rec in card.precisions.items():
+        if name != "f32":
+            print(f"precision {name}: {'allowed' if rec.get('allowed') else 'not allowed'}: {rec.get('why', '')}")
+
+
+def cmd_quantize(a: argparse.Namespace) -> int:
+    from ..modelcard import resolve_model_dir
+    from ..training.quantize import add_int8
+    model_dir = resolve_model_dir(a.model)
+    card = add_int8(model_dir, a.data, validate=a.validate_precision)
+    rec = card.precisions["int8"]
+    print(f"wrote {model_dir / 'model_int8.onnx'} (calibrated on {rec['calibration']['frames']} frames of "
+          f"{a.data}; kept f32: {', '.join(rec['kept_f32']) or 'nothing'})")
+    _print_precisions(card)
     return 0
 
 
@@ -357,11 +373,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="model folder to write, e.g. weights/NAME")
     s.add_argument("--check-data", help="dataset folder whose frames are used for the Paddle/ONNX parity check")
     s.add_argument("--calibrate", metavar="VAL_DIR",
-                   help="dataset folder: fit a softmax temperature on its val split and store it in model.yml")
+                   help="dataset folder: fit a softmax temperature on its val split and store it in model.yml, and "
+                        "quantize model_int8.onnx with its train split")
     s.add_argument("--validate-precision", metavar="VAL_DIR",
-                   help="dataset folder whose val split bf16/f16 are measured on against f32 (default: --calibrate's); "
+                   help="dataset folder whose val split bf16/f16/int8 are measured on against f32 (default: --calibrate's); "
                         "engine.precision auto runs only what passed")
     s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("quantize", help="add an INT8 graph (model_int8.onnx) to an exported model and validate it "
+                                        "against f32 like bf16/f16")
+    s.add_argument("model", help="model folder or name under weights/")
+    s.add_argument("--data", required=True, help="dataset folder whose train split calibrates the activation ranges")
+    s.add_argument("--validate-precision", metavar="VAL_DIR",
+                   help="dataset folder whose val split the precisions are measured on against f32 (default: --data's)")
+    s.set_defaults(func=cmd_quantize)
 
     s = sub.add_parser("eval", help="the clinical study's metrics table on a dataset split, or labelled clips scored "
                                     "per clip and per frame (--video)")
@@ -432,7 +457,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="replay a video library (folders, globs, manifest CSV) with N parallel jobs (0 = CPU count)")
     s.add_argument("--ray", help="replay a video library as Ray tasks: ADDRESS, auto, or local")
     s.add_argument("--precision", choices=PRECISION_CHOICES,
-                   help="inference precision (default engine.precision in the config: auto = the fastest one export validated; bf16/f16 OpenVINO only)")
+                   help="inference precision (default engine.precision in the config: auto = the fastest one export validated; bf16/f16/int8 OpenVINO only)")
     s.add_argument("--config", help="app config YAML (default configs/app.yml)")
     s.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override a config key, e.g. pipeline.warp=false, pipeline.align_ms=25, engine.smoothing=0.5")
@@ -494,7 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="inference backend (default: engine.backend in the config: auto)")
     s.add_argument("--device", choices=DEVICE_CHOICES, help=DEVICE_HELP)
     s.add_argument("--precision", choices=PRECISION_CHOICES,
-                   help="inference precision (default engine.precision in the config: auto = the fastest one export validated; bf16/f16 OpenVINO only)")
+                   help="inference precision (default engine.precision in the config: auto = the fastest one export validated; bf16/f16/int8 OpenVINO only)")
     s.add_argument("--fullscreen", action="store_true", help="start in theatre mode (F11 toggles)")
     s.add_argument("--record", help="record raw video, label maps, per-frame CSV and (recorder.overlay) the overlaid "
                                     "video to this folder")

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import BackendUnavailable, ConfigError, ModelError
 from .gpuinfo import cuda_unusable_reason, gpu_name, missing_provider_libs, nvidia_gpus
-from ..modelcard import ONNX_FILE, PADDLE_FILES, ModelCard
+from ..modelcard import INT8_ONNX_FILE, ONNX_FILE, PADDLE_FILES, ModelCard
 from .cache import cache_root, engine_cache_dir
 from . import precision as _precision
 
@@ -129,7 +129,7 @@ class Backend:
                               "on CPU)" if precision == "auto" else f"asked for (engine.precision {precision})")
         if precision not in ("f32", "auto"):
             raise BackendUnavailable(f"backend {self.name}: engine.precision {precision} is not supported "
-                                     "(only f32; use --backend openvino for bf16/f16)")
+                                     "(only f32; use --backend openvino for bf16/f16/int8)")
 
     def _want_gpu(self, device: str) -> str | None:
         """Resolve device -> None (CPU), "gpu" or "tensorrt"; BackendUnavailable if asked but impossible."""
@@ -151,29 +151,30 @@ class Backend:
 
 
 class OpenVINOBackend(Backend):
-    """OpenVINO on CPU from model.onnx (it cannot read Paddle's PIR .json), latency hint."""
+    """OpenVINO on CPU from model.onnx, or model_int8.onnx for int8 (it cannot read Paddle's PIR .json), latency hint."""
     name, module = "openvino", "openvino"
 
     def __init__(self, model_dir, card, threads=0, device="auto", precision="f32"):
         super().__init__(model_dir, card, threads, device, precision)
         import openvino as ov
-        path = _require(self.model_dir / ONNX_FILE)
         core = ov.Core()
         gpu = self._want_gpu(device)
-        try:
-            model = core.read_model(str(path))
-        except Exception as e:
-            raise ModelError(f"{path}: cannot be read by OpenVINO ({_first_line(e)})") from None
         target = "GPU" if gpu else "CPU"
         # Explicit precision: on CPUs with AVX-512 BF16 OpenVINO's default hint is bf16, which moves
         # probabilities by up to ~0.04 and breaks parity with the other backends.
         caps = tuple(core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")) if target == "CPU" else ()
         precision, self.precision_why = _precision.resolve(precision, card.precisions, self.name, target.lower(), caps)
-        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": precision}
         if precision != "f32" and target == "CPU":
             if not _precision.native(precision, caps):
                 raise BackendUnavailable(f"backend openvino: engine.precision {precision} is not supported by "
                                          f"this CPU (it offers {', '.join(caps)})")
+        # int8 is its own (QDQ) graph, run with f32 arithmetic between the quantized layers
+        path = _require(self.model_dir / (INT8_ONNX_FILE if precision == "int8" else ONNX_FILE))
+        try:
+            model = core.read_model(str(path))
+        except Exception as e:
+            raise ModelError(f"{path}: cannot be read by OpenVINO ({_first_line(e)})") from None
+        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_PRECISION_HINT": "f32" if precision == "int8" else precision}
         if target == "CPU":
             config["INFERENCE_NUM_THREADS"] = self.threads
         if target == "GPU":           # compiled GPU kernels are cached, keyed like TensorRT engines
@@ -187,7 +188,8 @@ class OpenVINOBackend(Backend):
             raise ModelError(f"{path}: OpenVINO cannot compile it for {target} ({_first_line(e)})") from None
         self._request = self._compiled.create_infer_request()
         self.device = target.lower()
-        self.precision = self._compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name()   # what runs
+        self.precision = ("int8" if precision == "int8"      # what runs
+                          else self._compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name())
         self._check_io(path, in_shape)
 
     @classmethod

@@ -5,7 +5,11 @@ card (`precisions`): label agreement, mIoU change, whether it passed, or why it 
 precision is allowed only if labels agree on >= 99.5 % of pixels and mIoU drops by <= 0.002. At load
 time `auto` takes, among the allowed ones the CPU runs natively (OpenVINO's OPTIMIZATION_CAPABILITIES),
 the one export measured fastest; otherwise f32, and `why` says which rule decided. Explicit f32 / bf16 /
-f16 run as asked. Nothing is left to a runtime default.
+f16 / int8 run as asked. Nothing is left to a runtime default.
+
+bf16 and f16 are OpenVINO's arithmetic on model.onnx; int8 runs another graph, model_int8.onnx, which
+`export` quantizes from it (training/quantize.py): every x86 CPU runs INT8, so on CPUs without bf16 it is
+the one reduced precision there is.
 """
 from __future__ import annotations
 
@@ -13,12 +17,12 @@ from typing import Any
 
 from ..errors import ConfigError
 
-PRECISIONS = ("f32", "bf16", "f16")
+PRECISIONS = ("f32", "bf16", "f16", "int8")
 CHOICES = ("auto", *PRECISIONS)
-REDUCED = ("bf16", "f16")
+REDUCED = ("bf16", "f16", "int8")
 MIN_AGREEMENT = 0.995          # share of pixels whose label equals f32's
 MAX_MIOU_DROP = 0.002          # mIoU(f32) - mIoU(reduced) on the val split
-CAPABILITY = {"bf16": "BF16", "f16": "FP16"}     # OpenVINO CPU OPTIMIZATION_CAPABILITIES names
+CAPABILITY = {"bf16": "BF16", "f16": "FP16", "int8": "INT8"}     # OpenVINO CPU OPTIMIZATION_CAPABILITIES names
 
 
 def check_choice(precision: str) -> str:

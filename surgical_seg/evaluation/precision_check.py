@@ -1,6 +1,6 @@
 """Reduced precisions against f32 on a val split: what `export` writes into the model card's `precisions`.
 
-For each of bf16 / f16 the same frames run through OpenVINO in f32 and in that precision (1 thread, CPU):
+For each of bf16 / f16 / int8 (model_int8.onnx, when export made one) the same frames run through OpenVINO in f32 and in that precision (1 thread, CPU):
 label agreement (share of pixels whose label equals f32's), mIoU of each against the truth and its change,
 and the inference p50 of both. A precision is allowed only if it passes engine.precision.verdict
 (>= 99.5 % equal labels, mIoU drop <= 0.002). One this CPU does not run natively is not emulated: it is
@@ -20,6 +20,7 @@ import numpy as np
 from ..data.classlist import ClassList
 from ..engine.precision import CAPABILITY, REDUCED, cpu_capabilities, native, verdict
 from ..errors import DataError
+from ..modelcard import INT8_ONNX_FILE
 from .metrics import SegmentationMetrics
 
 MAX_IMAGES = 100
@@ -84,7 +85,7 @@ def compare_precision(model_dir: str | Path, frames, precision: str, classes: Cl
 
 def validate_precisions(model_dir: str | Path, data: str | Path, split: str = "val",
                         max_images: int = MAX_IMAGES) -> dict[str, Any]:
-    """{"f32": {...}, "bf16": {...}, "f16": {...}}: the model card's `precisions` (see module doc)."""
+    """{"f32": {...}, "bf16": {...}, "f16": {...}, "int8": {...}}: the model card's `precisions` (see module doc)."""
     from ..data.datasets import read_split
     from ..engine import load_segmenter
     pairs = read_split(data, split)
@@ -104,6 +105,10 @@ def validate_precisions(model_dir: str | Path, data: str | Path, split: str = "v
             out[p] = {"measured": False, "allowed": False,
                       "why": f"not measured: this CPU has no native {p} (OpenVINO offers {', '.join(caps) or 'nothing'}, "
                              f"no {CAPABILITY[p]}); re-export on a CPU that has it"}
+            continue
+        if p == "int8" and not (Path(model_dir) / INT8_ONNX_FILE).is_file():
+            out[p] = {"measured": False, "allowed": False,
+                      "why": f"not measured: no {INT8_ONNX_FILE} (export with --calibrate, or surgical-seg quantize)"}
             continue
         out[p] = compare_precision(model_dir, frames, p, classes, reference)
     return out

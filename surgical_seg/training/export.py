@@ -23,7 +23,7 @@ import paddle
 
 from ..atomic import atomic_path, atomic_write_json, publish_folder, staging_folder
 from ..errors import ConfigError, DataError, ModelError
-from ..modelcard import DYGRAPH_FILE, ONNX_FILE, PADDLE_FILES, ModelCard, hash_model_files
+from ..modelcard import DYGRAPH_FILE, ONNX_FILE, PADDLE_FILES, ModelCard, hash_model_files, stamp_card
 
 RUN_FILE = "run.json"
 RUN_KEYS = ("architecture", "name", "classes", "colors_rgb", "input_width", "input_height",
@@ -259,7 +259,8 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str 
     previous model) and never a loadable half-model. model.pdparams is the dygraph state dict (for
     `surgical-seg explain`: Grad-CAM needs gradients, which the inference files cannot give). With
     `calibrate` (a dataset folder with a val split) a softmax temperature is fitted and written into
-    the card. With `validate` (a dataset folder with a val split; default: `calibrate`'s) each reduced
+    the card, and model_int8.onnx is quantized from model.onnx with its train split (training/quantize.py).
+    With `validate` (a dataset folder with a val split; default: `calibrate`'s) each reduced
     precision is measured against f32 on it and the result written into the card's `precisions`
     (evaluation.precision_check), which engine.precision "auto" reads. Raises ModelError when Paddle
     Inference and ONNX Runtime disagree on more than 0.1 % of
@@ -314,12 +315,18 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str 
             **card.training, "checkpoint": str(weights), "export_parity": round(agreement, 6),
             "export_parity_frames": len(frames), "export_date": _dt.datetime.now().isoformat(timespec="seconds")})
         card.save(out)
+        int8 = None
         if calibrate is not None:
             from ..evaluation.calibration import calibrate_model
+            from .quantize import quantize_int8
             calibrate_model(out, calibrate)
+            int8 = quantize_int8(out, calibrate)          # its train split; validated below like bf16
+            stamp_card(out)
         if validate is not None:
             from ..evaluation.precision_check import validate_precisions
             checked = validate_precisions(out, validate)
+            if int8:
+                checked["int8"] = {**checked["int8"], **int8}
             ModelCard.save(dataclasses.replace(ModelCard.load(out), precisions=checked), out)
         publish_folder(out, final)
     finally:
