@@ -41,16 +41,23 @@ if [ ! -f runs/fastscnn_spine_ext/state.json ]; then cp -r runs/fastscnn_spine r
 train configs/finetune_fastscnn.yml runs/fastscnn_spine_ext --set iters=4700 --set threads=2 --set max_minutes=18
 train configs/finetune_fastscnn_384.yml runs/fastscnn_spine_384
 train configs/finetune_fastscnn_384_tools.yml runs/fastscnn_spine_384_tools --set init_from=runs/fastscnn_spine_384/last.pdparams
+# --calibrate also quantizes model_int8.onnx (its train split) and validates it against f32 (its val split)
 $SS export runs/fastscnn_spine_384_tools --out weights/fastscnn_spine --check-data data/heldout_s21 --calibrate data/synth_train_v3
 for s in 21 22; do
-    $SS eval --data data/heldout_s$s --split all --model weights/fastscnn_spine --upsample bilinear \
+    $SS eval --data data/heldout_s$s --split all --model weights/fastscnn_spine --upsample bilinear --precision f32 \
         --json docs/measured/eval_s$s.json $([ $s = 21 ] && echo --report docs/eval_report)
-    $SS eval --data data/heldout_s$s --split all --model weights/fastscnn_spine --upsample bilinear \
+    $SS eval --data data/heldout_s$s --split all --model weights/fastscnn_spine --upsample bilinear --precision f32 \
         --json docs/measured/eval_s${s}_degraded.json --degrade
+    for d in "" --degrade; do              # what engine.precision auto runs on a CPU without bf16
+        $SS eval --data data/heldout_s$s --split all --model weights/fastscnn_spine --upsample bilinear --precision int8 \
+            --json docs/measured/eval_s${s}${d:+_degraded}_int8.json $d
+    done
 done
 scripts/make_video_suite.sh data/heldout_video        # held-out clips, seeds 61-66 (issue 22)
-$SS eval --video data/heldout_video --model weights/fastscnn_spine --json docs/measured/video_suite_shipped.json
+$SS eval --video data/heldout_video --model weights/fastscnn_spine --precision f32 --json docs/measured/video_suite_shipped.json
+$SS eval --video data/heldout_video --model weights/fastscnn_spine --precision int8 --json docs/measured/video_suite_shipped_int8.json
 .venv/bin/python scripts/precision_check.py weights/fastscnn_spine data/heldout_s21 --json docs/measured/precision.json
+.venv/bin/python scripts/precision_check.py weights/fastscnn_spine data/heldout_s21 --precision int8 --json docs/measured/precision_int8.json
 [ -f weights/samples/spine_synth_720p.mp4 ] || \
     $SS synth --video weights/samples/spine_synth_720p.mp4 --seconds 10 --fps 30 --size 1280x720 --seed 11
 $SS bench weights/samples/spine_synth_720p.mp4 --model weights/fastscnn_spine --mode replay --baseline --out out/bench_sample

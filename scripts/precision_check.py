@@ -1,7 +1,9 @@
 #!/usr/bin/env python
-"""bf16 (or f16) against f32 on one model: label agreement, probability drift, and speed.
+"""bf16, f16 or int8 (model_int8.onnx) against f32 on one model: label agreement, probability drift, and speed.
 
     .venv/bin/python scripts/precision_check.py weights/fastscnn_spine data/heldout_s21 --json docs/measured/precision.json
+    .venv/bin/python scripts/precision_check.py weights/fastscnn_spine data/heldout_s21 --precision int8 \
+        --json docs/measured/precision_int8.json
 
 Agreement is over every pixel of N dataset frames at frame resolution; speed is segment() on one
 1280x720 frame, both precisions interleaved run by run so machine load hits them alike.
@@ -22,7 +24,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("model")
     p.add_argument("data", help="dataset folder with images/")
-    p.add_argument("--precision", default="bf16", choices=("bf16", "f16"))
+    p.add_argument("--precision", default="bf16", choices=("bf16", "f16", "int8"))
     p.add_argument("--frames", type=int, default=50)
     p.add_argument("--runs", type=int, default=200)
     p.add_argument("--threads", type=int, default=1)

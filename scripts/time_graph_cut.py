@@ -18,12 +18,14 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 import av
 import numpy as np
 
 from surgical_seg.engine import load_segmenter
 from surgical_seg.engine.precision import REDUCED, cpu_capabilities, native
+from surgical_seg.modelcard import INT8_ONNX_FILE
 
 
 def first_frame(path: str, index: int = 30) -> np.ndarray:
@@ -46,7 +48,8 @@ def main() -> None:
     caps = cpu_capabilities()
     variants = {}
     for label, model in (("old", a.old), ("new", a.new)):
-        for prec in ("f32", *[q for q in REDUCED if native(q, caps)]):
+        has = [q for q in REDUCED if native(q, caps) and (q != "int8" or (Path(model) / INT8_ONNX_FILE).is_file())]
+        for prec in ("f32", *has):
             variants[f"{label} {prec}"] = load_segmenter(model, backend="openvino", device="cpu", threads=1,
                                                          precision=prec, upsample="bilinear")
     times = {k: {"total": [], "preprocess": [], "infer": [], "postprocess": [], "total_cpu": []} for k in variants}
@@ -80,6 +83,10 @@ def main() -> None:
     oc, nc = result["models"]["old f32"]["total_cpu"]["p50"], result["models"]["new f32"]["total_cpu"]["p50"]
     result["speedup_total_cpu_p50_f32"] = round(oc / nc, 2)
     result["labels_equal_old_new_f32"] = round(float((labels["old f32"] == labels["new f32"]).mean()), 5)
+    if "new int8" in times:
+        result["labels_equal_new_int8_f32"] = round(float((labels["new int8"] == labels["new f32"]).mean()), 5)
+        result["speedup_infer_p50_int8"] = round(result["models"]["new f32"]["infer"]["p50"]
+                                                 / result["models"]["new int8"]["infer"]["p50"], 2)
     for name, m in result["models"].items():
         print(f"{name:<10} " + "  ".join(f"{k} p50 {v['p50']:6.2f} p95 {v['p95']:6.2f}" for k, v in m.items()))
     print(f"frame -> labels p50: old {o} ms, new {n} ms ({result['speedup_total_p50_f32']}x); CPU time p50 old {oc} ms, "

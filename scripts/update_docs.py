@@ -229,12 +229,12 @@ def heldout_verdict(evals: list[dict], t: dict[str, float]) -> str:
 
 
 def render_precision(file: str) -> str:
-    """bf16 against f32 (scripts/precision_check.py)."""
+    """A reduced precision (bf16, f16, int8) against f32 (scripts/precision_check.py)."""
     p = load(file)
     f32, low = p["segment_ms"]["f32"], p["segment_ms"][p["precision"]]
     return (f"| precision | segment() p50 ms | p95 ms | labels equal to f32 | max probability change |\n"
             f"|---|---|---|---|---|\n"
-            f"| f32 (default) | {_f(f32['p50'])} | {_f(f32['p95'])} | 100 % | 0 |\n"
+            f"| f32 | {_f(f32['p50'])} | {_f(f32['p95'])} | 100 % | 0 |\n"
             f"| {p['precision']} | {_f(low['p50'])} | {_f(low['p95'])} | {_f(p['label_agreement'] * 100, '{:.2f}')} % | "
             f"{_f(p['max_probability_difference'], '{:.3f}')} |\n\n"
             f"{p['frames']} frames of `{p['data']}` for agreement; speed on one {p['frame']} frame, "
@@ -259,7 +259,10 @@ def render_graph_cut(file: str) -> str:
             f". Labels equal on {_f(g['labels_equal_old_new_f32'] * 100, '{:.2f}')} % "
             f"of the frame; the new graph is {_f(g['speedup_total_p50_f32'], '{:.2f}')}× the old at p50 "
             f"({_f(g['speedup_total_cpu_p50_f32'], '{:.2f}')}× in CPU time). CPU capabilities (OpenVINO): "
-            f"{', '.join(g['cpu_capabilities'])}.\n" + _graph_cut_accuracy())
+            f"{', '.join(g['cpu_capabilities'])}."
+            + (f" int8 (`model_int8.onnx`): labels equal to f32's on {_f(g['labels_equal_new_int8_f32'] * 100, '{:.2f}')} % "
+               f"of the frame, inference {_f(g['speedup_infer_p50_int8'], '{:.2f}')}× f32's at p50."
+               if "labels_equal_new_int8_f32" in g else "") + "\n" + _graph_cut_accuracy())
 
 
 def _graph_cut_accuracy() -> str:

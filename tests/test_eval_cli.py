@@ -117,3 +117,14 @@ def test_eval_applies_min_region_and_defaults_to_the_app(tmp_path, tiny_data, ti
                  "--min-region", "0.01"]) == 0
     assert json.loads(out.read_text())["min_region"] == 0.01
     assert main(["eval", "--data", str(tiny_data), "--model", str(tiny_model_dir), "--min-region", "0.7"]) == 2
+
+
+def test_eval_runs_the_precision_asked_for(tmp_path, tiny_data, tiny_model_dir, capsys):
+    """--precision reaches the engine; one the model has no graph for fails in one line (no model_int8.onnx)."""
+    out = tmp_path / "e.json"
+    assert main(["eval", "--data", str(tiny_data), "--model", str(tiny_model_dir), "--json", str(out),
+                 "--precision", "f32"]) == 0
+    assert json.loads(out.read_text())["precision"] == "f32"
+    capsys.readouterr()
+    assert main(["eval", "--data", str(tiny_data), "--model", str(tiny_model_dir), "--precision", "int8"]) == 2
+    assert "model_int8.onnx: missing model file" in capsys.readouterr().err

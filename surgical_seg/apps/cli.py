@@ -15,7 +15,7 @@ from ..errors import ConfigError, SurgicalSegError
 
 BACKEND_CHOICES = ("auto", "openvino", "onnxruntime", "paddle")
 DEVICE_CHOICES = ("auto", "cpu", "gpu", "cuda", "tensorrt")
-PRECISION_CHOICES = ("auto", "f32", "bf16", "f16")
+PRECISION_CHOICES = ("auto", "f32", "bf16", "f16", "int8")
 DEVICE_HELP = ("inference device, read back from the runtime after loading; cuda = gpu; tensorrt via ONNX Runtime "
                "(default: engine.device in the config: auto = a GPU only if one really runs, else the CPU)")
 
@@ -178,7 +178,8 @@ def cmd_eval(a: argparse.Namespace) -> int:
             raise ConfigError("eval: --video scores clips; --data, --predictions and --degrade are for still datasets")
         result = video_eval.run_video_eval(a.video, model=a.model, labels=a.labels, backend=a.backend,
                                            smoothing=a.smoothing, upsample=a.upsample, json_out=a.json,
-                                           report_dir=a.report, worst=a.worst, min_region=a.min_region)
+                                           report_dir=a.report, worst=a.worst, min_region=a.min_region,
+                                           precision=a.precision)
         print(video_eval.format_text(result))
         return 0
     if not a.data:
@@ -188,7 +189,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
     from ..evaluation import evaluate
     result = evaluate.run_eval(a.data, split=a.split, model=a.model, backend=a.backend, json_out=a.json,
                                predictions_dir=a.predictions, report_dir=a.report, degrade_seed=a.degrade,
-                               upsample=a.upsample or "nearest", min_region=a.min_region)
+                               upsample=a.upsample or "nearest", min_region=a.min_region, precision=a.precision)
     print(evaluate.format_table(result))
     return 0
 
@@ -404,6 +405,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="predicted regions smaller than this share of the frame go to the label around them "
                         "(0 = off; default: engine.min_region of configs/app.yml, as the app)")
     s.add_argument("--split", choices=("test", "val", "train", "all"), default="test", help="which frames to score")
+    s.add_argument("--precision", choices=PRECISION_CHOICES,
+                   help="inference precision (default engine.precision in the config: what the app runs)")
     s.add_argument("--model", default="fastscnn_spine", help="model name under weights/ or model folder")
     s.add_argument("--backend", choices=BACKEND_CHOICES, default="auto", help="inference backend")
     s.add_argument("--json", help="write the metrics JSON here")

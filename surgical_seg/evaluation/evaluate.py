@@ -118,9 +118,10 @@ def evaluate_pairs(seg, pairs, predictions_dir: str | Path | None = None, progre
 def run_eval(data: str | Path, split: str = "test", model: str | Path = "fastscnn_spine", backend: str = "auto",
              json_out: str | Path | None = None, predictions_dir: str | Path | None = None,
              report_dir: str | Path | None = None, progress: bool = True, degrade_seed: int | None = None,
-             upsample: str = "nearest", min_region: float | None = None) -> dict:
+             upsample: str = "nearest", min_region: float | None = None, precision: str | None = None) -> dict:
     """Evaluate `model` on a split of `data`; optionally write JSON, predicted PNGs and a report.
-    `min_region` None: engine.min_region of configs/app.yml (the labels the app shows).
+    `min_region` / `precision` None: engine.min_region / engine.precision of configs/app.yml (the labels the
+    app shows).
 
     Returns per_class/mean figures (None where undefined, e.g. a class absent from truth and
     prediction), pixel_accuracy, confusion_matrix (rows truth, columns prediction), num_images,
@@ -133,10 +134,12 @@ def run_eval(data: str | Path, split: str = "test", model: str | Path = "fastscn
     if not pairs:
         raise DataError(f"{data}: split {split!r} lists no images")
     classes = ClassList.for_dataset(data)
-    if min_region is None:
+    if min_region is None or precision is None:
         from ..config import load_app_config
-        min_region = load_app_config().engine.min_region
-    seg = load_segmenter(model, backend=backend, upsample=upsample, min_region=min_region)
+        engine = load_app_config().engine
+        min_region = engine.min_region if min_region is None else min_region
+        precision = engine.precision if precision is None else precision
+    seg = load_segmenter(model, backend=backend, upsample=upsample, min_region=min_region, precision=precision)
     if not classes.same_as(seg.card.classes):
         raise ModelError(f"model {model}: classes {', '.join(seg.card.classes)} differ from the "
                          f"dataset's {', '.join(classes.names)} ({classes.source})")

@@ -125,7 +125,8 @@ def _clean(v):
 def run_video_eval(paths: list[str | Path], model: str | Path = "fastscnn_spine", labels: str | Path | None = None,
                    backend: str = "auto", smoothing: float | None = None, upsample: str | None = None,
                    json_out: str | Path | None = None, report_dir: str | Path | None = None,
-                   worst: int = 6, progress: bool = True, min_region: float | None = None) -> dict:
+                   worst: int = 6, progress: bool = True, min_region: float | None = None,
+                   precision: str | None = None) -> dict:
     """Score every labelled clip; engine settings default to the app config's (configs/app.yml)."""
     from ..config import load_app_config
     from ..engine import load_segmenter
@@ -136,7 +137,7 @@ def run_video_eval(paths: list[str | Path], model: str | Path = "fastscnn_spine"
     upsample = engine.upsample if upsample is None else upsample
     min_region = engine.min_region if min_region is None else min_region
     seg = load_segmenter(model, backend=backend, smoothing=smoothing, upsample=upsample,
-                         precision=engine.precision, min_region=min_region)
+                         precision=engine.precision if precision is None else precision, min_region=min_region)
     if seg.card.classes[0] != "background":
         raise ModelError(f"model {model}: class 0 must be background, not {seg.card.classes[0]}")
     report = Path(report_dir) if report_dir else None
