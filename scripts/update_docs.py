@@ -303,7 +303,8 @@ def render_replay(file: str, others: str = "") -> str:
             f"(overhead ratio {_f(s['overhead_ratio'], '{:.2f}')})"
             + (f", the naive cv2 + Paddle Inference loop {_f(base)} fps → **{_f(s['speedup_vs_baseline'], '{:.1f}')}× faster**"
                if base else "")
-            + (f", the naive sequential OpenVINO loop on the same ONNX (its defaults: {naive.get('precision')}, "
+            + (f", the naive sequential OpenVINO loop on the same ONNX (`{Path(naive.get('model_file', 'model.onnx')).name}`, "
+               f"its defaults: {naive.get('precision')}, "
                f"{naive.get('threads')} threads) {_f(naive['fps'])} fps → **{_f(s['speedup_vs_openvino_loop'], '{:.2f}')}×**"
                if naive.get("fps") else "")
             + (f"; precision {s['precision']} ({s['precision_why']})" if s.get("precision_why") else "")
@@ -479,7 +480,7 @@ def render_video(files: str, labels: str = "", targets: str = "") -> str:
                          + f" | **{_f(100 * c['frame_miou'])}** | {_f(worst)} | {_f(100 * c['spurious_share'], '{:.2f}')} % |")
     r0 = runs[0]
     lines += ["", f"Scored by `surgical-seg eval --video` with the app's engine settings (smoothing {r0['smoothing']:g}, "
-              f"{r0['upsample']} upsampling, {r0['backend']} {r0['precision']}"
+              f"{r0['upsample']} upsampling, {r0['backend']} {' / '.join(dict.fromkeys(r['precision'] for r in runs))}"
               + (f", regions under {100 * r0['min_region']:g} % of the frame given to the class around them"
                  if r0.get("min_region") else "") + "); IoU in %; a class absent from the "
               "clip's truth is left out of its mIoU (`–`) and counted in the spurious share."]

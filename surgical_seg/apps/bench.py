@@ -219,7 +219,7 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
             base = baseline_fps(path, run.model, len(rows), e.threads, cfg.overlay.opacity)
             if progress:
                 _progress(f"[bench] {name}: naive sequential OpenVINO loop (its defaults) on {len(rows)} frames ...")
-            naive = naive_openvino_fps(path, run.model, len(rows), cfg.overlay.opacity)
+            naive = naive_openvino_fps(path, run.model, len(rows), cfg.overlay.opacity, precision=extra["precision"])
         else:
             base = {"fps": None, "note": "the baseline loop reads video files with cv2.VideoCapture only"}
             naive = dict(base)
