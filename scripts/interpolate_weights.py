@@ -31,7 +31,7 @@ def interpolate(a: dict, b: dict, alpha: float) -> dict:
                          f"{len(only_b)} only in B (e.g. {only_b[:1]})")
     out = {}
     for k in a:
-        va, vb = paddle.to_tensor(a[k]), paddle.to_tensor(b[k])
+        va, vb = (v if isinstance(v, paddle.Tensor) else paddle.to_tensor(v) for v in (a[k], b[k]))
         if list(va.shape) != list(vb.shape):
             raise ValueError(f"{k}: shape {list(va.shape)} in A but {list(vb.shape)} in B")
         if va.dtype != vb.dtype:
