@@ -11,11 +11,14 @@ same shapes, or nothing is written.
     PYTHONPATH=$PWD .venv/bin/python scripts/interpolate_weights.py \\
         weights/fastscnn_spine/model.pdparams runs/scale_v6/iter_800.pdparams --alpha 0.5 --out soup.pdparams
 
-`export` wants a run.json beside the .pdparams it is given: copy B's run.json next to OUT.
+`export` wants a run.json beside the .pdparams it is given: OUT gets B's run.json (the run B came from)
+with an `interpolated` entry saying what was mixed, so the exported model card says so.
 """
 from __future__ import annotations
 
 import argparse
+import json
+import shlex
 import sys
 from pathlib import Path
 
@@ -65,6 +68,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     paddle.save(mixed, args.out)
+    run_b = Path(args.b).parent / "run.json"
+    if run_b.is_file():
+        info = json.loads(run_b.read_text())
+        info["interpolated"] = {"a": args.a, "b": args.b, "alpha": args.alpha,
+                                "command": "scripts/interpolate_weights.py " + shlex.join(sys.argv[1:] if argv is None else argv)}
+        (Path(args.out).parent / "run.json").write_text(json.dumps(info, indent=1))
     print(f"wrote {args.out}: {len(mixed)} tensors, alpha {args.alpha} of {args.b}")
     return 0
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,20 @@ def test_values_at_alpha(tmp_path, iw, alpha):
         src = a if alpha == 0.0 else b
         for k in ("conv.weight", "bn._mean", "bn._variance"):
             assert np.array_equal(m[k].numpy(), src[k].numpy()), k
+
+
+def test_out_gets_bs_run_json_with_the_mix_recorded(tmp_path, iw):
+    """export reads run.json beside the weights: B's run, plus what was mixed (the model card says so)."""
+    (tmp_path / "b").mkdir()
+    paddle.save(tiny(1.0, 0.2, 1.0, 7), str(tmp_path / "a.pdparams"))
+    paddle.save(tiny(3.0, 0.6, 5.0, 99), str(tmp_path / "b" / "b.pdparams"))
+    (tmp_path / "b" / "run.json").write_text(json.dumps({"name": "m", "iterations": 850}))
+    out = tmp_path / "o" / "mix.pdparams"
+    assert iw.main([str(tmp_path / "a.pdparams"), str(tmp_path / "b" / "b.pdparams"), "--alpha", "0.75",
+                    "--out", str(out)]) == 0
+    info = json.loads((out.parent / "run.json").read_text())
+    assert info["iterations"] == 850 and info["interpolated"]["alpha"] == 0.75
+    assert info["interpolated"]["a"].endswith("a.pdparams") and "--alpha 0.75" in info["interpolated"]["command"]
 
 
 def test_mismatches_are_one_line_errors(tmp_path, iw, capsys):
