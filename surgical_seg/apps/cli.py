@@ -160,12 +160,12 @@ def _print_precisions(card) -> None:
 
 
 def cmd_quantize(a: argparse.Namespace) -> int:
-    from ..modelcard import resolve_model_dir
+    from ..modelcard import INT8_ONNX_FILE, resolve_model_dir
     from ..training.quantize import add_int8
     model_dir = resolve_model_dir(a.model)
     card = add_int8(model_dir, a.data, validate=a.validate_precision)
     rec = card.precisions["int8"]
-    print(f"wrote {model_dir / 'model_int8.onnx'} (calibrated on {rec['calibration']['frames']} frames of "
+    print(f"wrote {model_dir / INT8_ONNX_FILE} (calibrated on {rec['calibration']['frames']} frames of "
           f"{a.data}; kept f32: {', '.join(rec['kept_f32']) or 'nothing'})")
     _print_precisions(card)
     return 0

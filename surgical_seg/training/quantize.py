@@ -1,8 +1,8 @@
 """INT8 post-training quantization of an exported model: model.onnx -> model_int8.onnx (QDQ).
 
-On CPUs without bf16 (AVX2, AVX-512 without BF16) f32 is the only reduced-free precision OpenVINO offers,
-but every x86 CPU runs INT8. Measured on a 2-core AVX2 EPYC, the shipped Fast-SCNN: inference 8.2 -> 6.1 ms
-(1 thread) with labels equal on 99.7 % of pixels, when two kinds of layer stay f32:
+On CPUs without bf16 (AVX2, AVX-512 without BF16) OpenVINO offers no reduced float precision, but every
+x86 CPU runs INT8. On a 2-core AVX2 EPYC the shipped Fast-SCNN's inference is ~1.4x faster in INT8 with
+labels equal on 99.7 % of pixels (docs/performance.md), when two kinds of layer stay f32:
 - the convolutions that read feature maps finer than the head's stride (the learning-to-downsample
   block): quantizing its first pointwise convolution alone made labels disagree on 22 % of pixels;
 - MatMul: the pyramid pooling's fixed pooling/upsampling matrices (export.make_pools_static).
