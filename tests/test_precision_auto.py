@@ -144,3 +144,27 @@ def test_quantize_refuses_an_old_probabilities_card(tiny_old_model_dir, tmp_path
     assert main(["synth", "--out", str(data), "--images", "12", "--seed", "4", "--size", "160x96"]) == 0
     d = shutil.copytree(tiny_old_model_dir, tmp_path / "old")
     assert main(["quantize", str(d), "--data", str(data)]) != 0
+
+
+def test_export_without_the_quantizer_still_exports_f32_and_says_why(tmp_path, tiny_run_dir, monkeypatch, capsys):
+    """No onnxruntime.quantization (e.g. a GPU-only environment without it): the f32 model is exported
+    whole, int8 is recorded as not measured, and the reason is printed, not a traceback."""
+    import builtins
+    from surgical_seg.apps.cli import main
+    from surgical_seg.modelcard import INT8_ONNX_FILE
+    data = tmp_path / "data"
+    assert main(["synth", "--out", str(data), "--images", "20", "--seed", "4", "--size", "160x96"]) == 0
+    real_import = builtins.__import__
+
+    def no_quantizer(name, *args, **kwargs):
+        if name.startswith("onnxruntime.quantization"):
+            raise ImportError("No module named 'ml_dtypes'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_quantizer)
+    out = tmp_path / "model"
+    assert main(["export", str(tiny_run_dir), "--out", str(out), "--calibrate", str(data)]) == 0
+    card = ModelCard.load(out)
+    assert not (out / INT8_ONNX_FILE).exists() and INT8_ONNX_FILE not in card.files_sha256
+    assert card.precisions["int8"]["measured"] is False and "no model_int8.onnx" in card.precisions["int8"]["why"]
+    assert "needs onnxruntime.quantization" in capsys.readouterr().err

@@ -23,7 +23,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ..errors import DataError, ModelError
+from ..errors import BackendUnavailable, DataError, ModelError
 from ..modelcard import INT8_ONNX_FILE, ONNX_FILE, ModelCard
 
 CALIBRATION_FRAMES = 100
@@ -73,9 +73,13 @@ def quantize_int8(model_dir: str | Path, data: str | Path, split: str = "train",
     """Write model_dir/model_int8.onnx from model.onnx (logits cards only); returns how it was made."""
     import onnx
     from onnx import version_converter
-    from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
-                                          quantize_static)
-    from onnxruntime.quantization.shape_inference import quant_pre_process
+    try:
+        from onnxruntime.quantization import (CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType,
+                                              quantize_static)
+        from onnxruntime.quantization.shape_inference import quant_pre_process
+    except ImportError as e:        # e.g. no onnxruntime in this environment, or no ml_dtypes
+        raise BackendUnavailable(f"INT8 quantization needs onnxruntime.quantization, which cannot be imported "
+                                 f"here ({e})") from None
 
     model_dir = Path(model_dir)
     card = ModelCard.load(model_dir, verify=False)
