@@ -1,23 +1,18 @@
 """scripts/interpolate_weights.py: lerped floats (BatchNorm statistics too), integers from A, mismatches refused."""
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import paddle
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from fixtures_scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def iw():
-    spec = importlib.util.spec_from_file_location("interpolate_weights", ROOT / "scripts" / "interpolate_weights.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("interpolate_weights")
 
 
 def tiny(w, mean, var, steps):

@@ -1,19 +1,17 @@
 """viewer/screen.py: the screen's figures count painted frames only; update_docs renders them."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
+from fixtures_scripts import load_script
 from surgical_seg.realtime.stats import FrameRow
 from surgical_seg.viewer.screen import screen_figures
 
-ROOT = Path(__file__).resolve().parent.parent
 MS = 1_000_000
 
 
@@ -47,9 +45,7 @@ def test_figures_count_painted_frames_and_overlay_off_after_the_first_mask():
 
 
 def test_update_docs_renders_the_screen_block(tmp_path):
-    spec = importlib.util.spec_from_file_location("update_docs", ROOT / "scripts" / "update_docs.py")
-    ud = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ud)
+    ud = load_script("update_docs")
     s = screen_figures([row(i, "own") for i in range(60)], 30.0, 150.0)
     s["load_avg_1min"] = 0.4
     (tmp_path / "screen_a.json").write_text(json.dumps({"screen": s}))
@@ -59,9 +55,7 @@ def test_update_docs_renders_the_screen_block(tmp_path):
 
 
 def test_screen_verdict_judges_the_worst_run_of_each_kind(tmp_path):
-    spec = importlib.util.spec_from_file_location("update_docs", ROOT / "scripts" / "update_docs.py")
-    ud = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ud)
+    ud = load_script("update_docs")
     good = screen_figures([row(i, "own") for i in range(60)], 30.0, 150.0, recording=True)
     bad = dict(good, own_share=0.9)                       # one run of three misses the own-mask target
     lines = ud.screen_verdicts([good, bad, good])
@@ -71,9 +65,7 @@ def test_screen_verdict_judges_the_worst_run_of_each_kind(tmp_path):
 
 
 def test_screen_verdict_at_1080p60_while_recording_counts_the_recorders_drops():
-    spec = importlib.util.spec_from_file_location("update_docs", ROOT / "scripts" / "update_docs.py")
-    ud = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ud)
+    ud = load_script("update_docs")
     run = screen_figures([row(i, "own") for i in range(120)], 60.0, 150.0, recording=True)
     kept = dict(run, rec={"written": 120, "dropped": 0})
     lossy = dict(run, rec={"written": 100, "dropped": 20})

@@ -1,23 +1,18 @@
 """scripts/update_docs.py: README blocks and model cards written from measured JSON, never by hand."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from fixtures_scripts import load_script
 
 
 @pytest.fixture(scope="module")
 def ud():
-    spec = importlib.util.spec_from_file_location("update_docs", ROOT / "scripts" / "update_docs.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("update_docs")
 
 
 def bench_summary(**kw):
