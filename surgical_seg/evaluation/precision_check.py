@@ -8,6 +8,7 @@ recorded as not measured, with the CPU's capabilities, and engine.precision "aut
 """
 from __future__ import annotations
 
+import dataclasses
 import platform
 import statistics
 import time
@@ -20,7 +21,7 @@ import numpy as np
 from ..data.classlist import ClassList
 from ..engine.precision import CAPABILITY, REDUCED, cpu_capabilities, native, verdict
 from ..errors import DataError
-from ..modelcard import INT8_ONNX_FILE
+from ..modelcard import INT8_ONNX_FILE, ModelCard
 from .metrics import SegmentationMetrics
 
 MAX_IMAGES = 100
@@ -114,4 +115,15 @@ def validate_precisions(model_dir: str | Path, data: str | Path, split: str = "v
     return out
 
 
-__all__ = ["validate_precisions", "compare_precision", "MAX_IMAGES"]
+def write_precisions(model_dir: str | Path, data: str | Path, int8_made: dict[str, Any] | None = None) -> ModelCard:
+    """validate_precisions into the model card (what `export` and `quantize` record); `int8_made`: how
+    model_int8.onnx was quantized, kept beside its figures. Returns the saved card."""
+    checked = validate_precisions(model_dir, data)
+    if int8_made:
+        checked["int8"] = {**checked["int8"], **int8_made}
+    card = dataclasses.replace(ModelCard.load(model_dir), precisions=checked)
+    card.save(model_dir)
+    return card
+
+
+__all__ = ["validate_precisions", "write_precisions", "compare_precision", "MAX_IMAGES"]

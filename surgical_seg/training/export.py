@@ -327,11 +327,8 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str 
                 print(f"export: no model_int8.onnx: {e}", file=sys.stderr)
             stamp_card(out)
         if validate is not None:
-            from ..evaluation.precision_check import validate_precisions
-            checked = validate_precisions(out, validate)
-            if int8:
-                checked["int8"] = {**checked["int8"], **int8}
-            ModelCard.save(dataclasses.replace(ModelCard.load(out), precisions=checked), out)
+            from ..evaluation.precision_check import write_precisions
+            write_precisions(out, validate, int8)
         publish_folder(out, final)
     finally:
         shutil.rmtree(out, ignore_errors=True)       # gone already when published

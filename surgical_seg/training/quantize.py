@@ -14,7 +14,7 @@ engine.precision "auto" takes it only if it passed and measured faster.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
+import io
 import logging
 import tempfile
 from pathlib import Path
@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from ..errors import BackendUnavailable, DataError, ModelError
-from ..modelcard import INT8_ONNX_FILE, ONNX_FILE, ModelCard
+from ..modelcard import INT8_ONNX_FILE, ONNX_FILE, ModelCard, stamp_card
 
 CALIBRATION_FRAMES = 100
 PERCENTILE = 99.999
@@ -118,30 +118,24 @@ def add_int8(model_dir: str | Path, data: str | Path, validate: str | Path | Non
     """`surgical-seg quantize`: model_int8.onnx into an exported model folder, fingerprinted, and every
     precision re-validated on `validate`'s val split (default `data`'s) into the card, with how INT8 was made."""
     from ..data.datasets import read_split
-    from ..evaluation.precision_check import validate_precisions
-    from ..modelcard import stamp_card
+    from ..evaluation.precision_check import write_precisions
     validate = data if validate is None else validate
     read_split(validate, "val")                  # a missing split fails now, not after the quantization
     made = quantize_int8(model_dir, data, split)
     stamp_card(model_dir)
-    checked = validate_precisions(model_dir, validate)
-    checked["int8"] = {**checked["int8"], **made}
-    card = dataclasses.replace(ModelCard.load(model_dir), precisions=checked)
-    card.save(model_dir)
-    return card
+    return write_precisions(model_dir, validate, made)
 
 
 @contextlib.contextmanager
 def _quiet():
-    """onnxruntime.quantization prints its histogram settings and logs every unused initializer."""
-    import io
-    import sys
+    """onnxruntime.quantization prints its histogram settings and logs every unused initializer. ONNX
+    Runtime's own log level is process-wide and cannot be read back, so it stays at errors only."""
     import onnxruntime
     onnxruntime.set_default_logger_severity(3)
     level = logging.getLogger().level
     logging.getLogger().setLevel(logging.ERROR)
     try:
-        with contextlib.redirect_stdout(io.StringIO()) if sys.stdout else contextlib.nullcontext():
+        with contextlib.redirect_stdout(io.StringIO()):
             yield
     finally:
         logging.getLogger().setLevel(level)
