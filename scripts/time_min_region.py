@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 import cv2
@@ -25,17 +24,8 @@ sys.path.insert(0, str(ROOT))
 
 from surgical_seg.data.synth import render_frame  # noqa: E402
 from surgical_seg.engine import load_segmenter  # noqa: E402
+from surgical_seg.apps.measure import median_ms  # noqa: E402
 from surgical_seg.engine.regions import drop_small_regions, suppress_small_regions  # noqa: E402
-
-
-def median_ms(fn, runs: int) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter_ns()
-        fn()
-        times.append((time.perf_counter_ns() - t0) / 1e6)
-    return round(float(np.median(times)), 3)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -22,18 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from surgical_seg.engine import load_segmenter  # noqa: E402
+from surgical_seg.apps.measure import median_ms  # noqa: E402
 from surgical_seg.engine.preprocess import argmax_classes, labels_to_frame, probabilities_to_frame  # noqa: E402
 from surgical_seg.data.synth import render_frame  # noqa: E402
-
-
-def median_ms(fn, runs: int) -> float:
-    fn()
-    times = []
-    for _ in range(runs):
-        t0 = time.perf_counter_ns()
-        fn()
-        times.append((time.perf_counter_ns() - t0) / 1e6)
-    return round(float(np.median(times)), 2)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,9 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         tensor, box = seg.preprocess(frame)
         probs = seg.infer(tensor)
         row = {"frame": f"{size[0]}x{size[1]}",
-               "nearest_ms": median_ms(lambda: labels_to_frame(probs, box, "nearest"), a.runs),
-               "bilinear_ms": median_ms(lambda: labels_to_frame(probs, box, "bilinear"), a.runs),
-               "bilinear_full_frame_ms": median_ms(lambda: argmax_classes(probabilities_to_frame(probs, box)), a.runs)}
+               "nearest_ms": median_ms(lambda: labels_to_frame(probs, box, "nearest"), a.runs, 2),
+               "bilinear_ms": median_ms(lambda: labels_to_frame(probs, box, "bilinear"), a.runs, 2),
+               "bilinear_full_frame_ms": median_ms(lambda: argmax_classes(probabilities_to_frame(probs, box)), a.runs, 2)}
         rows.append(row)
         print(row)
     if a.json:

@@ -23,6 +23,17 @@ from ..engine.backends import BACKENDS
 from ..engine.segmenter import load_segmenter
 
 
+def median_ms(fn, runs: int, digits: int = 3) -> float:
+    """Median wall time of `fn()` in ms over `runs` calls, after one untimed call (first-call setup)."""
+    fn()
+    times = []
+    for _ in range(runs):
+        t0 = time.perf_counter_ns()
+        fn()
+        times.append((time.perf_counter_ns() - t0) / 1e6)
+    return round(float(np.median(times)), digits)
+
+
 def export_random(arch: str, size: tuple[int, int], out: Path, seed: int = 0) -> Path:
     import paddle
 
