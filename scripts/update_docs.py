@@ -532,12 +532,16 @@ def render_screen(files: str) -> str:
     head = ("run", "source fps", "recording", "load avg (1 min)", "painted fps (× source)", "own %",
             "warped / latest / off (of which out of body)", "overlay age p50 / p95 ms", "overlay off (frames)",
             "infer / postprocess / composite / display p50 ms", "recorded / dropped frames",
-            "CPU in cores: total (the 3 busiest threads)")
+            "CPU in cores: total (the 3 busiest threads)", "source read CPU ms / frame (machine speed)")
+    sys.path.insert(0, str(ROOT))
+    from surgical_seg.viewer.screen import source_cpu_ms_per_frame
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     screens = []
     for name in _files(files):
         s = load(name)
         sc, p50 = s["screen"], s["screen"]["stages_p50_ms"]
+        decode_ms = sc.get("source_cpu_ms_per_frame") or source_cpu_ms_per_frame(sc.get("thread_cpu") or {},
+                                                                                 sc["source_fps"])
         screens.append({**sc, "rec": s.get("recorder")})
         src = sc["mask_source"]
         lines.append("| " + " | ".join([
@@ -547,7 +551,7 @@ def render_screen(files: str) -> str:
             f"{_f(sc['overlay_age_ms']['p50'])} / **{_f(sc['overlay_age_ms']['p95'])}**", str(sc["overlay_off_frames"]),
             " / ".join(_f(p50.get(k), "{:.2f}") for k in ("infer", "postprocess", "composite", "display")),
             f"{s['recorder']['written']} / {s['recorder']['dropped']}" if s.get("recorder") else "–",
-            _thread_cpu(sc.get("thread_cpu"))]) + " |")
+            _thread_cpu(sc.get("thread_cpu")), _f(decode_ms, "{:.2f}")]) + " |")
     verdicts = screen_verdicts(screens)
     return "\n".join(lines + ([""] + verdicts if verdicts else [])) + "\n"
 

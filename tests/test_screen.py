@@ -52,6 +52,16 @@ def test_update_docs_renders_the_screen_block(tmp_path):
     table = ud.render_screen(files=str(tmp_path / "screen_a.json"))
     assert table.splitlines()[0].startswith("| run | source fps | recording |")
     assert "| screen_a | 30 | no | 0.4 |" in table and "/ **12.0** |" in table and "| 100 |" in table
+    assert table.splitlines()[0].endswith("| source read CPU ms / frame (machine speed) |")
+    assert table.splitlines()[2].endswith("| – |")          # a run without thread CPU figures
+
+
+def test_source_cpu_per_frame_is_the_read_threads_cpu_at_the_source_rate():
+    from surgical_seg.viewer.screen import source_cpu_ms_per_frame
+    cpu = {"total": 1.5, "source-file-read-call": 0.42, "inference-call": 0.55, "source-file": 0.01}
+    assert source_cpu_ms_per_frame(cpu, 60.0) == 7.0            # 0.42 cores / 60 frames a second
+    assert source_cpu_ms_per_frame(cpu, None) is None
+    assert source_cpu_ms_per_frame({"total": 0.3, "MainThread": 0.3}, 30.0) is None   # not measured (not Linux)
 
 
 def test_screen_verdict_judges_the_worst_run_of_each_kind(tmp_path):

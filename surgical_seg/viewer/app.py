@@ -51,7 +51,7 @@ from .latency import LatencyPanel
 from .layer import MaskLayer
 from .playback import PlaybackSource
 from .recorder import Recorder
-from .screen import ThreadCPU, screen_figures
+from .screen import ThreadCPU, screen_figures, source_cpu_ms_per_frame
 from .privacy_view import privacy_alarm, screen_frame, snapshot_allowed, viewer_gate
 from .recording import RecordTap, folder_name
 from .remembered import model_key, pick_model, source_available, source_key
@@ -672,6 +672,7 @@ class MainWindow(QMainWindow):
         rec = self.recorder or getattr(self, "last_recording", None)
         screen = screen_figures(rows, self.freeze.fps, self.cfg.pipeline.stale_ms, recording=rec is not None)
         screen["thread_cpu"] = self.thread_cpu.cores()
+        screen["source_cpu_ms_per_frame"] = source_cpu_ms_per_frame(screen["thread_cpu"], screen["source_fps"])
         extra = {"source": self.source_spec, "model": self.card.name, "backend": self.segmenter.backend_name,
                  "precision": self.segmenter.precision, "frames_displayed": len(rows),
                  "display_fps": screen["painted_fps"], "screen": screen,

@@ -15,6 +15,9 @@ differed by a factor of several on the same machine). Every figure counts painte
     stages_p50_ms        each stage's median, display (painting) included
     thread_cpu           (Linux) where the CPU went from the first painted frame to the end, in cores
                          per thread name (ThreadCPU): on 2 cores, what a change cost the screen
+    source_cpu_ms_per_frame  the source's read thread's CPU per source frame (decode and conversion): the
+                         same work in every run of one clip, so across runs it says how fast the machine
+                         was during each (a shared machine drifts; compare runs of like speed)
 
 `screen_figures` is written into summary.json under "screen"; scripts/update_docs.py renders it
 (figures:screen) from copies kept under docs/measured/.
@@ -57,6 +60,13 @@ def screen_figures(rows: Iterable[FrameRow], source_fps: float | None, stale_ms:
         "recording": recording,
         "load_avg_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
     }
+
+
+def source_cpu_ms_per_frame(thread_cpu: dict[str, float], source_fps: float | None) -> float | None:
+    """CPU ms a source frame cost its read thread (the sources' watched read call, "source-<kind>-read-call"),
+    from ThreadCPU's cores at the source's frame rate; None without either."""
+    cores = sum(v for k, v in thread_cpu.items() if k.startswith("source-") and k.endswith("-read-call"))
+    return round(1000.0 * cores / source_fps, 2) if cores and source_fps else None
 
 
 class ThreadCPU:
@@ -115,4 +125,4 @@ class ThreadCPU:
         return {"total": round(sum(v for _, v in ranked), 3), **dict(ranked)}
 
 
-__all__ = ["screen_figures", "ThreadCPU"]
+__all__ = ["screen_figures", "source_cpu_ms_per_frame", "ThreadCPU"]
