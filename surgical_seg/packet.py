@@ -59,6 +59,7 @@ class FramePacket:
     layer: Any = None                         # the viewer's overlay paint layer (Pipeline.set_annotator)
     privacy: str | None = None                # in | out: the privacy gate's decision (surgical_seg.realtime.privacy)
     oob_score: float | None = None            # the gate classifier's p(out of body) for this frame
+    screen: np.ndarray | None = None          # the viewer's copy of `frame` at its paint size (viewer.video.paint_copy)
     yuv: Any = None                           # the decoded picture before BGR (PyAV yuv420p VideoFrame), when it is
                                               # the same picture: the recorder encodes it as is (no BGR -> I420)
 

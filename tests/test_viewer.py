@@ -96,6 +96,31 @@ def grab_rgb(widget) -> np.ndarray:
     return rows[:, : img.width() * 3].reshape(img.height(), img.width(), 3).copy()
 
 
+def test_a_frame_shrunk_off_the_ui_thread_paints_as_the_frame_would(qtbot):
+    """paint_copy: at the size the last paint used, the copy is painted in the frame's place and the screen
+    shows the same picture; snapshots still get the whole frame."""
+    from surgical_seg.viewer.video import VideoWidget, paint_copy
+    w = VideoWidget()
+    qtbot.addWidget(w)
+    w.resize(640, 400)
+    frame = np.zeros((1080, 1920, 3), np.uint8)
+    frame[:540, :960], frame[540:, 960:], frame[:, 900:1000, 1] = (0, 0, 255), (255, 0, 0), 200
+    assert paint_copy(frame, w.paint_size) is None                     # nothing painted yet
+    w.set_frame(frame)
+    whole = grab_rgb(w)
+    (fw, fh), (rw, rh) = w.paint_size
+    assert (fw, fh) == (1920, 1080) and (rw, rh) == (640, 360)
+    small = paint_copy(frame, w.paint_size)
+    assert small.shape == (360, 640, 3)
+    assert paint_copy(frame[:, :1000], w.paint_size) is None           # another frame size
+    assert paint_copy(frame, ((1920, 1080), (1920, 1080))) is None     # not smaller
+    w.set_frame(frame, at_paint_size=small)
+    assert w.frame() is frame
+    assert (np.abs(grab_rgb(w).astype(int) - whole).max(axis=2) > 0).mean() < 0.005
+    w.set_frame(frame, at_paint_size=np.full_like(small, (0, 255, 0)))  # what is painted is the copy
+    assert (grab_rgb(w)[20:380] == (0, 255, 0)).all()
+
+
 def shown_index(win) -> int:
     """The clip frame number written in the pixels of the raw frame now on screen."""
     return read_index(win.current.frame)

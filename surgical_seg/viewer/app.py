@@ -56,7 +56,7 @@ from .privacy_view import privacy_alarm, screen_frame, snapshot_allowed, viewer_
 from .recording import RecordTap, folder_name
 from .remembered import model_key, pick_model, source_available, source_key
 from .settings import load_settings, save_settings
-from .video import VideoWidget
+from .video import VideoWidget, paint_copy
 
 # The clip shipped with the project (scripts/build_assets.sh makes it); opened when no source is given.
 SAMPLE_CLIP = Path(__file__).resolve().parents[2] / "weights" / "samples" / "spine_synth_720p.mp4"
@@ -422,7 +422,9 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ the loop (UI thread)
     def _wake_ui(self, packet: FramePacket) -> None:
-        """Compositor thread: `packet` is ready; the UI thread paints it (a queued signal)."""
+        """Compositor thread: `packet` is ready; the UI thread paints it (a queued signal), from a copy
+        shrunk to the paint size here, off the UI thread (viewer.video.paint_copy)."""
+        packet.screen = paint_copy(packet.frame, self.video.paint_size)
         self._wake.frame.emit(packet)
 
     def _show(self, packet: FramePacket) -> None:
@@ -431,7 +433,9 @@ class MainWindow(QMainWindow):
         self.freeze.new_frame()
         self.freeze_timer.start(math.floor(self.freeze.threshold_ms) + 1)
         self.current = packet
-        self.video.set_frame(screen_frame(packet, self.cfg), packet)   # raw: the overlay is a separate layer
+        frame = screen_frame(packet, self.cfg)                        # raw: the overlay is a separate layer
+        small, packet.screen = packet.screen, None                    # the widget keeps what it paints
+        self.video.set_frame(frame, packet, small if frame is packet.frame else None)
         drawn = packet.overlay_off_reason is None and self.layer_maker is not None
         self.video.set_layer(packet.layer if drawn else None)      # built on the compositor thread
         if self.source_state == "source lost":
@@ -453,6 +457,8 @@ class MainWindow(QMainWindow):
             packet = pipe.latest()
             if packet is not None:
                 self._show(packet)
+        if woken is not None:                          # not shown: packets held for the privacy delay and the
+            woken.screen = None                        # recorder do not keep its paint-size copy
         pb = self._playback()
         playing = pb is None or not pb.paused
         if playing and self.current is not None and time.monotonic() - self._last_new_frame > self.cfg.source.read_timeout_s:

@@ -8,13 +8,16 @@ counts paints that drew the layer on a frame older than that bound (must stay 0)
 
 The frame is wrapped, not copied: a QImage over the numpy buffer (Format_BGR888). The widget keeps a
 reference to the array for as long as the QImage may be painted. Scaling is the fast (nearest) path;
-smooth scaling of 1080p would cost more than inference on this machine. When a packet is painted
+smooth scaling of 1080p would cost more than inference on this machine. A frame larger than the image
+rectangle is best handed over already shrunk to it (`paint_copy`, on another thread): Qt converts every
+pixel of the image it draws, on the UI thread and its pool. When a packet is painted
 its "display" span is marked and `painted` is emitted, so the stats see capture → on-screen.
 """
 from __future__ import annotations
 
 import time
 
+import cv2
 import numpy as np
 from PyQt6.QtCore import QRect, QRectF, Qt, pyqtSignal
 from PyQt6.QtGui import QColor, QFont, QImage, QPainter
@@ -40,6 +43,19 @@ def bgr_qimage(array: np.ndarray) -> QImage:
     return QImage(array.data, w, h, array.strides[0], QImage.Format.Format_BGR888)
 
 
+def paint_copy(frame: np.ndarray, paint_size: tuple[tuple[int, int], tuple[int, int]] | None) -> np.ndarray | None:
+    """`frame` shrunk the way the painter scales (nearest) to the image rectangle `paint_size` gives for a
+    frame of its size ((frame w, h), (rect w, h): VideoWidget.paint_size), or None where that does not
+    apply (another frame size, a rectangle not smaller). Qt converts every pixel of a BGR888 image it
+    draws, on the UI thread and its pool: a copy made elsewhere leaves it a third of a 1080p frame's."""
+    if paint_size is None or paint_size[0] != (frame.shape[1], frame.shape[0]):
+        return None
+    w, h = paint_size[1]
+    if not (0 < w < frame.shape[1] and 0 < h < frame.shape[0]):
+        return None
+    return cv2.resize(frame, (w, h), interpolation=cv2.INTER_NEAREST)
+
+
 class VideoWidget(QWidget):
     """Black letterbox + the newest frame + an optional banner (e.g. "SIGNAL LOST")."""
 
@@ -52,6 +68,8 @@ class VideoWidget(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
         self._array: np.ndarray | None = None     # keeps the buffer alive while _image views it
         self._image: QImage | None = None
+        self._painted_array: np.ndarray | None = None   # what _image views: the frame, or its copy at paint size
+        self.paint_size = None     # ((frame w, h), (image rectangle w, h)) at the last paint; any thread reads it
         self._packet: FramePacket | None = None   # set when a new frame waits to be painted
         self._banner = ""
         self.last_paint_ms = 0.0
@@ -63,10 +81,13 @@ class VideoWidget(QWidget):
         self.overlay_paints = 0
         self.overlay_on_frozen = 0
 
-    def set_frame(self, array: np.ndarray, packet: FramePacket | None = None) -> None:
-        """Show `array` (not copied: the caller must not draw on it afterwards) at the next paint."""
+    def set_frame(self, array: np.ndarray, packet: FramePacket | None = None,
+                  at_paint_size: np.ndarray | None = None) -> None:
+        """Show `array` (not copied: the caller must not draw on it afterwards) at the next paint;
+        `at_paint_size`, when given, is painted instead: the same picture already shrunk (`paint_copy`)."""
         self._array = array if array.flags["C_CONTIGUOUS"] else np.ascontiguousarray(array)
-        self._image = bgr_qimage(self._array)
+        self._painted_array = self._array if at_paint_size is None else at_paint_size
+        self._image = bgr_qimage(self._painted_array)
         self._packet = packet
         self._frame_ns = time.perf_counter_ns()
         self.update()
@@ -97,14 +118,17 @@ class VideoWidget(QWidget):
 
     def paintEvent(self, event) -> None:  # noqa: N802 (Qt name)
         t0 = time.perf_counter_ns()
+        rect = self.image_rect()
+        if self._array is not None:
+            self.paint_size = ((self._array.shape[1], self._array.shape[0]), (rect.width(), rect.height()))
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(0, 0, 0))
         if self._image is not None:
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
-            p.drawImage(QRectF(self.image_rect()), self._image)
+            p.drawImage(QRectF(rect), self._image)
         self.layer_painted = self._layer is not None and self._image is not None and self.overlay_gate()
         if self.layer_painted:
-            p.drawImage(QRectF(self.image_rect()), self._layer[1])
+            p.drawImage(QRectF(rect), self._layer[1])
             self.overlay_paints += 1
             if (t0 - self._frame_ns) / 1e6 > self.frozen_ms:
                 self.overlay_on_frozen += 1
@@ -131,4 +155,4 @@ class VideoWidget(QWidget):
         p.drawText(box, Qt.AlignmentFlag.AlignCenter, self._banner)
 
 
-__all__ = ["VideoWidget", "letterbox_rect", "bgr_qimage"]
+__all__ = ["VideoWidget", "letterbox_rect", "bgr_qimage", "paint_copy"]
