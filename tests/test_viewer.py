@@ -121,6 +121,19 @@ def test_a_frame_shrunk_off_the_ui_thread_paints_as_the_frame_would(qtbot):
     assert (grab_rgb(w)[20:380] == (0, 255, 0)).all()
 
 
+def test_only_the_letterbox_bars_are_filled_and_they_stay_black_when_the_aspect_changes(qtbot):
+    from surgical_seg.viewer.video import VideoWidget
+    w = VideoWidget()
+    qtbot.addWidget(w)
+    w.resize(640, 400)
+    w.set_frame(np.full((720, 1280, 3), 255, np.uint8))           # 16:9: bars above and below
+    shot = grab_rgb(w)
+    assert (shot[:20] == 0).all() and (shot[380:] == 0).all() and (shot[20:380] == 255).all()
+    w.set_frame(np.full((480, 480, 3), 255, np.uint8))            # square: bars left and right now
+    shot = grab_rgb(w)
+    assert (shot[:, :120] == 0).all() and (shot[:, 520:] == 0).all() and (shot[:, 120:520] == 255).all()
+
+
 def shown_index(win) -> int:
     """The clip frame number written in the pixels of the raw frame now on screen."""
     return read_index(win.current.frame)

@@ -43,6 +43,17 @@ def bgr_qimage(array: np.ndarray) -> QImage:
     return QImage(array.data, w, h, array.strides[0], QImage.Format.Format_BGR888)
 
 
+def _bars(widget: QRect, image: QRect) -> list[QRect]:
+    """The parts of `widget` outside `image` (the letterbox's bars; all of it when there is no image)."""
+    if image.isEmpty():
+        return [widget]
+    w, h = widget.width(), widget.height()
+    bars = [QRect(0, 0, w, image.top()), QRect(0, image.bottom() + 1, w, h - image.bottom() - 1),
+            QRect(0, image.top(), image.left(), image.height()),
+            QRect(image.right() + 1, image.top(), w - image.right() - 1, image.height())]
+    return [b for b in bars if not b.isEmpty()]
+
+
 def paint_copy(frame: np.ndarray, paint_size: tuple[tuple[int, int], tuple[int, int]] | None) -> np.ndarray | None:
     """`frame` shrunk the way the painter scales (nearest) to the image rectangle `paint_size` gives for a
     frame of its size ((frame w, h), (rect w, h): VideoWidget.paint_size), or None where that does not
@@ -122,7 +133,8 @@ class VideoWidget(QWidget):
         if self._array is not None:
             self.paint_size = ((self._array.shape[1], self._array.shape[0]), (rect.width(), rect.height()))
         p = QPainter(self)
-        p.fillRect(self.rect(), QColor(0, 0, 0))
+        for bar in _bars(self.rect(), rect if self._image is not None else QRect()):   # the image covers the rest
+            p.fillRect(bar, QColor(0, 0, 0))
         if self._image is not None:
             p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
             p.drawImage(QRectF(rect), self._image)
