@@ -119,6 +119,8 @@ def test_a_frame_shrunk_off_the_ui_thread_paints_as_the_frame_would(qtbot):
     assert (np.abs(grab_rgb(w).astype(int) - whole).max(axis=2) > 0).mean() < 0.005
     w.set_frame(frame, at_paint_size=np.full_like(small, (0, 255, 0)))  # what is painted is the copy
     assert (grab_rgb(w)[20:380] == (0, 255, 0)).all()
+    w.resize(800, 500)                                                   # resized while paused: the frame again
+    assert (np.abs(grab_rgb(w)[25:475].astype(int) - cv2.resize(frame, (800, 450))[..., ::-1]).max(axis=2) > 0).mean() < 0.01
 
 
 def test_only_the_letterbox_bars_are_filled_and_they_stay_black_when_the_aspect_changes(qtbot):

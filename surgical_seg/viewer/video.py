@@ -58,7 +58,7 @@ def paint_copy(frame: np.ndarray, paint_size: tuple[tuple[int, int], tuple[int, 
     """`frame` shrunk the way the painter scales (nearest) to the image rectangle `paint_size` gives for a
     frame of its size ((frame w, h), (rect w, h): VideoWidget.paint_size), or None where that does not
     apply (another frame size, a rectangle not smaller). Qt converts every pixel of a BGR888 image it
-    draws, on the UI thread and its pool: a copy made elsewhere leaves it a third of a 1080p frame's."""
+    draws, on the UI thread and its pool: a copy made on another thread leaves it the rectangle's pixels."""
     if paint_size is None or paint_size[0] != (frame.shape[1], frame.shape[0]):
         return None
     w, h = paint_size[1]
@@ -77,9 +77,10 @@ class VideoWidget(QWidget):
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         self.setMinimumSize(160, 90)
         self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent)
-        self._array: np.ndarray | None = None     # keeps the buffer alive while _image views it
+        self._array: np.ndarray | None = None     # the frame shown (frame())
         self._image: QImage | None = None
-        self._painted_array: np.ndarray | None = None   # what _image views: the frame, or its copy at paint size
+        self._painted_array: np.ndarray | None = None   # what _image views (kept alive): the frame, or its copy
+                                                        # at the paint size
         self.paint_size = None     # ((frame w, h), (image rectangle w, h)) at the last paint; any thread reads it
         self._packet: FramePacket | None = None   # set when a new frame waits to be painted
         self._banner = ""
@@ -132,6 +133,10 @@ class VideoWidget(QWidget):
         rect = self.image_rect()
         if self._array is not None:
             self.paint_size = ((self._array.shape[1], self._array.shape[0]), (rect.width(), rect.height()))
+            copy = self._painted_array
+            if copy is not self._array and copy.shape[:2] != (rect.height(), rect.width()):
+                self._painted_array = self._array           # resized since the copy was made (e.g. while paused)
+                self._image = bgr_qimage(self._array)
         p = QPainter(self)
         for bar in _bars(self.rect(), rect if self._image is not None else QRect()):   # the image covers the rest
             p.fillRect(bar, QColor(0, 0, 0))
