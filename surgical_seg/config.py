@@ -59,7 +59,8 @@ class PipelineConfig:
     stale_ms: float = 150.0         # a mask older than this is not drawn
     align_ms: float = 40.0          # live: a frame waits up to this long (from capture) for its own mask; 0 = never
     warp: bool = True               # live: a frame without its own mask gets the newest one warped by optical flow
-    model_nice: int = 0             # live, Linux: the model's thread runs this much nicer than capture and compositor
+    model_nice: int = -5            # live, Linux: the model's thread runs this much nicer than capture and compositor
+                                    # (negative: before them; below 0 needs CAP_SYS_NICE, else it stays level)
 
 
 @dataclass(frozen=True)
@@ -236,8 +237,8 @@ def _check_app(cfg: AppConfig, where: str) -> None:
         raise ConfigError(f"{where}: pipeline.stale_ms must be > 0")
     if not 0.0 <= cfg.pipeline.align_ms < cfg.pipeline.stale_ms:
         raise ConfigError(f"{where}: pipeline.align_ms must be >= 0 and below pipeline.stale_ms")
-    if not 0 <= cfg.pipeline.model_nice <= 19:
-        raise ConfigError(f"{where}: pipeline.model_nice must be 0..19, not {cfg.pipeline.model_nice!r}")
+    if not -20 <= cfg.pipeline.model_nice <= 19:
+        raise ConfigError(f"{where}: pipeline.model_nice must be -20..19, not {cfg.pipeline.model_nice!r}")
     if cfg.recorder.overlay not in ("auto", "live", "later"):
         raise ConfigError(f"{where}: recorder.overlay must be auto, live or later, not {cfg.recorder.overlay!r}")
     if not 0 <= cfg.recorder.nice <= 19 or cfg.recorder.threads < 0:

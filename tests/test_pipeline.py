@@ -237,10 +237,40 @@ def test_live_model_runs_nicer_than_the_video_threads(clip_path, segmenter):
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base
 
 
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="threads have their own nice on Linux only")
+@pytest.mark.parametrize("permitted", [True, False])
+def test_live_model_can_run_before_the_video_threads_or_says_why_not(clip_path, segmenter, monkeypatch, permitted):
+    """A negative model_nice raises the model's thread above capture and compositor where the process
+    may (CAP_SYS_NICE); where it may not, the thread stays level and one warning says so."""
+    from surgical_seg.realtime import priority
+    if not permitted:
+        monkeypatch.setattr(priority, "set_thread_nice", lambda value: False)
+    elif not priority.set_thread_nice(os.getpriority(os.PRIO_PROCESS, threading.get_native_id())):
+        pytest.skip("this process may not set its threads' nice")
+    seen = {}
+
+    class Recording(FailsOn):
+        def process(self, packet):
+            seen.setdefault("model", os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+            return super().process(packet)
+
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    source = open_source(str(clip_path), SourceConfig(realtime=True), max_frames=10)
+    pipe = Pipeline(source, Recording(segmenter, lambda i: False), annotator_for(segmenter), mode="live",
+                    stale_ms=60_000.0, model_nice=-3)
+    run_to_end(pipe)
+    warned = [e.message for e in pipe.events() if "model_nice" in e.message]
+    if permitted and seen["model"] == base - 3:
+        assert warned == []
+    else:                   # not permitted (or no CAP_SYS_NICE here): level, and said once
+        assert seen["model"] == base and warned == ["pipeline.model_nice -3: not permitted (needs CAP_SYS_NICE); "
+                                                    "the model runs at the capture's priority"]
+
+
 def test_config_refuses_a_model_nice_out_of_range(tmp_path):
     bad = tmp_path / "app.yml"
     bad.write_text("pipeline:\n  model_nice: 25\n")
-    with pytest.raises(ConfigError, match="pipeline.model_nice must be 0..19"):
+    with pytest.raises(ConfigError, match=r"pipeline.model_nice must be -20..19"):
         load_app_config(str(bad))
 
 

@@ -1,4 +1,5 @@
-"""Thread priorities for the live path: the UI thread first, capture and compositing next, the model last.
+"""Thread priorities for the live path: the UI thread and the model first, capture and compositing next,
+the recorder last.
 
 Live, on a machine short of CPU (the 2-core reference box decodes 720p30, runs the model, composites and
 paints at once), whichever thread waits for a CPU shows its wait somewhere: a late model hides its
@@ -32,15 +33,18 @@ def restore_thread_priority() -> None:
     set_thread_nice(START_NICE)
 
 
-def lower_thread_priority(nice: int) -> None:
-    """Make the calling thread (and the threads it starts from now on) `nice` steps less important.
+def shift_thread_priority(nice: int) -> bool:
+    """Make the calling thread (and the threads it starts from now on) `nice` steps less important, or
+    -`nice` steps more important when negative. False where that is not allowed (more important than
+    START_NICE needs CAP_SYS_NICE) or not Linux; the thread then stays as it is.
 
-    Live, the model is the one stage that may fall behind: on a machine short of CPU the capture, the
-    compositor and the UI thread must win, or the picture stutters because of the AI.
+    The recorder yields (recorder.nice). The model's thread comes before decode and compositing
+    (pipeline.model_nice): its frame must be segmented within align_ms, while decode has the whole frame
+    interval; at 1080p60 on 2 cores that won own masks on more frames, with no less painted.
     """
-    if nice > 0 and LINUX:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + nice))
+    if nice == 0 or not LINUX:
+        return nice == 0
+    return set_thread_nice(max(-20, min(19, os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + nice)))
 
 
-__all__ = ["LINUX", "START_NICE", "set_thread_nice", "restore_thread_priority", "lower_thread_priority"]
+__all__ = ["LINUX", "START_NICE", "set_thread_nice", "restore_thread_priority", "shift_thread_priority"]

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from ..packet import STAGES, FramePacket
-from ..realtime.priority import lower_thread_priority, restore_thread_priority
+from ..realtime.priority import restore_thread_priority, shift_thread_priority
 from .maskstream import LABELS_NAME, STYLE_NAME, LabelWriter, overlay_mode, save_style
 from .recording import PRIVATE_MUX_OPTIONS, failure_reason, strip_tags
 
@@ -196,7 +196,7 @@ class Recorder:
 
     def _run(self) -> None:
         restore_thread_priority()           # started from the UI thread (surgical_seg/realtime/priority.py)
-        lower_thread_priority(self.nice)    # and below the model: the video and its own masks win the CPU
+        shift_thread_priority(self.nice)    # and below the model: the video and its own masks win the CPU
         raw = over = masks = None
         f = None
         try:
