@@ -412,7 +412,7 @@ def test_recorder_drops_with_a_counter_when_the_writer_is_behind(tmp_path):
         rec.submit(p)
     rec.stop()
     assert rec.dropped > 0 and rec.written + rec.dropped == n and rec.error is None
-    assert "dropped (disk too slow)" in rec.status()
+    assert "dropped (the writer fell behind: encoder or disk)" in rec.status()
     with av.open(str(rec.paths[0])) as a, av.open(str(rec.paths[1])) as b:
         counts = (sum(1 for _ in a.decode(video=0)), sum(1 for _ in b.decode(video=0)))
     rows = rec.paths[2].read_text().splitlines()[1:]

@@ -242,7 +242,7 @@ class Recorder:
         if self.error:
             return f"REC FAILED — {self.failed or 'error'}: {self.error}"
         text = f"REC {self.written} frames" + (" (finishing)" if self._stopping.is_set() and self.running else "")
-        text += f", {self.dropped} dropped (disk too slow)" if self.dropped else ""
+        text += f", {self.dropped} dropped (the writer fell behind: encoder or disk)" if self.dropped else ""
         return text + (" (overlay video: surgical-seg compose)" if self.overlay == "later" else "")
 
 
