@@ -61,6 +61,7 @@ class PipelineConfig:
     warp: bool = True               # live: a frame without its own mask gets the newest one warped by optical flow
     model_nice: int = -5            # live, Linux: the model's thread runs this much nicer than capture and compositor
                                     # (negative: before them; below 0 needs CAP_SYS_NICE, else it stays level)
+    opencv_threads: int = 1         # view, bench, soak: OpenCV's worker pool (0 = OpenCV's default, one per core)
 
 
 @dataclass(frozen=True)
@@ -237,6 +238,9 @@ def _check_app(cfg: AppConfig, where: str) -> None:
         raise ConfigError(f"{where}: pipeline.stale_ms must be > 0")
     if not 0.0 <= cfg.pipeline.align_ms < cfg.pipeline.stale_ms:
         raise ConfigError(f"{where}: pipeline.align_ms must be >= 0 and below pipeline.stale_ms")
+    if cfg.pipeline.opencv_threads < 0:
+        raise ConfigError(f"{where}: pipeline.opencv_threads must be >= 0 (0 = OpenCV's default), "
+                          f"not {cfg.pipeline.opencv_threads!r}")
     if not -20 <= cfg.pipeline.model_nice <= 19:
         raise ConfigError(f"{where}: pipeline.model_nice must be -20..19, not {cfg.pipeline.model_nice!r}")
     if cfg.recorder.overlay not in ("auto", "live", "later"):

@@ -272,6 +272,9 @@ def test_config_refuses_a_model_nice_out_of_range(tmp_path):
     bad.write_text("pipeline:\n  model_nice: 25\n")
     with pytest.raises(ConfigError, match=r"pipeline.model_nice must be -20..19"):
         load_app_config(str(bad))
+    bad.write_text("pipeline:\n  opencv_threads: -1\n")
+    with pytest.raises(ConfigError, match=r"pipeline.opencv_threads must be >= 0"):
+        load_app_config(str(bad))
 
 
 def test_frame_queue_keeps_capture_order_and_drops_the_oldest_when_full():

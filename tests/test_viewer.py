@@ -231,6 +231,7 @@ def test_ui_thread_gets_a_cpu_first_and_the_threads_it_starts_do_not(qtbot, segm
 
     from surgical_seg.realtime.priority import START_NICE
     ui = threading.get_native_id()
+    before_cv = cv2.getNumThreads()
     win = open_window(qtbot, segmenter, clip_path, register=False)
     wait_overlaid(qtbot, win)
     if win.ui_nice is None:                          # no CAP_SYS_NICE here: said, and nothing changed
@@ -244,8 +245,10 @@ def test_ui_thread_gets_a_cpu_first_and_the_threads_it_starts_do_not(qtbot, segm
     m = win.cfg.pipeline.model_nice                  # below 0: only with the capability ui_nice needs too
     want = START_NICE + m if m >= 0 or win.ui_nice is not None else START_NICE
     assert nice["pipeline-inference"] == max(-20, min(19, want))   # (the kernel's bounds)
+    assert cv2.getNumThreads() == win.cfg.pipeline.opencv_threads == 1   # OpenCV's pool: one thread while open
     win.close()
     assert thread_nice(ui) == START_NICE             # given back with the window
+    assert cv2.getNumThreads() == before_cv
 
 
 def test_stale_model_turns_overlay_off_and_video_keeps_running(qtbot, segmenter, clip_path):

@@ -35,6 +35,7 @@ from .naive_openvino import naive_openvino_fps, timed_video_loop
 from ..realtime.overlay import MaskAnnotator
 from ..packet import FramePacket
 from ..realtime.pipeline import Pipeline
+from ..realtime.priority import set_opencv_threads
 from ..sources import open_source
 from ..realtime.stats import StatsRecorder
 from ..viewer.layer import MaskLayer
@@ -165,6 +166,7 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
     name = f"{_slug(run.source)} · {seg.card.name} · {seg.backend_name} · {run.mode}"
     total = max_frames or source.frame_count
     t_start = time.perf_counter()
+    opencv_before = set_opencv_threads(cfg.pipeline.opencv_threads)   # the loops compared run as they are
     pipe.start()
     try:
         while not pipe.wait(0.5):
@@ -178,6 +180,7 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
                 break
     finally:
         pipe.stop(10.0)
+        set_opencv_threads(opencv_before)
     events = [str(ev) for ev in pipe.events() if ev.kind in ("error", "warning", "signal_lost", "model_error")]
     c = pipe.counts()
     if progress:

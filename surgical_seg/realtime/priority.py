@@ -47,4 +47,16 @@ def shift_thread_priority(nice: int) -> bool:
     return set_thread_nice(max(-20, min(19, os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + nice)))
 
 
-__all__ = ["LINUX", "START_NICE", "set_thread_nice", "restore_thread_priority", "shift_thread_priority"]
+def set_opencv_threads(n: int) -> int:
+    """OpenCV's own worker pool for this process: `n` threads (0 = OpenCV's default, one per core). Returns
+    the count before, to give it back. The live and replay paths run their stages on threads of their
+    own; OpenCV's pool splits their resizes and conversions again and spins between them, on the cores
+    those threads need (pipeline.opencv_threads)."""
+    import cv2
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(n if n > 0 else -1)
+    return before
+
+
+__all__ = ["LINUX", "START_NICE", "set_thread_nice", "restore_thread_priority", "shift_thread_priority",
+           "set_opencv_threads"]

@@ -38,7 +38,7 @@ from ..errors import ConfigError, SurgicalSegError
 from ..realtime.overlay import MaskAnnotator
 from ..packet import FramePacket
 from ..realtime.pipeline import Pipeline, stall_bounds
-from ..realtime.priority import restore_thread_priority, set_thread_nice
+from ..realtime.priority import restore_thread_priority, set_opencv_threads, set_thread_nice
 from ..realtime.stats import StatsRecorder, describe
 from ..watchdog import GuardedSegmenter
 from .background import Background
@@ -113,6 +113,7 @@ class MainWindow(QMainWindow):
         # the UI thread gets a CPU before decode and compositor: at every long stall of the 720p soak on
         # 2 cores it had been runnable, waiting for one, for 17-34 ms (threads it starts reset their own)
         self.ui_nice: int | None = cfg.viewer.ui_nice if set_thread_nice(cfg.viewer.ui_nice) else None
+        self._opencv_threads_before = set_opencv_threads(cfg.pipeline.opencv_threads)
         self._open_generation = 0
         self._hud_reason: object = object()
         self.frozen_flagged_age_ms: float | None = None   # the frame's age when FROZEN last went up (soak reads it)
@@ -701,6 +702,7 @@ class MainWindow(QMainWindow):
         self._save_settings()
         if self.ui_nice is not None:
             restore_thread_priority()            # the thread may go on (tests, an embedding app)
+        set_opencv_threads(self._opencv_threads_before)
         super().closeEvent(event)
 
 
