@@ -53,7 +53,7 @@ from typing import Any, Callable, Generic, Iterable, Protocol, TypeVar
 
 from .align import Aligner, MaskHistory
 from ..packet import FramePacket, Segmentation
-from .priority import shift_thread_priority
+from .priority import LINUX, shift_thread_priority
 from ..sources.base import Event, Source
 from ..watchdog import GuardedSegmenter, StageHung, StallBounds
 
@@ -434,7 +434,7 @@ class Pipeline:
             handle(item)
 
     def _live_inference(self) -> None:
-        if not shift_thread_priority(self.model_nice):   # the watchdog's call thread, made from this one, inherits it
+        if not shift_thread_priority(self.model_nice) and LINUX:   # the watchdog's call thread inherits it
             self._event("warning", f"pipeline.model_nice {self.model_nice}: not permitted (needs CAP_SYS_NICE); "
                                    "the model runs at the capture's priority")
         try:
