@@ -111,13 +111,13 @@ def test_a_frame_shrunk_off_the_ui_thread_paints_as_the_frame_would(qtbot):
     (fw, fh), (rw, rh) = w.paint_size
     assert (fw, fh) == (1920, 1080) and (rw, rh) == (640, 360)
     small = paint_copy(frame, w.paint_size)
-    assert small.shape == (360, 640, 3)
+    assert small.shape == (360, 640, 4)
     assert paint_copy(frame[:, :1000], w.paint_size) is None           # another frame size
     assert paint_copy(frame, ((1920, 1080), (1920, 1080))) is None     # not smaller
     w.set_frame(frame, at_paint_size=small)
     assert w.frame() is frame
     assert (np.abs(grab_rgb(w).astype(int) - whole).max(axis=2) > 0).mean() < 0.005
-    w.set_frame(frame, at_paint_size=np.full_like(small, (0, 255, 0)))  # what is painted is the copy
+    w.set_frame(frame, at_paint_size=np.full_like(small, (0, 255, 0, 255)))  # what is painted is the copy
     assert (grab_rgb(w)[20:380] == (0, 255, 0)).all()
     w.resize(800, 500)                                                   # resized while paused: the frame again
     assert (np.abs(grab_rgb(w)[25:475].astype(int) - cv2.resize(frame, (800, 450))[..., ::-1]).max(axis=2) > 0).mean() < 0.01

@@ -36,11 +36,13 @@ def letterbox_rect(frame_w: int, frame_h: int, box_w: int, box_h: int) -> QRect:
 
 
 def bgr_qimage(array: np.ndarray) -> QImage:
-    """A QImage that views (does not copy) a contiguous HxWx3 uint8 BGR array."""
+    """A QImage that views (does not copy) a contiguous HxWx3 uint8 BGR array, or HxWx4 BGRx (Qt's own
+    32-bit format, which it draws without converting)."""
     if not array.flags["C_CONTIGUOUS"]:
         array = np.ascontiguousarray(array)
     h, w = array.shape[:2]
-    return QImage(array.data, w, h, array.strides[0], QImage.Format.Format_BGR888)
+    fmt = QImage.Format.Format_RGB32 if array.shape[2] == 4 else QImage.Format.Format_BGR888
+    return QImage(array.data, w, h, array.strides[0], fmt)
 
 
 def _bars(widget: QRect, image: QRect) -> list[QRect]:
@@ -58,13 +60,13 @@ def paint_copy(frame: np.ndarray, paint_size: tuple[tuple[int, int], tuple[int, 
     """`frame` shrunk the way the painter scales (nearest) to the image rectangle `paint_size` gives for a
     frame of its size ((frame w, h), (rect w, h): VideoWidget.paint_size), or None where that does not
     apply (another frame size, a rectangle not smaller). Qt converts every pixel of a BGR888 image it
-    draws, on the UI thread and its pool: a copy made on another thread leaves it the rectangle's pixels."""
+    draws, on the UI thread and its pool; this copy is in its own 32-bit format (BGRx), drawn as is."""
     if paint_size is None or paint_size[0] != (frame.shape[1], frame.shape[0]):
         return None
     w, h = paint_size[1]
     if not (0 < w < frame.shape[1] and 0 < h < frame.shape[0]):
         return None
-    return cv2.resize(frame, (w, h), interpolation=cv2.INTER_NEAREST)
+    return cv2.cvtColor(cv2.resize(frame, (w, h), interpolation=cv2.INTER_NEAREST), cv2.COLOR_BGR2BGRA)
 
 
 class VideoWidget(QWidget):
