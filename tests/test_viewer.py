@@ -121,6 +121,9 @@ def test_a_frame_shrunk_off_the_ui_thread_paints_as_the_frame_would(qtbot):
     assert (grab_rgb(w)[20:380] == (0, 255, 0)).all()
     w.resize(800, 500)                                                   # resized while paused: the frame again
     assert (np.abs(grab_rgb(w)[25:475].astype(int) - cv2.resize(frame, (800, 450))[..., ::-1]).max(axis=2) > 0).mean() < 0.01
+    w.devicePixelRatioF = lambda: 2.0                                    # a HiDPI screen: its pixels, not the layout's
+    grab_rgb(w)
+    assert w.paint_size == ((1920, 1080), (1600, 900)) and paint_copy(frame, w.paint_size).shape == (900, 1600, 4)
 
 
 def test_only_the_letterbox_bars_are_filled_and_they_stay_black_when_the_aspect_changes(qtbot):

@@ -58,7 +58,7 @@ def _bars(widget: QRect, image: QRect) -> list[QRect]:
 
 def paint_copy(frame: np.ndarray, paint_size: tuple[tuple[int, int], tuple[int, int]] | None) -> np.ndarray | None:
     """`frame` shrunk the way the painter scales (nearest) to the image rectangle `paint_size` gives for a
-    frame of its size ((frame w, h), (rect w, h): VideoWidget.paint_size), or None where that does not
+    frame of its size ((frame w, h), (rect w, h) in device pixels: VideoWidget.paint_size), or None where that does not
     apply (another frame size, a rectangle not smaller). Qt converts every pixel of a BGR888 image it
     draws, on the UI thread and its pool; this copy is in its own 32-bit format (BGRx), drawn as is."""
     if paint_size is None or paint_size[0] != (frame.shape[1], frame.shape[0]):
@@ -83,7 +83,8 @@ class VideoWidget(QWidget):
         self._image: QImage | None = None
         self._painted_array: np.ndarray | None = None   # what _image views (kept alive): the frame, or its copy
                                                         # at the paint size
-        self.paint_size = None     # ((frame w, h), (image rectangle w, h)) at the last paint; any thread reads it
+        self.paint_size = None     # ((frame w, h), (image rectangle w, h) in device pixels) at the last paint;
+                                   # any thread reads it
         self._packet: FramePacket | None = None   # set when a new frame waits to be painted
         self._banner = ""
         self.last_paint_ms = 0.0
@@ -134,9 +135,11 @@ class VideoWidget(QWidget):
         t0 = time.perf_counter_ns()
         rect = self.image_rect()
         if self._array is not None:
-            self.paint_size = ((self._array.shape[1], self._array.shape[0]), (rect.width(), rect.height()))
+            dpr = self.devicePixelRatioF()          # a HiDPI screen paints the rectangle with more pixels
+            device = (round(rect.width() * dpr), round(rect.height() * dpr))
+            self.paint_size = ((self._array.shape[1], self._array.shape[0]), device)
             copy = self._painted_array
-            if copy is not self._array and copy.shape[:2] != (rect.height(), rect.width()):
+            if copy is not self._array and copy.shape[:2] != (device[1], device[0]):
                 self._painted_array = self._array           # resized since the copy was made (e.g. while paused)
                 self._image = bgr_qimage(self._array)
         p = QPainter(self)
