@@ -197,7 +197,7 @@ class MainWindow(QMainWindow):
         self.snapshot_button = QPushButton("Snapshot")
         self.snapshot_button.clicked.connect(self.snapshot)
         self.status_label = QLabel("" if self.ui_nice is not None else
-                                   f"viewer.ui_nice {cfg.viewer.ui_nice}: not permitted (needs CAP_SYS_NICE); "
+                                   f"viewer.ui_nice {self.cfg.viewer.ui_nice}: not permitted (needs CAP_SYS_NICE); "
                                    "the UI thread keeps its priority")
         self.status_label.setWordWrap(True)
         self.source_label = QLabel("source: –")
