@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))      # the package's own helpers, imported where a block needs them
 MEASURED = ROOT / "docs" / "measured"
 BLOCK = re.compile(r"(<!-- figures:(?P<kind>[\w-]+)(?P<args>[^>]*?)-->\n)(?P<body>.*?)(<!-- /figures:(?P=kind) -->)",
                    re.S)
@@ -533,7 +534,6 @@ def render_screen(files: str) -> str:
             "warped / latest / off (of which out of body)", "overlay age p50 / p95 ms", "overlay off (frames)",
             "infer / postprocess / composite / display p50 ms", "recorded / dropped frames",
             "CPU in cores: total (the 3 busiest threads)", "source read CPU ms / frame (machine speed)")
-    sys.path.insert(0, str(ROOT))
     from surgical_seg.viewer.screen import source_cpu_ms_per_frame
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     screens = []
@@ -709,7 +709,6 @@ def _round(v: Any, n: int = 1) -> Any:
 
 
 def update_card(model_dir: str, eval_json: str | None, benches: list[str], note: str | None) -> Path:
-    sys.path.insert(0, str(ROOT))
     from surgical_seg.modelcard import ModelCard
     card = ModelCard.load(model_dir)
     metrics, speed = dict(card.metrics), dict(card.speed)
