@@ -7,7 +7,7 @@ import paddle
 import pytest
 
 from surgical_seg.apps.cli import main
-from surgical_seg.data.augment import Augment, letterbox_matrix
+from surgical_seg.data.augment import RESCOPE_MIN_SCALE, Augment, letterbox_matrix, rescope
 from surgical_seg.training.train import confusion, miou_from_confusion, seg_loss, shard
 from surgical_seg.config import TrainConfig
 
@@ -37,6 +37,26 @@ def test_random_augment_keeps_labels_aligned_with_pixels():
         inner = (a_lab == 3)
         assert a_img[..., 0][inner].mean() > 200
         assert a_img[..., 0][a_lab == 1].mean() < 50
+
+
+def test_rescope_puts_large_textures_inside_a_new_scope_circle_with_a_dim_rim():
+    """A zoomed-in frame fills the picture; rescope gives it a circle (background, black outside) and the
+    light fall-off of synth's optics, and Augment applies it only to zoomed-in frames."""
+    img = np.full((224, 384, 3), 200, np.uint8)
+    lab = np.full((224, 384), 2, np.uint8)
+    out, out_lab = rescope(img, lab, np.random.default_rng(1))
+    assert (out_lab[:, :40] == 0).all() and (out[:, :40] < 20).all()          # outside the circle
+    assert (out_lab[112, 150:234] == 2).all()                                  # the centre keeps its class
+    centre, rim = out[112, 192, 0], out[112, 192 - 95, 0]                       # r ~ 0.75-1.0 of the radius
+    assert centre >= 200 and rim < 0.75 * centre
+    assert (lab == 2).all()                                                    # the caller's labels are not touched
+    always = {"scale": [1.5, 1.5], "rescope_prob": 1.0}
+    zoomed_out = {"scale": [RESCOPE_MIN_SCALE - 0.1] * 2, "rescope_prob": 1.0}
+    rng = np.random.default_rng(0)
+    assert (Augment((384, 224), always)(img, lab, rng)[1][:, :40] == 0).all()
+    # zoomed out: the frame sits smaller in the padding, no second circle cuts it
+    small_img, small_lab = Augment((384, 224), zoomed_out)(img, lab, rng)
+    assert (small_lab[112, 60:324] == 2).all()
 
 
 def test_seg_loss_matches_numpy_cross_entropy_and_ignores_255():

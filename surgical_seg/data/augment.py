@@ -6,6 +6,10 @@ the engine's letterbox (centred, black padding). Padding is labelled background,
 surround of the scope: black is never anatomy. `degrade_prob` applies the theatre-video chain
 of `degrade.py` (crop, gamma, white balance, blur, noise, JPEG) first. `scale_log: true` draws the
 scale log-uniformly (scale [0.5, 2.0]: as many frames zoomed out 2x as zoomed in 2x).
+`rescope_prob`: a frame zoomed in (scale > RESCOPE_MIN_SCALE) gets a new scope circle and its light
+fall-off at frame size, as a scope nearer the tissue shows it: textures large, the circle and the dim rim
+where they were. Zooming the whole frame moves the circle out of the picture, so without this the model
+never sees large textures inside a visible rim (the held-out zoom-2 clip's failure, docs/model.md).
 """
 from __future__ import annotations
 
@@ -15,6 +19,24 @@ import cv2
 import numpy as np
 
 from .degrade import degrade
+
+RESCOPE_MIN_SCALE = 1.15
+
+
+def rescope(img: np.ndarray, lab: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """A new scope circle on a frame: light falling off towards its rim (synth's optics), black and
+    background outside."""
+    h, w = lab.shape
+    radius = rng.uniform(0.46, 0.62) * h
+    cx, cy = w / 2 + rng.uniform(-0.05, 0.05) * h, h / 2 + rng.uniform(-0.05, 0.05) * h
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    r = np.sqrt((yy - cy) ** 2 + (xx - cx) ** 2) / radius
+    out = img.astype(np.float32) * np.clip(1.1 - 0.7 * r ** 2, 0.15, 1.1)[..., None]
+    outside = r > 1.0
+    out[outside] = rng.normal(2.5, 1.5, (int(outside.sum()), 3)).clip(0, 255)
+    lab = lab.copy()
+    lab[outside] = 0                      # background, as the black surround of every frame
+    return np.clip(out, 0, 255).astype(np.uint8), lab
 
 
 def letterbox_matrix(src_w: int, src_h: int, dst_w: int, dst_h: int, scale: float = 1.0, angle_deg: float = 0.0,
@@ -65,6 +87,8 @@ class Augment:
         img, lab = warp_pair(img, lab, letterbox_matrix(w, h, *self.size, scale, angle, flip, shift), self.size)
         if flip and rng.random() < 0.5:   # vertical flips too: scopes are rotated freely
             img, lab = img[::-1].copy(), lab[::-1].copy()
+        if scale > RESCOPE_MIN_SCALE and rng.random() < float(self.s.get("rescope_prob", 0.0)):
+            img, lab = rescope(img, lab, rng)
         j = float(self.s.get("color_jitter", 0.0))
         if j > 0:
             f = img.astype(np.float32)
@@ -80,4 +104,4 @@ class Augment:
         return img, lab
 
 
-__all__ = ["Augment", "letterbox_matrix", "warp_pair"]
+__all__ = ["Augment", "letterbox_matrix", "rescope", "warp_pair"]
