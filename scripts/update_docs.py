@@ -532,7 +532,7 @@ def render_screen(files: str) -> str:
     and one line per kind of run with a target (SCREEN_TARGETS): its worst run against it."""
     head = ("run", "source fps", "recording", "load avg (1 min)", "painted fps (× source)", "own %",
             "warped / latest / off (of which out of body)", "overlay age p50 / p95 ms", "overlay off (frames)",
-            "infer / postprocess / composite / display p50 ms", "recorded / dropped frames",
+            "infer / postprocess / composite / display p50 ms", "recorded / dropped frames (cadence)",
             "CPU in cores: total (the 3 busiest threads)", "source read CPU ms / frame (machine speed)")
     from surgical_seg.viewer.screen import source_cpu_ms_per_frame
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -550,10 +550,19 @@ def render_screen(files: str) -> str:
             _f(100 * sc["own_share"], "{:.0f}"), f"{src.get('warped', 0)} / {src.get('latest', 0)} / {src.get('off', 0)} ({sc.get('out_of_body', '–')})",
             f"{_f(sc['overlay_age_ms']['p50'])} / **{_f(sc['overlay_age_ms']['p95'])}**", str(sc["overlay_off_frames"]),
             " / ".join(_f(p50.get(k), "{:.2f}") for k in ("infer", "postprocess", "composite", "display")),
-            f"{s['recorder']['written']} / {s['recorder']['dropped']}" if s.get("recorder") else "–",
+            _recorded(s.get("recorder")),
             _thread_cpu(sc.get("thread_cpu")), _f(decode_ms, "{:.2f}")]) + " |")
     verdicts = screen_verdicts(screens)
     return "\n".join(lines + ([""] + verdicts if verdicts else [])) + "\n"
+
+
+def _recorded(rec: dict | None) -> str:
+    """written / dropped, and the cadence the recorder fell back to (every Nth frame) when it did."""
+    if not rec:
+        return "–"
+    every = rec.get("every", 1)
+    return f"{rec['written']} / {rec['dropped']}" + (f" (every {every}{'nd' if every == 2 else 'rd' if every == 3 else 'th'})"
+                                                     if every > 1 else "")
 
 
 def _thread_cpu(cores: dict | None) -> str:

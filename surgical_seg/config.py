@@ -79,6 +79,7 @@ class RecorderConfig:
     threads: int = 1                # encoder threads per stream (x264's default, ~1.5 per core, adds threads, not speed)
     nice: int = 15                  # Linux: the writer (and its encoders) this much nicer than normal: below the model
     overlay: str = "auto"           # live | later | auto: overlay.mp4 as it records, or by `surgical-seg compose` afterwards
+    thinning: int = 4               # a writer behind for good records every 2nd, 3rd... up to this Nth frame (1 = drop at random)
     folder_pattern: str = "rec_%Y%m%d_%H%M%S"   # strftime pattern of a recording's folder name (no / or ..)
 
 
@@ -245,6 +246,9 @@ def _check_app(cfg: AppConfig, where: str) -> None:
         raise ConfigError(f"{where}: pipeline.model_nice must be -20..19, not {cfg.pipeline.model_nice!r}")
     if cfg.recorder.overlay not in ("auto", "live", "later"):
         raise ConfigError(f"{where}: recorder.overlay must be auto, live or later, not {cfg.recorder.overlay!r}")
+    if cfg.recorder.thinning < 1:
+        raise ConfigError(f"{where}: recorder.thinning must be >= 1 (1 = record every frame, drop when behind), "
+                          f"not {cfg.recorder.thinning!r}")
     if not 0 <= cfg.recorder.nice <= 19 or cfg.recorder.threads < 0:
         raise ConfigError(f"{where}: recorder.nice must be 0..19 and recorder.threads >= 0 (0 = the encoder's choice)")
     if cfg.engine.upsample not in ("nearest", "bilinear"):

@@ -42,7 +42,7 @@ def test_capture_times_are_the_timestamps_so_drops_show_as_gaps(tmp_path):
 def test_stop_with_a_full_queue_returns_at_once_and_writes_what_was_queued(tmp_path):
     rng = np.random.default_rng(0)
     noise = [rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8) for _ in range(2)]   # slow to encode
-    rec = Recorder(tmp_path / "rec", fps=30, queue_frames=4).start()
+    rec = Recorder(tmp_path / "rec", fps=30, queue_frames=4, thinning=1).start()   # drops, no cadence
     n = 12
     for i in range(n):
         p = FramePacket(i, noise[i % 2], time.perf_counter_ns())
@@ -57,6 +57,33 @@ def test_stop_with_a_full_queue_returns_at_once_and_writes_what_was_queued(tmp_p
     assert rec.stop(timeout=120) and rec.error is None
     assert rec.written + rec.dropped == n and rec.written >= 4
     assert len(decodable_times(rec.paths[0])) == len(decodable_times(rec.paths[1])) == rec.written
+
+
+def test_a_writer_behind_for_good_records_an_even_cadence_not_random_drops(tmp_path):
+    """Frames offered far faster than x264 encodes them: the recorder falls back to every 2nd, 3rd, 4th
+    frame (thinning=4), each step costing one drop, and the frames it records are that cadence apart."""
+    rng = np.random.default_rng(1)
+    noise = [rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8) for _ in range(2)]   # slow to encode
+    rec = Recorder(tmp_path / "rec", fps=60, queue_frames=2, thinning=4).start()
+    n = 120
+    every_at = []                                         # the cadence after each frame was offered
+    for i in range(n):
+        p = FramePacket(i, noise[i % 2], time.perf_counter_ns())
+        p.composited = noise[(i + 1) % 2]
+        rec.submit(p)
+        every_at.append(rec.every)
+        time.sleep(0.002)                                 # ~500 fps offered: too fast even at every 4th
+    assert rec.stop(timeout=120) and rec.error is None
+    assert rec.every == 4 and rec.written + rec.dropped + rec.skipped == n
+    assert rec.skipped > rec.dropped >= 3                 # one drop for each step, then the cadence
+    recorded = [int(r["frame_index"]) for r in csv.DictReader(rec.paths[2].open())]
+    assert len(recorded) == rec.written == len(decodable_times(rec.paths[0]))
+    assert every_at == sorted(every_at)                   # never raised back within a recording
+    for a, b in zip(recorded, recorded[1:]):              # recorded frames sit on the cadence of their time
+        if every_at[a] == every_at[b - 1]:
+            assert (b - a) % every_at[a] == 0, (a, b, every_at[a])
+    assert recorded[-1] > every_at.index(4)               # frames were recorded at every 4th, too
+    assert "every 4th frame (15 of 60 fps" in rec.status()
 
 
 def test_stop_after_the_writer_died_does_not_hang(tmp_path):

@@ -423,7 +423,7 @@ def test_recorder_drops_with_a_counter_when_the_writer_is_behind(tmp_path):
     from surgical_seg.viewer.recorder import Recorder
     rng = np.random.default_rng(0)
     frames = [rng.integers(0, 255, (720, 1280, 3), dtype=np.uint8) for _ in range(3)]   # slow to encode
-    rec = Recorder(tmp_path / "rec", fps=30, queue_frames=1).start()
+    rec = Recorder(tmp_path / "rec", fps=30, queue_frames=1, thinning=1).start()
     n = 20
     for i in range(n):
         p = FramePacket(i, frames[i % 3], time.perf_counter_ns())

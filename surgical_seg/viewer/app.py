@@ -686,8 +686,8 @@ class MainWindow(QMainWindow):
                  "display_latency_ms": describe(r.latency_ms("display") for r in rows),
                  "paint_ms_last": self.video.last_paint_ms}
         if rec is not None:
-            extra["recorder"] = {"written": rec.written, "dropped": rec.dropped, "error": rec.error,
-                                 "overlay": rec.overlay}
+            extra["recorder"] = {"written": rec.written, "dropped": rec.dropped, "every": rec.every,
+                                 "skipped": rec.skipped, "error": rec.error, "overlay": rec.overlay}
         return self.stats.write(out_dir, **extra, **more)[1]
 
     def closeEvent(self, event) -> None:  # noqa: N802

@@ -3,7 +3,11 @@ video, all surviving a crash.
 
 It must never stall the display: `submit()` only puts into a bounded queue and, when the disk or
 encoder cannot keep up, drops the frame and counts it; `stop(wait=False)` returns at once and the
-writer finishes what is queued on its own thread. One item carries the raw frame, the overlay, the
+writer finishes what is queued on its own thread. A writer that falls behind the source for good (x264
+at 1080p60 costs ~11-13 ms of CPU a frame on a 2-core machine already running the live view) would drop
+every other frame or so at random, a jerky video; instead the recorder then keeps an even cadence:
+every 2nd frame, then every 3rd... up to `thinning` (`every`, never raised back within a recording, so
+its frame rate stays steady), and says so in its status. One item carries the raw frame, the overlay, the
 label map and the CSV row, and the writer writes them all or none. `overlay`: "live" burns the overlay
 in and encodes overlay.mp4 as it records; "later" leaves that to `surgical-seg compose` (maskstream.py:
 at 1080p60 the second encode and burn-in do not fit beside the live view); "auto" picks by format.
@@ -98,9 +102,11 @@ class Recorder:
 
     def __init__(self, out_dir: str | Path, fps: float = 30.0, queue_frames: int = 60,
                  codec: str = "libx264", threads: int = 1, nice: int = 0, overlay: str = "auto",
-                 annotator=None) -> None:
+                 annotator=None, thinning: int = 4) -> None:
         if overlay not in ("auto", "live", "later"):
             raise ConfigError(f"recorder.overlay must be auto, live or later, not {overlay!r}")
+        if thinning < 1:
+            raise ConfigError(f"recorder.thinning must be >= 1 (1 = every frame or a drop), not {thinning!r}")
         self.out_dir = Path(out_dir)
         self.fps = fps if fps and fps > 0 else 30.0
         self.codec, self.threads, self.nice = codec, threads, nice
@@ -112,7 +118,11 @@ class Recorder:
         self._size: tuple[int, int] | None = None
         self._t0_ns: int | None = None
         self.written = 0
-        self.dropped = 0
+        self.dropped = 0                    # frames lost because the writer was behind
+        self.thinning = thinning
+        self.every = 1                      # the cadence: every Nth source frame is recorded
+        self.skipped = 0                    # frames left out by that cadence
+        self._offered = 0                   # frames offered since the cadence last changed
         self.error: str | None = None
         self.failed: str | None = None      # the error in a few words for the HUD: "disk full", ...
 
@@ -164,12 +174,19 @@ class Recorder:
         if size != self._size or (picture and overlaid.shape != packet.frame.shape):
             self.dropped += 1            # a source change mid-recording: the files keep one size
             return False
+        self._offered += 1
+        if (self._offered - 1) % self.every:
+            self.skipped += 1
+            return False
         try:
             labels = packet.segmentation.labels if packet.segmentation is not None else None
             self._queue.put_nowait((frame, yuv, overlaid, labels, csv_row(packet), packet.t_capture_ns))
             return True
         except queue.Full:
             self.dropped += 1
+            if self.every < self.thinning:      # behind with a full queue: a slower, even cadence
+                self.every += 1
+                self._offered = 1
             return False
 
     def stop(self, wait: bool = True, timeout: float = 30.0) -> bool:
@@ -242,8 +259,15 @@ class Recorder:
         if self.error:
             return f"REC FAILED — {self.failed or 'error'}: {self.error}"
         text = f"REC {self.written} frames" + (" (finishing)" if self._stopping.is_set() and self.running else "")
+        if self.every > 1:
+            text += (f", every {_ordinal(self.every)} frame ({self.fps / self.every:.0f} of {self.fps:.0f} fps: "
+                     f"the encoder cannot follow the source here)")
         text += f", {self.dropped} dropped (the writer fell behind: encoder or disk)" if self.dropped else ""
         return text + (" (overlay video: surgical-seg compose)" if self.overlay == "later" else "")
+
+
+def _ordinal(n: int) -> str:
+    return f"{n}{'nd' if n == 2 else 'rd' if n == 3 else 'th'}"
 
 
 def decodable_times(path: str | Path) -> list[float]:
