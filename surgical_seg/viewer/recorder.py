@@ -6,9 +6,9 @@ encoder cannot keep up, drops the frame and counts it; `stop(wait=False)` return
 writer finishes what is queued on its own thread. A writer that falls behind the source for good (x264
 at 1080p60 costs ~11-13 ms of CPU a frame on a 2-core machine already running the live view) would drop
 every other frame or so at random, a jerky video; instead the recorder then keeps an even cadence:
-every 2nd frame, then every 3rd... up to `thinning` (`every`, never raised back within a recording, so
-its frame rate stays steady), and says so in its status. One item carries the raw frame, the overlay, the
-label map and the CSV row, and the writer writes them all or none. `overlay`: "live" burns the overlay
+every 2nd frame, then every 3rd... up to `thinning` (`every`; a step at most once a second of video, never
+back within a recording, so its frame rate stays steady), and says so in its status. One item carries the
+raw frame, the overlay, the label map and the CSV row, and the writer writes them all or none. `overlay`: "live" burns the overlay
 in and encodes overlay.mp4 as it records; "later" leaves that to `surgical-seg compose` (maskstream.py:
 at 1080p60 the second encode and burn-in do not fit beside the live view); "auto" picks by format.
 
@@ -43,6 +43,9 @@ CSV_COLUMNS = ("frame_index", "t_capture_ns", "pts_s", *(f"{s}_ms" for s in STAG
 RAW_NAME, OVERLAY_NAME, CSV_NAME = "raw.mp4", "overlay.mp4", "frames.csv"
 FRAGMENT_S = 0.5                    # at most this much video is lost when the process dies
 TIME_BASE = Fraction(1, 1000)       # frame pts in ms of capture time
+# the cadence steps at most once a second of video: a niced writer runs in bursts, and its queue can still
+# be full a few frames after a step that will hold (measured at 1080p60: 2 -> 3 -> 4 within 50 ms)
+STEP_EVERY_NS = 1_000_000_000
 
 
 def csv_row(packet: FramePacket) -> list:
@@ -123,6 +126,7 @@ class Recorder:
         self.every = 1                      # the cadence: every Nth source frame is recorded
         self.skipped = 0                    # frames left out by that cadence
         self._offered = 0                   # frames offered since the cadence last changed
+        self._stepped_ns = -STEP_EVERY_NS   # capture time of that change
         self.error: str | None = None
         self.failed: str | None = None      # the error in a few words for the HUD: "disk full", ...
 
@@ -185,8 +189,10 @@ class Recorder:
         except queue.Full:
             self.dropped += 1
             if self.every < self.thinning:      # behind with a full queue: a slower, even cadence
-                self.every += 1
-                self._offered = 1
+                if packet.t_capture_ns - self._stepped_ns >= STEP_EVERY_NS:
+                    self.every += 1
+                    self._offered = 1
+                    self._stepped_ns = packet.t_capture_ns
             return False
 
     def stop(self, wait: bool = True, timeout: float = 30.0) -> bool:
