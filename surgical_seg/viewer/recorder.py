@@ -6,11 +6,13 @@ encoder cannot keep up, drops the frame and counts it; `stop(wait=False)` return
 writer finishes what is queued on its own thread. A writer that falls behind the source for good (x264
 at 1080p60 costs ~11-13 ms of CPU a frame on a 2-core machine already running the live view) would drop
 every other frame or so at random, a jerky video; instead the recorder then keeps an even cadence:
-every 2nd frame, then every 3rd... up to `thinning` (`every`; a step at most once a second of video, never
-back within a recording, so its frame rate stays steady), and says so in its status. One item carries the
-raw frame, the overlay, the label map and the CSV row, and the writer writes them all or none. `overlay`: "live" burns the overlay
-in and encodes overlay.mp4 as it records; "later" leaves that to `surgical-seg compose` (maskstream.py:
-at 1080p60 the second encode and burn-in do not fit beside the live view); "auto" picks by format.
+every 2nd frame, then every 3rd... up to `thinning` (`every`; a step at most once a second of video,
+never back within a recording, so its frame rate stays steady), and says so in its status.
+
+One item carries the raw frame, the overlay, the label map and the CSV row, and the writer writes them
+all or none. `overlay`: "live" burns the overlay in and encodes overlay.mp4 as it records; "later" leaves
+that to `surgical-seg compose` (maskstream.py: at 1080p60 the second encode and burn-in do not fit beside
+the live view); "auto" picks by format.
 
 Crash safety (kill -9, power cut after the OS wrote its cache): the videos are fragmented MP4
 (`empty_moov` + a `moof`/`mdat` fragment at least every FRAGMENT_S, flushed as it completes), so a
