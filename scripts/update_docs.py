@@ -243,6 +243,21 @@ def render_precision(file: str) -> str:
             f"{p['precision']} is {_f(p['speedup_p50'], '{:.2f}')}× f32 at p50.\n")
 
 
+def render_layers(files: str) -> str:
+    """Per layer kind, where one inference's time goes (scripts/profile_layers.py), graphs side by side."""
+    runs = [load(f"docs/measured/{name}.json") for name in _files(files)]
+    kinds = sorted({k for r in runs for k in r["by_kind_ms"]}, key=lambda k: -max(r["by_kind_ms"].get(k, 0) for r in runs))
+    head = ["layer kind (OpenVINO exec type)"] + [f"`{Path(r['graph']).name}` ms" for r in runs]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join([k] + [_f(r["by_kind_ms"].get(k), "{:.3f}") for r in runs]) + " |" for k in kinds]
+    lines.append("| **counted / wall p50** | " + " | ".join(f"**{_f(r['counted_ms'])} / {_f(r['wall_p50_ms'])}**"
+                                                          for r in runs) + " |")
+    r = runs[0]
+    return ("\n".join(lines) + f"\n\n`python scripts/profile_layers.py GRAPH --precision {r['precision']} --threads "
+            f"{r['threads']}`: {r['runs']} runs on {r['cpu']}, OpenVINO's per-node counters, load average "
+            + ", ".join(_f(x["load_average_1min"]) for x in runs) + ".\n")
+
+
 def render_graph_cut(file: str) -> str:
     """The old graph (softmax + resize inside) against the cut graph, side by side (scripts/time_graph_cut.py)."""
     g = load(f"docs/measured/{file}.json")
@@ -663,6 +678,7 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "readers": render_readers,
     "heldout": render_heldout,
     "precision": render_precision,
+    "layers": render_layers,
     "graph_cut": render_graph_cut,
     "replay": render_replay,
     "overlay": render_overlay,
