@@ -575,9 +575,9 @@ def _recorded(rec: dict | None) -> str:
     """written / dropped, and the cadence the recorder fell back to (every Nth frame) when it did."""
     if not rec:
         return "–"
+    from surgical_seg.viewer.recorder import ordinal
     every = rec.get("every", 1)
-    return f"{rec['written']} / {rec['dropped']}" + (f" (every {every}{'nd' if every == 2 else 'rd' if every == 3 else 'th'})"
-                                                     if every > 1 else "")
+    return f"{rec['written']} / {rec['dropped']}" + (f" (every {ordinal(every)})" if every > 1 else "")
 
 
 def _thread_cpu(cores: dict | None) -> str:

@@ -73,7 +73,7 @@ def test_a_writer_behind_for_good_records_an_even_cadence_not_random_drops(tmp_p
         p.composited = noise[(i + 1) % 2]
         rec.submit(p)
         every_at.append(rec.every)
-        time.sleep(0.002)                                 # ~500 fps offered: too fast even at every 4th
+        time.sleep(0.001)                                 # ~1000 fps offered: too fast even at every 4th
     assert rec.stop(timeout=120) and rec.error is None
     assert rec.every == 4 and rec.written + rec.dropped + rec.skipped == n
     assert rec.dropped >= 3 and rec.skipped > 0

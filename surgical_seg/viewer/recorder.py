@@ -268,13 +268,14 @@ class Recorder:
             return f"REC FAILED — {self.failed or 'error'}: {self.error}"
         text = f"REC {self.written} frames" + (" (finishing)" if self._stopping.is_set() and self.running else "")
         if self.every > 1:
-            text += (f", every {_ordinal(self.every)} frame ({self.fps / self.every:.0f} of {self.fps:.0f} fps: "
+            text += (f", every {ordinal(self.every)} frame ({self.fps / self.every:.0f} of {self.fps:.0f} fps: "
                      f"the encoder cannot follow the source here)")
         text += f", {self.dropped} dropped (the writer fell behind: encoder or disk)" if self.dropped else ""
         return text + (" (overlay video: surgical-seg compose)" if self.overlay == "later" else "")
 
 
-def _ordinal(n: int) -> str:
+def ordinal(n: int) -> str:
+    """2nd, 3rd, 4th: the recorder's cadence in words (up to 20th)."""
     return f"{n}{'nd' if n == 2 else 'rd' if n == 3 else 'th'}"
 
 
@@ -291,4 +292,4 @@ def decodable_times(path: str | Path) -> list[float]:
     return times
 
 
-__all__ = ["decodable_times", "Recorder", "CSV_COLUMNS", "csv_row", "RAW_NAME", "OVERLAY_NAME", "CSV_NAME", "FRAGMENT_S"]
+__all__ = ["decodable_times", "ordinal", "Recorder", "CSV_COLUMNS", "csv_row", "RAW_NAME", "OVERLAY_NAME", "CSV_NAME", "FRAGMENT_S"]
