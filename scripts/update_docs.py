@@ -307,8 +307,11 @@ def render_replay(file: str, others: str = "") -> str:
     if len(runs) > 1:
         fps = [r["fps"] for r in runs]
         ratios = [r["speedup_vs_openvino_loop"] for r in runs if r.get("speedup_vs_openvino_loop")]
+        reads = [r["source_cpu_ms_per_frame"] for r in runs if r.get("source_cpu_ms_per_frame")]
         spread = (f" Over {len(runs)} runs of this command: {_f(min(fps))}–{_f(max(fps))} fps"
                   + (f", {_f(min(ratios), '{:.2f}')}–{_f(max(ratios), '{:.2f}')}× the naive OpenVINO loop" if ratios else "")
+                  + (f", source reads {_f(min(reads), '{:.2f}')}–{_f(max(reads), '{:.2f}')} ms of CPU a frame"
+                     if len(reads) == len(runs) else "")
                   + ("; the run shown is the slowest." if s["fps"] == min(fps) else "."))
     st = s["stages_ms"]
     base = s.get("baseline", {}).get("fps")
@@ -324,6 +327,8 @@ def render_replay(file: str, others: str = "") -> str:
                if naive.get("fps") else "")
             + (f"; precision {s['precision']} ({s['precision_why']})" if s.get("precision_why") else "")
             + (f"; load average {_f(s['load_average_1min'])}" if s.get("load_average_1min") is not None else "")
+            + (f"; the source's reads took {_f(s['source_cpu_ms_per_frame'], '{:.2f}')} ms of CPU a frame (the machine's "
+               f"speed in this run)" if s.get("source_cpu_ms_per_frame") else "")
             + ". Stage means (ms): " + ", ".join(f"{k} {_f(v['mean'])}" for k, v in st.items()) + "." + spread + "\n")
 
 
@@ -713,13 +718,16 @@ def card_speed_entry(s: dict[str, Any]) -> dict[str, Any]:
     """One bench run as the card's speed entry; the overlay age is the headline."""
     import os
     import platform
-    entry = {"machine": f"{platform.machine()}, {os.cpu_count()} CPU cores", "source": s["source"],
+    m = s.get("machine") or {"processor": platform.machine(), "cpus": os.cpu_count()}   # the run's, where recorded
+    entry = {"machine": f"{m['processor']}, {m['cpus']} CPU cores", "source": s["source"],
              "mode": s["mode"], "fps": round(s["fps"], 1),
              "overlay_age_ms_p50": _round(s.get("overlay_age_ms", {}).get("p50")),
              "overlay_age_ms_p95": _round(s.get("overlay_age_ms", {}).get("p95")),
              "video_latency_ms_p95": _round(s.get("video_latency_ms", s.get("latency_ms", {})).get("p95")),
              "infer_ms_p50": _round(s["stages_ms"]["infer"]["p50"], 2),
              "engine_only_fps": _round(s.get("engine_only_fps"))}
+    if s.get("source_cpu_ms_per_frame"):          # the machine's speed in that run (apps/bench.py)
+        entry["source_read_cpu_ms_per_frame"] = _round(s["source_cpu_ms_per_frame"], 2)
     if s.get("mask_source"):
         entry["mask_source"] = dict(s["mask_source"])
     if s.get("accuracy"):

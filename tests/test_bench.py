@@ -27,6 +27,8 @@ def check_summary(s, frames):
         assert 0 <= d["p50"] <= d["p95"] <= d["p99"] <= d["max"]
     assert s["latency_ms"]["p50"] >= s["stages_ms"]["infer"]["p50"]
     assert s["fps"] > 0 and s["engine_only_fps"] > 0
+    # the machine's speed: the reads' own CPU, within what the capture stage took on the clock
+    assert 0 < s["source_cpu_ms_per_frame"] <= 1.5 * s["stages_ms"]["capture"]["mean"] + 1.0
     assert s["overhead_ratio"] == pytest.approx(s["fps"] / s["engine_only_fps"])
     assert 0 < s["rss_mb"]["start"] <= s["rss_mb"]["max"] and s["rss_mb"]["end"] <= s["rss_mb"]["max"]
 

@@ -204,6 +204,7 @@ def run_one(run: RunSpec, out_dir: str | Path, cfg: AppConfig | None = None, pro
         "model_dir": str(getattr(seg, "model_dir", run.model)), "architecture": seg.card.architecture,
         "input_size": f"{seg.card.input_width}x{seg.card.input_height}", "frame_size": f"{w}x{h}",
         "threads": e.threads, "fps": fps, "wall_s": wall_s,
+        "source_cpu_ms_per_frame": source.read_cpu_ms_per_frame,     # the machine's speed in this run
         "align_ms": cfg.pipeline.align_ms, "warp": cfg.pipeline.warp, "stale_ms": cfg.pipeline.stale_ms,
         "upsample": e.upsample, "smoothing": e.smoothing, "min_region": e.min_region, "infer_delay_ms": run.infer_delay_ms,
         "engine_only_fps": eo_fps, "engine_only_frames": len(frames),
@@ -259,6 +260,8 @@ def format_table(s: dict[str, Any]) -> str:
              f"frames in {s['frames_in']}  out {s['frames_out']}  dropped {s['dropped']}  "
              f"fps {_f(s['fps'])}  engine-only fps {_f(s['engine_only_fps'])}  "
              f"overhead ratio {_f(s['overhead_ratio'], '{:.2f}')}",
+             f"machine speed: the source's reads took {_f(s.get('source_cpu_ms_per_frame'), '{:.2f}')} ms of CPU a frame "
+             f"(the same work in every run of a clip: compare runs at like speed)",
              f"{'stage':<12}{'mean':>9}{'p50':>9}{'p95':>9}{'p99':>9}{'max':>9}  ms"]
     age, video = s["overlay_age_ms"], s["video_latency_ms"]
     lines.insert(0, f"overlay age p50 {_f(age['p50'])} ms  p95 {_f(age['p95'])} ms  (capture of the mask's "

@@ -62,6 +62,7 @@ class Source:
         self.size: tuple[int, int] | None = None  # (width, height) of delivered frames, when known
         self.frame_count: int | None = None     # frames the container says it holds, when known
         self.frames_delivered = 0
+        self.read_cpu_ns = 0                    # CPU time the reads took (decode and conversion), on their thread
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._on_frame: FrameCallback | None = None
@@ -228,8 +229,22 @@ class Source:
         """`_read()` under the watchdog: a read stuck past cfg.read_abandon_s raises StageHung."""
         bound = self.cfg.read_abandon_s
         if not bound or bound <= 0:
+            return self._timed_read()
+        return self._read_guard.call(self._timed_read, stall_s=bound, abandon_s=bound)
+
+    def _timed_read(self):
+        """`_read()`, its CPU time counted on the thread that runs it: decode (on that thread with
+        `source.decode_threads` 1, the default) and conversion are the same work in every run of a clip, so
+        their CPU per frame says how fast the machine ran (`read_cpu_ms_per_frame`; bench's summary)."""
+        t0 = time.thread_time_ns()
+        try:
             return self._read()
-        return self._read_guard.call(self._read, stall_s=bound, abandon_s=bound)
+        finally:
+            self.read_cpu_ns += time.thread_time_ns() - t0
+
+    @property
+    def read_cpu_ms_per_frame(self) -> float | None:
+        return self.read_cpu_ns / self.frames_delivered / 1e6 if self.frames_delivered else None
 
     def _recover(self, index: int, reason: str) -> bool:
         """Live source went quiet: report, then reopen with the backoff list (last value repeats)."""
