@@ -21,6 +21,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from surgical_seg.engine.segmenter import load_segmenter  # noqa: E402
+from surgical_seg.evaluation.metrics import SegmentationMetrics  # noqa: E402
+from surgical_seg.modelcard import IGNORE_INDEX  # noqa: E402
 
 KINDS = {"stills": "the stills as they are", "zoom2": "centre enlarged 2x, inside the circle",
          "zoom2_surround": "+ black surround", "zoom2_surround_falloff": "+ black surround and rim fall-off"}
@@ -54,18 +56,18 @@ def main() -> None:
     a = ap.parse_args()
     seg = load_segmenter(a.model, backend="openvino", threads=2, precision="f32", upsample="bilinear")
     names = sorted(Path(a.data, "images").glob("*.png"))[:a.frames]
-    n = len(seg.card.classes)
-    conf = {k: np.zeros((n, n), np.int64) for k in KINDS}
+    classes = tuple(seg.card.classes)
+    metrics = {k: SegmentationMetrics(classes, classes[1:], auc_samples=None) for k in KINDS}
     for p in names:
         img, lab = cv2.imread(str(p)), cv2.imread(str(Path(a.data, "labels", p.name)), cv2.IMREAD_GRAYSCALE)
         for kind, (im, truth, scored) in views(img, lab).items():
             pred = seg.segment(im).labels_at(W, H)
-            m = scored & (truth < n)
-            conf[kind] += np.bincount(truth[m].astype(np.int64) * n + pred[m], minlength=n * n).reshape(n, n)
+            # outside the scored pixels, instruments and the ignore label: not scored
+            metrics[kind].update(np.where(scored & (truth < len(classes)), truth, IGNORE_INDEX), pred)
             seg.reset()
     out = {"model": str(a.model), "data": a.data, "frames": len(names), "kinds": {}}
-    for kind, c in conf.items():
-        iou = {seg.card.classes[k]: float(c[k, k] / max(1, c[k].sum() + c[:, k].sum() - c[k, k])) for k in range(1, n)}
+    for kind, m in metrics.items():
+        iou = {name: m.per_class(name)["iou"] for name in classes[1:]}
         out["kinds"][kind] = {"iou": iou, "miou": float(np.mean(list(iou.values())))}
         print(f"{KINDS[kind]:38s} mIoU {out['kinds'][kind]['miou']:.3f}  " + "  ".join(f"{k} {v:.3f}" for k, v in iou.items()))
     if a.json:
