@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from surgical_seg.data.synth import light_falloff  # noqa: E402
 from surgical_seg.engine.segmenter import load_segmenter  # noqa: E402
 from surgical_seg.evaluation.metrics import SegmentationMetrics  # noqa: E402
 from surgical_seg.modelcard import IGNORE_INDEX  # noqa: E402
@@ -39,7 +40,7 @@ def views(img: np.ndarray, lab: np.ndarray) -> dict[str, tuple[np.ndarray, np.nd
     inside = r <= 1.0
     surround = big.copy()
     surround[~inside] = 0
-    falloff = np.clip(big * np.clip(1.1 - 0.7 * r ** 2, 0.15, 1.1)[..., None], 0, 255).astype(np.uint8)
+    falloff = np.clip(big * light_falloff(r)[..., None], 0, 255).astype(np.uint8)
     falloff[~inside] = 0
     return {"stills": (cv2.resize(img, (W, H)), cv2.resize(lab, (W, H), interpolation=cv2.INTER_NEAREST),
                        np.ones((H, W), bool)),

@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from .degrade import degrade
+from .synth import SCOPE_RADIUS, light_falloff
 
 RESCOPE_MIN_SCALE = 1.15
 
@@ -27,11 +28,11 @@ def rescope(img: np.ndarray, lab: np.ndarray, rng: np.random.Generator) -> tuple
     """A new scope circle on a frame: light falling off towards its rim (synth's optics), black and
     background outside."""
     h, w = lab.shape
-    radius = rng.uniform(0.46, 0.62) * h
+    radius = rng.uniform(*SCOPE_RADIUS) * h
     cx, cy = w / 2 + rng.uniform(-0.05, 0.05) * h, h / 2 + rng.uniform(-0.05, 0.05) * h
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     r = np.sqrt((yy - cy) ** 2 + (xx - cx) ** 2) / radius
-    out = img.astype(np.float32) * np.clip(1.1 - 0.7 * r ** 2, 0.15, 1.1)[..., None]
+    out = img.astype(np.float32) * light_falloff(r)[..., None]
     outside = r > 1.0
     out[outside] = rng.normal(2.5, 1.5, (int(outside.sum()), 3)).clip(0, 255)
     lab = lab.copy()

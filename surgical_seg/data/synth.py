@@ -38,6 +38,15 @@ TINTS = {
 }
 
 
+SCOPE_RADIUS = (0.46, 0.62)     # the scope circle's radius, drawn from this range, as a share of the frame height
+
+
+def light_falloff(r: np.ndarray) -> np.ndarray:
+    """Brightness factor at `r` (distance from the scope's centre over its radius): light falls off
+    towards the rim (synth's optics; augment.rescope and the zoom probe draw the same rim)."""
+    return np.clip(1.1 - 0.7 * r ** 2, 0.15, 1.1)
+
+
 @dataclass(frozen=True)
 class Style:
     """What stays the same across the frames of one synthetic 'patient' / video."""
@@ -52,7 +61,7 @@ class Style:
         return Style(
             tints={k: v[rng.integers(len(v))] for k, v in TINTS.items()},
             white_balance=tuple(float(x) for x in rng.uniform(0.85, 1.15, 3)),
-            scope_radius=float(rng.uniform(0.46, 0.62)),
+            scope_radius=float(rng.uniform(*SCOPE_RADIUS)),
             scope_offset=tuple(float(x) for x in rng.uniform(-0.04, 0.04, 2)),
             brightness=float(rng.uniform(0.75, 1.15)),
         )
@@ -320,7 +329,7 @@ def _optics(rng, style, img, labels, strength=1.0, instruments=None, unit=None):
     radius = style.scope_radius * h * rng.uniform(0.97, 1.03)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
     r = np.sqrt((yy - cy) ** 2 + (xx - cx) ** 2) / radius
-    img *= np.clip(1.1 - 0.7 * r ** 2, 0.15, 1.1)[..., None]
+    img *= light_falloff(r)[..., None]
     outside = r > 1.0
     img[outside] = 0.0
     labels[outside] = BG                  # the black surround is background: the model must learn it
