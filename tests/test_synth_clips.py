@@ -97,3 +97,21 @@ def test_clip_stills_size_is_the_smallest_random_size(tmp_path, capsys):
     assert "--size 1856x1044" in json.loads((out / "synth.json").read_text())["command"]
     assert main(["synth", "--out", str(tmp_path / "x"), "--clip-stills", "--size", "3840x2160"]) == 2
     assert "at most 1920x1080" in capsys.readouterr().err
+
+
+def test_contact_sheet_of_frames_of_different_sizes(tmp_path, capsys):
+    """Clip stills differ in size (and 16:9 heights by rounding): the sheet pads, and --clip-stills writes it."""
+    from surgical_seg.data.synth import write_contact_sheet
+    d = tmp_path / "mixed"
+    for sub in ("images", "labels"):
+        (d / sub).mkdir(parents=True)
+    for k, (w, h) in enumerate([(1472, 828), (1456, 818), (640, 480)]):     # 320 wide: 180, 179 and 240 high
+        for j in range(7):
+            cv2.imwrite(str(d / "images" / f"s{k}_{j}.png"), np.full((h, w, 3), 90, np.uint8))
+            cv2.imwrite(str(d / "labels" / f"s{k}_{j}.png"), np.full((h, w), k + 1, np.uint8))
+    sheet = cv2.imread(str(write_contact_sheet(d, tmp_path / "sheet.png", n=3)))
+    assert sheet.shape[1] == 3 * 320 and sheet.shape[0] == 28 + 2 * 240
+    out = tmp_path / "cs"
+    assert main(["synth", "--out", str(out), "--images", "2", "--seed", "5", "--clip-stills",
+                 "--contact-sheet", str(tmp_path / "cs.png")]) == 0
+    assert cv2.imread(str(tmp_path / "cs.png")).shape[1] == 320

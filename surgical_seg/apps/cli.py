@@ -98,6 +98,8 @@ def cmd_synth(a: argparse.Namespace) -> int:
                                                  sizes=(a.size or (640, 360), (1920, 1080)),
                                                  instrument_masks=a.instrument_masks,
                                                  classes=tuple(a.classes.split(","))))
+            if a.contact_sheet:
+                synth.write_contact_sheet(a.out, a.contact_sheet)
             return 0
         summary = synth.write_dataset(a.out, n_images=a.images, seed=a.seed, size=a.size or (640, 360),
                                       contact_sheet=a.contact_sheet, instrument_masks=a.instrument_masks,

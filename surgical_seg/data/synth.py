@@ -457,7 +457,9 @@ def write_contact_sheet(data_dir: str | Path, out_png: str | Path, n: int = 8, t
         a = cv2.resize(img, (thumb_w, th), interpolation=cv2.INTER_AREA)
         b = cv2.resize(overlay_labels(img, lab), (thumb_w, th), interpolation=cv2.INTER_AREA)
         cols.append(np.vstack([a, b]))
-    sheet = np.hstack(cols)
+    tallest = max(c.shape[0] for c in cols)     # frames of clip stills differ in size (and by rounding)
+    sheet = np.hstack([cv2.copyMakeBorder(c, 0, tallest - c.shape[0], 0, 0, cv2.BORDER_CONSTANT, value=(255, 255, 255))
+                       for c in cols])
     legend = np.full((28, sheet.shape[1], 3), 255, np.uint8)
     x = 8
     for name, rgb in zip(("bone", "ligament", "disc"), CLASS_COLORS_RGB[1:]):
