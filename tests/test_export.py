@@ -163,3 +163,19 @@ def test_checkpoint_errors(tmp_path, tiny_run_dir):
     (bad / "run.json").write_text(json.dumps(info))
     with pytest.raises(ModelError, match="missing key.*input_width"):
         read_run(bad)
+
+
+def test_export_at_another_input_size(tmp_path, tiny_run_dir, tiny_model_dir):
+    """--input-size: the same weights as a graph of another input size; the card says which it was trained at."""
+    w, h = TINY_SIZE[0] * 2, TINY_SIZE[1] * 2
+    assert main(["export", str(tiny_run_dir), "--out", str(tmp_path / "big"), "--input-size", f"{w}x{h}"]) == 0
+    card = ModelCard.load(tmp_path / "big")
+    assert (card.input_width, card.input_height) == (w, h)
+    assert card.training["trained_input"] == f"{TINY_SIZE[0]}x{TINY_SIZE[1]}"
+    assert "trained_input" not in ModelCard.load(tiny_model_dir).training
+    import onnx
+    dims = [d.dim_value for d in onnx.load(str(tmp_path / "big" / "model.onnx")).graph.input[0].type.tensor_type.shape.dim]
+    assert dims == [1, 3, h, w]
+    with pytest.raises(ModelError, match=r"--input-size: input size 100x64 must be positive multiples of 32"):
+        export_model(tiny_run_dir, tmp_path / "bad", input_size=(100, 64))
+    assert not (tmp_path / "bad").exists()

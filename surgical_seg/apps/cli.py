@@ -143,7 +143,7 @@ def cmd_export(a: argparse.Namespace) -> int:
     from ..training import export
     from ..modelcard import ModelCard
     out = export.export_model(a.checkpoint, a.out, check_frames=a.check_data, calibrate=a.calibrate,
-                              validate=a.validate_precision)
+                              validate=a.validate_precision, input_size=a.input_size)
     card = ModelCard.load(out)
     print(f"exported {out} ({card.architecture} {card.input_width}x{card.input_height}, output {card.output} at "
           f"stride {card.output_stride}; Paddle/ONNX label agreement {card.training['export_parity'] * 100:.3f} %)")
@@ -381,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--validate-precision", metavar="VAL_DIR",
                    help="dataset folder whose val split bf16/f16/int8 are measured on against f32 (default: --calibrate's); "
                         "engine.precision auto runs only what passed")
+    s.add_argument("--input-size", type=_size, metavar="WxH",
+                   help="export at this input size instead of the one trained at (multiples of 32), e.g. to "
+                        "measure what more pixels give and cost")
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("quantize", help="add an INT8 graph (model_int8.onnx) to an exported model and validate it "

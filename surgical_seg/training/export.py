@@ -252,7 +252,8 @@ def card_from_run(info: dict[str, Any]) -> ModelCard:
 
 
 def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str | Path | None = None,
-                 calibrate: str | Path | None = None, validate: str | Path | None = None) -> Path:
+                 calibrate: str | Path | None = None, validate: str | Path | None = None,
+                 input_size: tuple[int, int] | None = None) -> Path:
     """Checkpoint -> out_dir/{model.json, model.pdiparams, model.onnx, model.pdparams, model.yml}.
 
     Everything is built in a staging folder beside out_dir and renamed into place only after the
@@ -265,12 +266,18 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str 
     precision is measured against f32 on it and the result written into the card's `precisions`
     (evaluation.precision_check), which engine.precision "auto" reads. Raises ModelError when Paddle
     Inference and ONNX Runtime disagree on more than 0.1 % of
-    pixels of the check frames (then the ONNX file would not be the model that was trained).
+    pixels of the check frames (then the ONNX file would not be the model that was trained).    `input_size` (W, H) exports the graph at another input size than the run trained at (the model is
+    fully convolutional; its pools are fixed per size), to measure what more or fewer pixels give and cost.
     """
     from .models import build_model
 
     info, weights = read_run(checkpoint)
     card = card_from_run(info)
+    if input_size is not None and tuple(input_size) != (card.input_width, card.input_height):
+        trained = f"{card.input_width}x{card.input_height}"
+        card = dataclasses.replace(card, input_width=int(input_size[0]), input_height=int(input_size[1]),
+                                   training={**card.training, "trained_input": trained})
+        card.check("--input-size")
     validate = calibrate if validate is None else validate
     for data in (calibrate, validate):
         if data is not None:
