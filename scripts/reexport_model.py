@@ -26,7 +26,7 @@ import numpy as np
 from surgical_seg.data.datasets import read_split
 from surgical_seg.engine import load_segmenter
 from surgical_seg.modelcard import CARD_NAME, DYGRAPH_FILE, MODEL_FILES, ModelCard
-from surgical_seg.training.export import export_model, write_run_json
+from surgical_seg.training.export import export_model, run_info_from_card, write_run_json
 
 
 def label_agreement(old_dir: Path, new_dir: Path, data: Path, split: str = "all") -> dict:
@@ -57,13 +57,7 @@ def main() -> int:
         run = Path(tmp) / "run"
         run.mkdir()
         shutil.copy2(model_dir / DYGRAPH_FILE, run / "best.pdparams")
-        t = old.training
-        write_run_json(run, {
-            "architecture": old.architecture, "name": old.name, "classes": list(old.classes),
-            "colors_rgb": [list(c) for c in old.colors_rgb], "input_width": old.input_width,
-            "input_height": old.input_height, "mean": list(old.mean), "std": list(old.std), "resize": old.resize,
-            "config": t.get("config", {}), "command": t.get("command", ""), "data": t.get("data", ""),
-            "best": t.get("best", {}), "date": t.get("date")})
+        write_run_json(run, run_info_from_card(old))
         out = export_model(run, Path(tmp) / "model", check_frames=a.data, validate=a.data)
         fresh = ModelCard.load(out)
         agreement = label_agreement(model_dir, out, Path(a.data))

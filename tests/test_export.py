@@ -166,9 +166,10 @@ def test_checkpoint_errors(tmp_path, tiny_run_dir):
 
 
 def test_export_at_another_input_size(tmp_path, tiny_run_dir, tiny_model_dir):
-    """--input-size: the same weights as a graph of another input size; the card says which it was trained at."""
+    """--input-size: the same weights as a graph of another input size; the card says which it was trained at.
+    An exported model folder is a checkpoint too (its model.pdparams and card)."""
     w, h = TINY_SIZE[0] * 2, TINY_SIZE[1] * 2
-    assert main(["export", str(tiny_run_dir), "--out", str(tmp_path / "big"), "--input-size", f"{w}x{h}"]) == 0
+    assert main(["export", str(tiny_model_dir), "--out", str(tmp_path / "big"), "--input-size", f"{w}x{h}"]) == 0
     card = ModelCard.load(tmp_path / "big")
     assert (card.input_width, card.input_height) == (w, h)
     assert card.training["trained_input"] == f"{TINY_SIZE[0]}x{TINY_SIZE[1]}"

@@ -24,7 +24,7 @@ import paddle
 
 from ..atomic import atomic_path, atomic_write_json, publish_folder, staging_folder
 from ..errors import BackendUnavailable, ConfigError, DataError, ModelError
-from ..modelcard import DYGRAPH_FILE, ONNX_FILE, PADDLE_FILES, ModelCard, hash_model_files, stamp_card
+from ..modelcard import CARD_NAME, DYGRAPH_FILE, ONNX_FILE, PADDLE_FILES, ModelCard, hash_model_files, stamp_card
 
 RUN_FILE = "run.json"
 RUN_KEYS = ("architecture", "name", "classes", "colors_rgb", "input_width", "input_height",
@@ -157,11 +157,24 @@ def write_run_folder(run_dir: str | Path, model, info: dict[str, Any],
     return Path(run_dir)
 
 
+def run_info_from_card(card: ModelCard) -> dict[str, Any]:
+    """The run.json an exported model was made from, as far as its card tells (export it again)."""
+    t = card.training
+    return {"architecture": card.architecture, "name": card.name, "classes": list(card.classes),
+            "colors_rgb": [list(c) for c in card.colors_rgb], "input_width": card.input_width,
+            "input_height": card.input_height, "mean": list(card.mean), "std": list(card.std), "resize": card.resize,
+            "config": t.get("config", {}), "command": t.get("command", ""), "data": t.get("data", ""),
+            "best": t.get("best", {}), "date": t.get("date")}
+
+
 def read_run(checkpoint: str | Path) -> tuple[dict[str, Any], Path]:
-    """Accept a run folder or a .pdparams path; return (run.json contents, weights path)."""
+    """Accept a run folder, a .pdparams path or an exported model folder (its model.pdparams and card);
+    return (run.json contents, weights path)."""
     p = Path(checkpoint)
     if not p.exists():
-        raise ModelError(f"{p}: checkpoint not found (give a run folder or a .pdparams file)")
+        raise ModelError(f"{p}: checkpoint not found (give a run folder, a .pdparams file or a model folder)")
+    if p.is_dir() and not (p / RUN_FILE).is_file() and (p / DYGRAPH_FILE).is_file() and (p / CARD_NAME).is_file():
+        return run_info_from_card(ModelCard.load(p)), p / DYGRAPH_FILE
     if p.is_dir():
         weights, run_dir = p / "best.pdparams", p
     elif p.suffix == ".pdparams":
