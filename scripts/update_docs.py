@@ -204,6 +204,31 @@ def render_heldout(files: str, targets: str = "", labels: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
+def render_selection(stills: str, clips: str, labels: str, floor: str, tools: str = "2") -> str:
+    """A checkpoint chosen on validation data by v7's rule (docs/model.md): among candidates whose stills
+    mIoU (`eval --data --json` files) is at least `floor` and whose instrument pixels labelled are at most
+    `tools` %, the highest mean clip mIoU (`eval --video --json` files); one row per candidate, in order."""
+    names = labels.split(",")
+    rows = []
+    for name, sf, cf in zip(names, _files(stills), _files(clips)):
+        s, v = load(sf), load(cf)
+        share = (s.get("instruments") or {}).get("labelled_share") or 0.0
+        mean = sum(c["miou"] for c in v["clips"]) / len(v["clips"])
+        ok = s["mean"]["iou"] >= float(floor) and share * 100 <= float(tools)
+        rows.append((name, s["mean"]["iou"], share, mean, ok, v["clips"]))
+    best = max((r for r in rows if r[4]), key=lambda r: r[3], default=None)
+    clip_names = [c["clip"].rsplit(".", 1)[0] for c in rows[0][5]]
+    lines = ["| candidate | stills mIoU | instrument pixels labelled | " + " | ".join(f"`{c}`" for c in clip_names)
+             + " | mean clip mIoU | rule |", "|---" * (5 + len(clip_names)) + "|"]
+    for name, miou, share, mean, ok, cl in rows:
+        verdict = "**picked**" if best is not None and name == best[0] else ("eligible" if ok else "out")
+        lines.append(f"| {name} | {miou:.4f} | {100 * share:.2f} % | " + " | ".join(f"{c['miou']:.3f}" for c in cl)
+                     + f" | {mean:.4f} | {verdict} |")
+    lines += ["", f"Rule: stills mIoU ≥ {float(floor):.4f} and instrument pixels labelled ≤ {float(tools):g} %, "
+                  "then the highest mean clip mIoU; " + (f"picked: {best[0]}." if best else "none eligible.")]
+    return "\n".join(lines) + "\n"
+
+
 def heldout_verdict(evals: list[dict], t: dict[str, float]) -> str:
     """One sentence: each target, the worst value over the sets, met or not."""
     clean = [e for e in evals if not e.get("degraded")]
@@ -247,7 +272,7 @@ def render_layers(files: str) -> str:
     """Per layer kind, where one inference's time goes (scripts/profile_layers.py), graphs side by side."""
     runs = [load(f"docs/measured/{name}.json") for name in _files(files)]
     kinds = sorted({k for r in runs for k in r["by_kind_ms"]}, key=lambda k: -max(r["by_kind_ms"].get(k, 0) for r in runs))
-    head = ["layer kind (OpenVINO exec type)"] + [f"`{Path(r['graph']).name}` ms" for r in runs]
+    head = ["layer kind (OpenVINO exec type)"] + [f"`{Path(r['graph']).parent.name}/{Path(r['graph']).name}` ms" for r in runs]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join([k] + [_f(r["by_kind_ms"].get(k), "{:.3f}") for r in runs]) + " |" for k in kinds]
     lines.append("| **counted / wall p50** | " + " | ".join(f"**{_f(r['counted_ms'])} / {_f(r['wall_p50_ms'])}**"
@@ -682,6 +707,7 @@ RENDERERS: dict[str, Callable[..., str]] = {
     "stages": render_stages,
     "readers": render_readers,
     "heldout": render_heldout,
+    "selection": render_selection,
     "precision": render_precision,
     "layers": render_layers,
     "graph_cut": render_graph_cut,

@@ -135,3 +135,26 @@ def test_video_suite_table_and_targets_per_model(ud, tmp_path):
     assert ("Targets, shipped, every clip: mIoU over classes present ≥ 80: worst 78.0, **not met** (1 of 2 clips); "
             "mean per-frame mIoU ≥ 75: worst 70.0, **not met** (1 of 2 clips); spurious share ≤ 0.5 %: highest "
             "0.62 %, **not met** (1 of 2 clips).") in text
+
+
+def test_selection_applies_the_rule_fixed_before_held_out_data(ud, tmp_path):
+    """Stills floor and instrument ceiling first, then the highest mean clip mIoU; ineligible rows say so."""
+    def stills(name, miou, share):
+        (tmp_path / f"s_{name}.json").write_text(json.dumps({"mean": {"iou": miou}, "instruments": {"labelled_share": share}}))
+        return str(tmp_path / f"s_{name}.json")
+
+    def clips(name, *mious):
+        (tmp_path / f"c_{name}.json").write_text(json.dumps({"clips": [{"clip": f"v{i}.mp4", "miou": m}
+                                                                       for i, m in enumerate(mious)]}))
+        return str(tmp_path / f"c_{name}.json")
+    rows = [("base", 0.8408, 0.011, (0.80, 0.84)), ("best_clips_low_stills", 0.8370, 0.010, (0.95, 0.95)),
+            ("too_many_tools", 0.8500, 0.025, (0.90, 0.90)), ("good", 0.8390, 0.012, (0.85, 0.86))]
+    text = ud.render_selection(",".join(stills(n, m, s) for n, m, s, _ in rows),
+                               ",".join(clips(n, *c) for n, _, _, c in rows), labels=",".join(r[0] for r in rows),
+                               floor="0.8378", tools="2")
+    assert "| `v0` | `v1` | mean clip mIoU | rule |" in text
+    assert "| base | 0.8408 | 1.10 % | 0.800 | 0.840 | 0.8200 | eligible |" in text
+    assert "| best_clips_low_stills | 0.8370 | 1.00 % | 0.950 | 0.950 | 0.9500 | out |" in text
+    assert "| too_many_tools | 0.8500 | 2.50 % | 0.900 | 0.900 | 0.9000 | out |" in text
+    assert "| good | 0.8390 | 1.20 % | 0.850 | 0.860 | 0.8550 | **picked** |" in text
+    assert text.rstrip().endswith("picked: good.")
