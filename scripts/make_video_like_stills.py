@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from surgical_seg.data import synth  # noqa: E402
 from surgical_seg.data.datasets import make_split  # noqa: E402
-from surgical_seg.data.synth_clips import ClipScene, log_uniform, random_size  # noqa: E402
+from surgical_seg.data.synth_clips import TOWER_SIZES, random_scene  # noqa: E402
 
 
 def main():
@@ -41,10 +41,7 @@ def main():
     while done < a.images:
         rng = np.random.default_rng([a.seed, tried, 5])
         tried += 1
-        size = random_size(rng, (1280, 720), (1920, 1080))
-        zoom = log_uniform(rng, 1.1, 1.7)
-        motion = str(rng.choice(list(synth.MOTION_PX_S)))
-        scene = ClipScene.build(int(rng.integers(2**31)), size, zoom, motion)
+        scene, zoom = random_scene(rng, (1.1, 1.7), TOWER_SIZES)
         if (scene.labels == synth.LIG).mean() < 0.03:
             continue
         with_tool = bool(rng.random() < 0.75)
@@ -66,7 +63,7 @@ def main():
             kept += 1
             done += 1
         if kept:
-            clips.append({"clip": c, "size": list(size), "zoom": round(zoom, 3), "motion": motion, "frames": kept,
+            clips.append({"clip": c, "size": list(scene.size), "zoom": round(zoom, 3), "motion": scene.motion, "frames": kept,
                           "ligament_tint": list(scene.style.tints["ligament"])})
             c += 1
         print(f"\r{done}/{a.images} images, {c} clips, {tried} scenes tried", end="", file=sys.stderr, flush=True)

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from surgical_seg.config import load_app_config  # noqa: E402
 from surgical_seg.data import synth  # noqa: E402
 from surgical_seg.data.datasets import make_split  # noqa: E402
-from surgical_seg.data.synth_clips import ClipScene, log_uniform, random_size  # noqa: E402
+from surgical_seg.data.synth_clips import TOWER_SIZES, ClipScene, random_scene  # noqa: E402
 from surgical_seg.engine import load_segmenter  # noqa: E402
 from surgical_seg.evaluation.clipscore import ClipScore  # noqa: E402
 
@@ -82,10 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     while done < a.images and time.monotonic() - t0 < 60 * a.max_minutes:
         rng = np.random.default_rng([a.seed, tried, 6])
         tried += 1
-        size = random_size(rng, (1280, 720), (1920, 1080))
-        zoom = log_uniform(rng, 0.7, 2.5)
-        motion = str(rng.choice(list(synth.MOTION_PX_S)))
-        scene = ClipScene.build(int(rng.integers(2**31)), size, zoom, motion)
+        scene, zoom = random_scene(rng, (0.7, 2.5), TOWER_SIZES)
         with_tool = bool(rng.random() < 0.75)
         probes = [frame_at(scene, k, rng, with_tool) for k in range(2)]
         miou, tools = how_hard(seg, probes)
@@ -99,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
             cv2.imwrite(str(out / "labels" / f"{stem}.png"), lab)
             cv2.imwrite(str(out / "instruments" / f"{stem}.png"), tl)
             done += 1
-        scenes.append({"scene": c, "tried": tried - 1, "size": list(size), "zoom": round(zoom, 3), "motion": motion,
+        scenes.append({"scene": c, "tried": tried - 1, "size": list(scene.size), "zoom": round(zoom, 3), "motion": scene.motion,
                        "probe_miou": round(miou, 4), "probe_tools_labelled": round(tools, 4)})
         print(f"\r{done}/{a.images} images from {len(scenes)} hard scenes of {tried} tried "
               f"({(time.monotonic() - t0) / 60:.1f} min)", end="", file=sys.stderr, flush=True)

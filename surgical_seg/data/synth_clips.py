@@ -138,16 +138,27 @@ def random_size(rng: np.random.Generator, lo: tuple[int, int] = (640, 360), hi: 
     return w, w * 9 // 16 // 2 * 2
 
 
+TOWER_SIZES = ((1280, 720), (1920, 1080))      # what theatre towers send: 720p to 1080p
+
+
+def random_scene(rng: np.random.Generator, zoom: tuple[float, float],
+                 sizes: tuple[tuple[int, int], tuple[int, int]] = ((640, 360), (1920, 1080)),
+                 nerve_id: int = synth.BG) -> tuple["ClipScene", float]:
+    """A clip scene at a random 16:9 size within `sizes`, a log-uniform zoom within `zoom` and any motion;
+    returns (scene, zoom)."""
+    size = random_size(rng, *sizes)
+    z = log_uniform(rng, *zoom)
+    motion = str(rng.choice(list(synth.MOTION_PX_S)))
+    return ClipScene.build(int(rng.integers(2**31)), size, z, motion, nerve_id), z
+
+
 def clip_stills(seed: int, n_frames: int, zoom: tuple[float, float] = (0.7, 1.6),
                 sizes: tuple[tuple[int, int], tuple[int, int]] = ((640, 360), (1920, 1080)), nerve_id: int = synth.BG):
     """Frames of one short random clip: random 16:9 size, zoom (log-uniform), motion, instrument,
     optics strength and compression, taken at random times of its first 8 seconds.
     Returns (info, [(BGR, labels, instruments), ...])."""
     rng = np.random.default_rng([seed, 3])
-    size = random_size(rng, *sizes)
-    z = log_uniform(rng, *zoom)
-    motion = str(rng.choice(list(synth.MOTION_PX_S)))
-    scene = ClipScene.build(int(rng.integers(2**31)), size, z, motion, nerve_id)
+    scene, z = random_scene(rng, zoom, sizes, nerve_id)
     with_tool = bool(rng.random() < 0.75)
     out = []
     for k, t in enumerate(np.sort(rng.uniform(0, 8.0, n_frames))):
@@ -156,7 +167,7 @@ def clip_stills(seed: int, n_frames: int, zoom: tuple[float, float] = (0.7, 1.6)
             ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(35, 95))])
             bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else bgr
         out.append((bgr, lab, tools))
-    return {"size": list(size), "zoom": round(z, 3), "motion": motion}, out
+    return {"size": list(scene.size), "zoom": round(z, 3), "motion": scene.motion}, out
 
 
 def write_clip_dataset(out, n_images: int, seed: int = 0, frames_per_clip: int = 5,
