@@ -26,7 +26,7 @@ import numpy as np
 from surgical_seg.data.datasets import read_split
 from surgical_seg.engine import load_segmenter
 from surgical_seg.modelcard import CARD_NAME, DYGRAPH_FILE, MODEL_FILES, ModelCard
-from surgical_seg.training.export import export_model, run_info_from_card, write_run_json
+from surgical_seg.training.export import export_model
 
 
 def label_agreement(old_dir: Path, new_dir: Path, data: Path, split: str = "all") -> dict:
@@ -54,11 +54,7 @@ def main() -> int:
     model_dir = Path(a.model_dir)
     old = ModelCard.load(model_dir)
     with tempfile.TemporaryDirectory(prefix="reexport_") as tmp:
-        run = Path(tmp) / "run"
-        run.mkdir()
-        shutil.copy2(model_dir / DYGRAPH_FILE, run / "best.pdparams")
-        write_run_json(run, run_info_from_card(old))
-        out = export_model(run, Path(tmp) / "model", check_frames=a.data, validate=a.data)
+        out = export_model(model_dir, Path(tmp) / "model", check_frames=a.data, validate=a.data)   # its own weights
         fresh = ModelCard.load(out)
         agreement = label_agreement(model_dir, out, Path(a.data))
         if a.data_command:

@@ -279,7 +279,8 @@ def export_model(checkpoint: str | Path, out_dir: str | Path, check_frames: str 
     precision is measured against f32 on it and the result written into the card's `precisions`
     (evaluation.precision_check), which engine.precision "auto" reads. Raises ModelError when Paddle
     Inference and ONNX Runtime disagree on more than 0.1 % of
-    pixels of the check frames (then the ONNX file would not be the model that was trained).    `input_size` (W, H) exports the graph at another input size than the run trained at (the model is
+    pixels of the check frames (then the ONNX file would not be the model that was trained).
+    `input_size` (W, H) exports the graph at another input size than the run trained at (the model is
     fully convolutional; its pools are fixed per size), to measure what more or fewer pixels give and cost.
     """
     from .models import build_model
