@@ -31,6 +31,7 @@ from surgical_seg.data import synth  # noqa: E402
 from surgical_seg.data.datasets import make_split  # noqa: E402
 from surgical_seg.data.synth_clips import TOWER_SIZES, ClipScene, random_scene  # noqa: E402
 from surgical_seg.engine import load_segmenter  # noqa: E402
+from surgical_seg.errors import SurgicalSegError  # noqa: E402
 from surgical_seg.evaluation.clipscore import ClipScore  # noqa: E402
 
 
@@ -71,9 +72,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames-per-scene", type=int, default=4)
     ap.add_argument("--max-minutes", type=float, default=30.0)
     a = ap.parse_args(argv)
-    engine = load_app_config().engine
-    seg = load_segmenter(a.model, backend="openvino", smoothing=0.0, upsample="bilinear", precision="f32",
-                         min_region=engine.min_region)
+    try:
+        seg = load_segmenter(a.model, backend="openvino", smoothing=0.0, upsample="bilinear", precision="f32",
+                             min_region=load_app_config().engine.min_region)
+    except SurgicalSegError as e:                       # a user error: one line, no traceback
+        print(f"mine_hard_stills: {e}", file=sys.stderr)
+        return 2
     out = Path(a.out)
     for sub in ("images", "labels", "instruments"):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -96,13 +100,14 @@ def main(argv: list[str] | None = None) -> int:
             cv2.imwrite(str(out / "labels" / f"{stem}.png"), lab)
             cv2.imwrite(str(out / "instruments" / f"{stem}.png"), tl)
             done += 1
-        scenes.append({"scene": c, "tried": tried - 1, "size": list(scene.size), "zoom": round(zoom, 3), "motion": scene.motion,
-                       "probe_miou": round(miou, 4), "probe_tools_labelled": round(tools, 4)})
+        scenes.append({"scene": c, "tried": tried - 1, "size": list(scene.size), "zoom": round(zoom, 3),
+                       "motion": scene.motion, "probe_miou": round(miou, 4), "probe_tools_labelled": round(tools, 4)})
         print(f"\r{done}/{a.images} images from {len(scenes)} hard scenes of {tried} tried "
               f"({(time.monotonic() - t0) / 60:.1f} min)", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)
     if not done:
-        print(f"mine_hard_stills: no scene under mIoU {a.below} in {tried} tried", file=sys.stderr)
+        print(f"mine_hard_stills: no scene under mIoU {a.below} or over {a.tools:g} of instrument pixels labelled "
+              f"in {tried} tried", file=sys.stderr)
         return 1
     (out / "clips.json").write_text(json.dumps(scenes, indent=0))
     (out / "synth.json").write_text(json.dumps({

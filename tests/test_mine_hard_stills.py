@@ -37,3 +37,10 @@ def test_nothing_hard_enough_is_an_error_not_an_empty_set(tmp_path, mine, capsys
     assert mine.main([str(tmp_path / "none"), "--seed", "999", "--images", "6", "--below", "0", "--tools", "1",
                       "--max-minutes", "0.05"]) == 1
     assert "no scene under mIoU 0" in capsys.readouterr().err
+
+
+def test_a_model_that_is_not_there_is_one_line(tmp_path, mine, capsys):
+    assert mine.main([str(tmp_path / "x"), "--seed", "1", "--model", str(tmp_path / "nomodel")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("mine_hard_stills: ") and "nomodel" in err and err.count("\n") == 1
+    assert not (tmp_path / "x").exists()
