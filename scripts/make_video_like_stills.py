@@ -23,7 +23,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from surgical_seg.data import synth  # noqa: E402
 from surgical_seg.data.datasets import make_split  # noqa: E402
-from surgical_seg.data.synth_clips import TOWER_SIZES, random_scene  # noqa: E402
+from surgical_seg.data.synth_clips import TOWER_SIZES, capture_chain, random_scene  # noqa: E402
 
 
 def main():
@@ -53,9 +53,7 @@ def main():
                                           instrument=with_tool, rng=rng)
             if (lab == synth.LIG).mean() < 0.003:
                 continue
-            if rng.random() < 0.7:
-                ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(50, 95))])
-                bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else bgr
+            bgr = capture_chain(rng, bgr, 50)
             stem = f"v{a.seed}p{c:04d}_{kept:04d}"
             cv2.imwrite(str(out / "images" / f"{stem}.png"), bgr)
             cv2.imwrite(str(out / "labels" / f"{stem}.png"), lab)
@@ -63,8 +61,8 @@ def main():
             kept += 1
             done += 1
         if kept:
-            clips.append({"clip": c, "size": list(scene.size), "zoom": round(zoom, 3), "motion": scene.motion, "frames": kept,
-                          "ligament_tint": list(scene.style.tints["ligament"])})
+            clips.append({"clip": c, "size": list(scene.size), "zoom": round(zoom, 3), "motion": scene.motion,
+                          "frames": kept, "ligament_tint": list(scene.style.tints["ligament"])})
             c += 1
         print(f"\r{done}/{a.images} images, {c} clips, {tried} scenes tried", end="", file=sys.stderr, flush=True)
     print(file=sys.stderr)

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from surgical_seg.config import load_app_config  # noqa: E402
 from surgical_seg.data import synth  # noqa: E402
 from surgical_seg.data.datasets import make_split  # noqa: E402
-from surgical_seg.data.synth_clips import TOWER_SIZES, ClipScene, random_scene  # noqa: E402
+from surgical_seg.data.synth_clips import TOWER_SIZES, ClipScene, capture_chain, random_scene  # noqa: E402
 from surgical_seg.engine import load_segmenter  # noqa: E402
 from surgical_seg.errors import SurgicalSegError  # noqa: E402
 from surgical_seg.evaluation.clipscore import ClipScore  # noqa: E402
@@ -39,10 +39,7 @@ def frame_at(scene: ClipScene, k: int, rng: np.random.Generator, with_tool: bool
     """One frame at a random time: weak optics (as `synth --video`), the capture chain's JPEG on 70 %."""
     bgr, lab, tools = scene.frame(k, float(rng.uniform(0, 8.0)), strength=float(rng.uniform(0, 0.5)),
                                   instrument=with_tool, rng=rng)
-    if rng.random() < 0.7:
-        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(50, 95))])
-        bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else bgr
-    return bgr, lab, tools
+    return capture_chain(rng, bgr, 50), lab, tools
 
 
 def how_hard(seg, frames) -> tuple[float, float]:

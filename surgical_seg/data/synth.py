@@ -349,8 +349,8 @@ def _optics(rng, style, img, labels, strength=1.0, instruments=None, unit=None):
     return np.clip(img * 255.0, 0, 255).astype(np.uint8)
 
 
-def _jpeg(rng, bgr):
-    q = int(rng.integers(35, 95))
+def _jpeg(rng, bgr, lowest: int = 35):
+    q = int(rng.integers(lowest, 95))
     ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, q])
     return cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else bgr
 

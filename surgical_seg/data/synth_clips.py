@@ -152,6 +152,11 @@ def random_scene(rng: np.random.Generator, zoom: tuple[float, float],
     return ClipScene.build(int(rng.integers(2**31)), size, z, motion, nerve_id), z
 
 
+def capture_chain(rng: np.random.Generator, bgr: np.ndarray, lowest_quality: int = 35) -> np.ndarray:
+    """The capture chain's compression on 70 % of frames: JPEG at a quality from `lowest_quality` to 95."""
+    return synth._jpeg(rng, bgr, lowest_quality) if rng.random() < 0.7 else bgr
+
+
 def clip_stills(seed: int, n_frames: int, zoom: tuple[float, float] = (0.7, 1.6),
                 sizes: tuple[tuple[int, int], tuple[int, int]] = ((640, 360), (1920, 1080)), nerve_id: int = synth.BG):
     """Frames of one short random clip: random 16:9 size, zoom (log-uniform), motion, instrument,
@@ -163,10 +168,7 @@ def clip_stills(seed: int, n_frames: int, zoom: tuple[float, float] = (0.7, 1.6)
     out = []
     for k, t in enumerate(np.sort(rng.uniform(0, 8.0, n_frames))):
         bgr, lab, tools = scene.frame(k, float(t), strength=float(rng.uniform(0, 1)), instrument=with_tool, rng=rng)
-        if rng.random() < 0.7:                                  # the capture chain's compression
-            ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(35, 95))])
-            bgr = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else bgr
-        out.append((bgr, lab, tools))
+        out.append((capture_chain(rng, bgr), lab, tools))
     return {"size": list(scene.size), "zoom": round(z, 3), "motion": scene.motion}, out
 
 
